@@ -1,0 +1,89 @@
+"""The command line: evaluate the models, score customers. Data errors exit 2, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from analytics.errors import ChurnLensError
+from analytics.export import neutralise_frame, scored_table
+from analytics.runner import DataSource, load_or_train
+
+
+def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analytics",
+                                     description="ChurnLens analytics from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--data", metavar="PATH", help="Telco-layout CSV or Interconnect folder "
+                       "(default: built-in demo data)")
+        p.add_argument("--demo-size", type=int, default=7043, metavar="N",
+                       help="customers of demo data when no --data (default 7043)")
+        p.add_argument("--as-of", metavar="YYYY-MM-DD",
+                       help="feature date for dated data (default: first churn month)")
+        p.add_argument("--cache-dir", default=default_cache_dir, metavar="DIR",
+                       help=f"cache directory (default {default_cache_dir})")
+        p.add_argument("--no-cache", action="store_true", help="train without the cache")
+
+    evaluate = sub.add_parser("evaluate", help="out-of-fold metrics of every model")
+    common(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    score = sub.add_parser("score", help="write id, probability, tier and top reasons to CSV")
+    common(score)
+    score.add_argument("--out", required=True, metavar="FILE.csv")
+    return parser
+
+
+def _progress(quiet_stdout: bool):
+    start = time.perf_counter()
+    stream = sys.stderr if quiet_stdout else sys.stdout
+
+    def report(message: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f}s] {message}", file=stream, flush=True)
+
+    return report
+
+
+def _print_evaluation(result: dict) -> None:
+    print(f"\n{result['dataset']}: {result['n_customers']:,} customers, churn rate "
+          f"{result['churn_rate']:.1%}")
+    cv = result["cross_validation"]
+    print(f"Out-of-fold metrics, {cv['folds']}-fold stratified CV on {cv['rows']:,} rows"
+          f"{' (stratified sample)' if cv['sampled'] else ''}; threshold {cv['threshold']}")
+    header = ("model", "roc_auc", "pr_auc", "brier", "log_loss", "recall", "precision", "f1")
+    print("  ".join(f"{h:>20}" if i == 0 else f"{h:>9}" for i, h in enumerate(header)))
+    for name, row in result["models"].items():
+        cells = [f"{name:>20}"] + [f"{row[h]:9.4f}" for h in header[1:]]
+        print("  ".join(cells))
+    for warning in result["leakage_warnings"]:
+        print(f"WARNING (possible leak): {warning['message']}")
+
+
+def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> int:
+    args = _parser(default_cache_dir).parse_args(argv)
+    as_json = getattr(args, "json", False)
+    source = DataSource(path=args.data, demo_size=args.demo_size, as_of=args.as_of)
+    try:
+        if args.demo_size < 1:
+            raise ChurnLensError("--demo-size must be at least 1")
+        analysis, _ = load_or_train(source, cache_dir=None if args.no_cache else args.cache_dir,
+                                    progress=_progress(quiet_stdout=as_json))
+        if args.command == "evaluate":
+            result = analysis.evaluation()
+            if as_json:
+                print(json.dumps(result))
+            else:
+                _print_evaluation(result)
+        elif args.command == "score":
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            neutralise_frame(scored_table(analysis)).to_csv(out, index=False)
+            print(f"wrote {len(analysis.customers):,} customers to {out}", file=sys.stderr)
+    except ChurnLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,291 @@
+"""The dataset description and the one canonical customer table everything downstream uses.
+
+A `DatasetSpec` says which column is what (id, label or end date, revenue, tenure or start
+date, features). `build_table` turns a raw frame plus a spec into a validated `CustomerTable`:
+features at one as-of date, the label, and a data-quality report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analytics.errors import DataError, row_examples
+
+POSITIVE_LABELS = frozenset({"yes", "y", "true", "1", "1.0", "churn", "churned", "left"})
+NEGATIVE_LABELS = frozenset({"no", "n", "false", "0", "0.0", "stayed", "active"})
+
+# Canonical column names (reserved; a source column of the same name is refused).
+ID = "customer_id"
+CHURN = "churn"
+ACTIVE = "active"
+TENURE = "tenure_months"
+MONTHLY = "monthly_charges"
+META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Which source column plays which role. Either `label_column` or `end_date_column` is set."""
+
+    id_column: str = "customerID"
+    label_column: str | None = "Churn"
+    revenue_column: str = "MonthlyCharges"
+    tenure_column: str | None = "tenure"
+    begin_date_column: str | None = None
+    end_date_column: str | None = None
+    active_end_values: tuple[str, ...] = ("No", "")
+    as_of: str | None = None
+    extraction_date: str | None = None
+    total_charges_column: str | None = "TotalCharges"
+    numeric_columns: tuple[str, ...] = ("tenure", "MonthlyCharges", "TotalCharges")
+    drop_columns: tuple[str, ...] = ()
+    label_name: str = "Churn"
+
+    @property
+    def dated(self) -> bool:
+        return self.end_date_column is not None
+
+
+@dataclass
+class DataQuality:
+    """What happened to the rows and cells on the way in."""
+
+    rows_read: int = 0
+    rows_used_for_training: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    coerced: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"rows_read": self.rows_read, "rows_used_for_training": self.rows_used_for_training,
+                "dropped": dict(self.dropped), "coerced": dict(self.coerced),
+                "missing": dict(self.missing), "notes": list(self.notes)}
+
+
+@dataclass
+class CustomerTable:
+    """One row per customer (`customers`) and the labelled rows to learn from (`training`).
+
+    `customers` holds the features each customer has now (at the extraction date);
+    `training` holds features at the as-of date, before the churn window. Without dates the
+    two are the same frame.
+    """
+
+    source: str
+    customers: pd.DataFrame
+    training: pd.DataFrame
+    categorical: list[str]
+    numeric: list[str]
+    quality: DataQuality
+    as_of: str | None = None
+    extraction_date: str | None = None
+
+    @property
+    def features(self) -> list[str]:
+        return self.categorical + self.numeric
+
+
+def _coerce_numeric(raw: pd.DataFrame, column: str, source: str, quality: DataQuality) -> pd.Series:
+    text = raw[column].astype(str).str.strip()
+    blank = text.isin(["", "nan", "NaN", "None"])
+    values = pd.to_numeric(text.where(~blank), errors="coerce")
+    bad = values.isna() & ~blank
+    if bad.any():
+        idx = np.flatnonzero(bad.to_numpy())
+        raise DataError(f"{len(idx)} non-numeric value(s) in a numeric column", file=source,
+                        column=column, examples=row_examples(raw[column].iloc[idx], idx + 2))
+    if blank.any():
+        quality.coerced[f"{column}: blank -> missing"] = int(blank.sum())
+    return values.astype(float)
+
+
+def _parse_label(raw: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    text = raw[column].astype(str).str.strip().str.lower()
+    pos = text.isin(POSITIVE_LABELS)
+    neg = text.isin(NEGATIVE_LABELS)
+    unknown = ~(pos | neg)
+    if unknown.any():
+        found = sorted(raw[column].astype(str).unique().tolist())[:10]
+        idx = np.flatnonzero(unknown.to_numpy())
+        raise DataError(f"unrecognised churn labels; values found: {found}; expected yes/no, "
+                        "true/false or 1/0", file=source, column=column,
+                        examples=row_examples(raw[column].iloc[idx], idx + 2))
+    return pos.to_numpy().astype(np.int8)
+
+
+def _parse_dates(raw: pd.DataFrame, column: str, source: str, allowed_text=()) -> pd.Series:
+    text = raw[column].astype(str).str.strip()
+    special = text.isin(list(allowed_text))
+    dates = pd.to_datetime(text.where(~special), errors="coerce", format="mixed")
+    bad = dates.isna() & ~special
+    if bad.any():
+        idx = np.flatnonzero(bad.to_numpy())
+        raise DataError(f"{len(idx)} value(s) that are not dates", file=source, column=column,
+                        examples=row_examples(raw[column].iloc[idx], idx + 2))
+    return dates
+
+
+def _months_between(start: pd.Series, end: pd.Series | pd.Timestamp) -> np.ndarray:
+    if isinstance(end, pd.Timestamp):
+        months = (end.year - start.dt.year) * 12 + (end.month - start.dt.month)
+        months = months - (start.dt.day > end.day).astype(int)
+    else:
+        months = (end.dt.year - start.dt.year) * 12 + (end.dt.month - start.dt.month)
+        months = months - (start.dt.day > end.dt.day).astype(int)
+    return months.to_numpy(dtype=float)
+
+
+def _check_required(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> None:
+    required = [spec.id_column, spec.revenue_column]
+    if spec.dated:
+        required += [spec.end_date_column, spec.begin_date_column or spec.tenure_column]
+    else:
+        required += [spec.label_column, spec.tenure_column]
+    for column in required:
+        if column and column not in raw.columns:
+            found = ", ".join(map(str, raw.columns[:25]))
+            raise DataError(f"required column is missing; columns found: {found}", file=source,
+                            column=column)
+    clash = [c for c in raw.columns if c in META_COLUMNS]
+    if clash:
+        raise DataError("column name is reserved by ChurnLens; rename it", file=source,
+                        column=clash[0])
+
+
+def _check_ids(raw: pd.DataFrame, column: str, source: str) -> pd.Series:
+    ids = raw[column].astype(str).str.strip()
+    blank = ids.eq("") | raw[column].isna()
+    if blank.any():
+        idx = np.flatnonzero(blank.to_numpy())
+        raise DataError(f"{len(idx)} empty customer id(s)", file=source, column=column,
+                        examples=[f"row {i + 2}" for i in idx[:3]])
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        idx = np.flatnonzero(dup.to_numpy())
+        raise DataError(f"{int(ids.duplicated().sum())} duplicate customer id(s)", file=source,
+                        column=column, examples=row_examples(ids.iloc[idx], idx + 2))
+    return ids
+
+
+def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTable:
+    """Validate `raw` against `spec` and return the canonical customer table."""
+    if raw.empty:
+        raise DataError("the file has a header but no data rows", file=source)
+    _check_required(raw, spec, source)
+    quality = DataQuality(rows_read=len(raw))
+    ids = _check_ids(raw, spec.id_column, source)
+
+    skip = {spec.tenure_column, spec.total_charges_column} if spec.dated else set()
+    numeric_values = {
+        column: _coerce_numeric(raw, column, source, quality)
+        for column in dict.fromkeys((*spec.numeric_columns, spec.revenue_column))
+        if column in raw.columns and column not in skip
+    }
+    monthly = numeric_values[spec.revenue_column]
+    if monthly.isna().any():
+        idx = np.flatnonzero(monthly.isna().to_numpy())
+        raise DataError("monthly revenue is missing", file=source, column=spec.revenue_column,
+                        examples=[f"row {i + 2}" for i in idx[:3]])
+
+    roles = {spec.id_column, spec.label_column, spec.begin_date_column, spec.end_date_column,
+             *spec.drop_columns}
+    feature_cols = [c for c in raw.columns if c not in roles]
+    if spec.dated and spec.tenure_column and spec.tenure_column not in feature_cols:
+        feature_cols.append(spec.tenure_column)  # computed from the dates below
+    base = pd.DataFrame({ID: ids.to_numpy()})
+    for column in feature_cols:
+        if column not in raw.columns or column in skip:
+            base[column] = np.nan  # filled from the dates in _dated_frames
+        elif column in numeric_values:
+            base[column] = numeric_values[column].to_numpy()
+        elif pd.api.types.is_numeric_dtype(raw[column]):
+            base[column] = raw[column].to_numpy(dtype=float)
+        else:
+            base[column] = raw[column].astype(str).str.strip().to_numpy()
+    base[MONTHLY] = monthly.to_numpy()
+
+    if spec.dated:
+        customers, training, as_of, extraction = _dated_frames(raw, base, spec, source, quality)
+    else:
+        label = _parse_label(raw, spec.label_column, source)
+        base[CHURN] = label
+        base[ACTIVE] = label == 0
+        base[TENURE] = numeric_values[spec.tenure_column].to_numpy()
+        customers = training = base
+        as_of = extraction = None
+        if spec.total_charges_column in base.columns:
+            # Telco: a blank TotalCharges is a customer in their first month; nothing billed yet.
+            miss = base[spec.total_charges_column].isna() & (base[TENURE] == 0)
+            base.loc[miss, spec.total_charges_column] = 0.0
+    classes = np.unique(training[CHURN])
+    if len(classes) < 2:
+        only = "churned" if classes[0] == 1 else "not churned"
+        raise DataError(f"every one of the {len(training)} labelled customers is {only}; a "
+                        "model needs both classes to learn from", file=source,
+                        column=spec.label_column or spec.end_date_column)
+
+    numeric = [c for c in feature_cols if pd.api.types.is_numeric_dtype(customers[c])]
+    categorical = [c for c in feature_cols if c not in numeric]
+    customers = _finish(customers, categorical)
+    training = customers if training is base else _finish(training, categorical)
+    quality.rows_used_for_training = len(training)
+    quality.missing = {c: int(n) for c, n in customers[feature_cols].isna().sum().items() if n}
+    return CustomerTable(source=source, customers=customers, training=training,
+                         categorical=categorical, numeric=numeric, quality=quality,
+                         as_of=as_of, extraction_date=extraction)
+
+
+def _finish(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    for column in categorical:
+        frame[column] = frame[column].astype("category")
+    frame[CHURN] = frame[CHURN].astype(np.int8)
+    return frame
+
+
+def _dated_frames(raw, base, spec: DatasetSpec, source: str, quality: DataQuality):
+    """Features at the as-of date for training; at the extraction date for active customers."""
+    end = _parse_dates(raw, spec.end_date_column, source, allowed_text=spec.active_end_values)
+    begin = _parse_dates(raw, spec.begin_date_column, source)
+    churned = end.notna().to_numpy()
+    if not churned.any():
+        raise DataError("no customer has an end date, so nobody churned; a model needs both "
+                        "classes", file=source, column=spec.end_date_column)
+    extraction = (pd.Timestamp(spec.extraction_date) if spec.extraction_date
+                  else max(begin.max(), end.max()))
+    first_churn = end.min()
+    as_of = (pd.Timestamp(spec.as_of) if spec.as_of
+             else pd.Timestamp(year=first_churn.year, month=first_churn.month, day=1))
+    early = churned & (end.to_numpy() < as_of.to_datetime64())
+    if early.any():
+        quality.dropped["left before the as-of date"] = int(early.sum())
+    started_late = (begin > as_of).to_numpy()
+    if started_late.any():
+        quality.dropped["started after the as-of date (scored, not trained on)"] = int(
+            started_late.sum())
+
+    def at(date_values) -> pd.DataFrame:
+        frame = base.copy()
+        tenure = np.maximum(_months_between(begin, date_values), 0)
+        frame[TENURE] = tenure
+        if spec.tenure_column:
+            frame[spec.tenure_column] = tenure
+        if spec.total_charges_column in frame.columns:
+            # Recomputed at the date: the extracted TotalCharges carries the outcome.
+            frame[spec.total_charges_column] = np.round(tenure * frame[MONTHLY].to_numpy(), 2)
+        frame[CHURN] = churned.astype(np.int8)
+        frame[ACTIVE] = ~churned
+        return frame
+
+    training = at(as_of)[~early & ~started_late]
+    # Active customers are scored as of the extraction date; leavers as they were at as-of
+    # (or at their end date when they left before it).
+    leaver_date = end.where(end < as_of, as_of)
+    customers = at(pd.Series(np.where(churned, leaver_date, extraction)).astype("datetime64[ns]"))
+    quality.notes.append(f"features as of {as_of.date()} (before the churn window); active "
+                         f"customers scored as of {extraction.date()}")
+    return customers, training, str(as_of.date()), str(extraction.date())

@@ -1,0 +1,162 @@
+"""From a customer table to scores, tiers, reasons, CLV and honest metrics, in stages.
+
+`analyse` is the one training path: leakage check, cross-validation of CatBoost and the
+baselines, the final fit on every labelled row, scoring, SHAP. It reports each stage through
+a `progress` callback and does no I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from analytics import __version__, kpis
+from analytics.dataset import ACTIVE, CHURN, MONTHLY, TENURE, CustomerTable
+from analytics.explain import top_reason_indices
+from analytics.model import ChurnModel, CVResult, Progress, cross_validate, leakage_check
+
+TENURE_BANDS = ((0, 12, "0-12 months"), (13, 24, "13-24 months"), (25, 48, "25-48 months"),
+                (49, 10_000, "49+ months"))
+PROBABILITY = "churn_probability"
+TIER = "risk_tier"
+CLV = "clv"
+TENURE_BAND = "tenure_band"
+REASON_COLUMNS = ("reason_idx_1", "reason_idx_2", "reason_idx_3")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Everything that changes the results; part of the cache key."""
+
+    n_splits: int = 5
+    threshold: float = 0.5
+    tier_high: float = 0.5
+    tier_medium: float = 0.25
+    margin: float = 0.6
+    annual_discount: float = 0.10
+    horizon_months: int = 60
+    cv_max_rows: int = 100_000
+    train_max_rows: int = 300_000
+    random_state: int = 0
+    baselines: tuple[str, ...] = ("logistic_regression", "random_forest")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ChurnAnalysis:
+    """Everything the dashboard and the CLI read: scored customers, model, SHAP, metrics."""
+
+    source: str
+    customers: pd.DataFrame
+    categorical: list[str]
+    numeric: list[str]
+    model: ChurnModel
+    shap_values: np.ndarray
+    shap_base: float
+    cv: CVResult
+    leakage: list[dict]
+    quality: dict
+    settings: AnalysisSettings
+    hazard: float
+    train_rows: int
+    as_of: str | None = None
+    extraction_date: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    version: str = __version__
+
+    @property
+    def features(self) -> list[str]:
+        return self.categorical + self.numeric
+
+    def evaluation(self) -> dict:
+        """The JSON the `evaluate` command prints."""
+        y = self.customers[CHURN]
+        return {
+            "dataset": self.source,
+            "n_customers": int(len(self.customers)),
+            "churn_rate": round(float(y.mean()), 4),
+            "as_of": self.as_of,
+            "cross_validation": {"folds": self.cv.n_splits, "rows": self.cv.n_rows,
+                                 "sampled": self.cv.sampled, "threshold": self.cv.threshold},
+            "leakage_warnings": self.leakage,
+            "models": {name: {k: round(v, 4) for k, v in row.items()}
+                       for name, row in self.cv.summary().items()},
+        }
+
+
+def _stratified_sample(y: np.ndarray, max_rows: int, random_state: int) -> np.ndarray:
+    idx = np.arange(len(y))
+    if len(y) <= max_rows:
+        return idx
+    keep, _ = train_test_split(idx, train_size=max_rows, stratify=y, random_state=random_state)
+    return np.sort(keep)
+
+
+def tenure_bands(tenure: np.ndarray) -> pd.Categorical:
+    labels = [label for _, _, label in TENURE_BANDS]
+    edges = [-0.5] + [hi + 0.5 for _, hi, _ in TENURE_BANDS]
+    return pd.cut(np.asarray(tenure, dtype=float), bins=edges, labels=labels)
+
+
+def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(),
+            progress: Progress = lambda _m: None) -> ChurnAnalysis:
+    """Train, evaluate and score; every metric reported is out-of-fold."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    train = table.training
+    y = train[CHURN].to_numpy().astype(int)
+    cat, num = table.categorical, table.numeric
+
+    progress("leakage check")
+    leakage = leakage_check(train, y, cat, num, random_state=settings.random_state)
+    cv_idx = _stratified_sample(y, settings.cv_max_rows, settings.random_state)
+    cv = cross_validate(train.iloc[cv_idx], y[cv_idx], cat, num, n_splits=settings.n_splits,
+                        threshold=settings.threshold, random_state=settings.random_state,
+                        baselines=settings.baselines, progress=progress)
+    cv.sampled = len(cv_idx) < len(y)
+    timings["cross_validation_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    progress("final fit on all labelled customers")
+    fit_idx = _stratified_sample(y, settings.train_max_rows, settings.random_state)
+    iterations = int(np.median(cv.catboost_iterations)) if cv.catboost_iterations else None
+    model = ChurnModel(cat, num, iterations=iterations, random_state=settings.random_state)
+    model.fit(train.iloc[fit_idx], y[fit_idx])
+    timings["final_fit_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    progress("scoring customers")
+    customers = table.customers.copy()
+    proba = model.predict_proba(customers)
+    customers[PROBABILITY] = proba.astype(np.float32)
+    customers[TIER] = pd.Categorical(
+        kpis.assign_tiers(proba, settings.tier_high, settings.tier_medium),
+        categories=list(kpis.TIERS))
+    customers[TENURE_BAND] = tenure_bands(customers[TENURE].to_numpy())
+    hazard = kpis.monthly_hazard(train[CHURN], train[TENURE])
+    customers[CLV] = kpis.clv(customers[MONTHLY], settings.margin, hazard,
+                              settings.annual_discount, settings.horizon_months).astype(np.float32)
+    timings["scoring_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    progress("SHAP reasons")
+    shap_values, base = model.shap_values(customers)
+    top = top_reason_indices(shap_values, k=len(REASON_COLUMNS))
+    for slot, column in enumerate(REASON_COLUMNS):
+        customers[column] = top[:, slot]
+    timings["shap_s"] = time.perf_counter() - clock
+    progress("done")
+    return ChurnAnalysis(source=table.source, customers=customers, categorical=cat, numeric=num,
+                         model=model, shap_values=shap_values, shap_base=base, cv=cv,
+                         leakage=leakage, quality=table.quality.as_dict(), settings=settings,
+                         hazard=hazard, train_rows=len(fit_idx), as_of=table.as_of,
+                         extraction_date=table.extraction_date, timings=timings)
+
+
+__all__ = ["ACTIVE", "AnalysisSettings", "ChurnAnalysis", "PROBABILITY", "TIER", "analyse"]

@@ -1,0 +1,62 @@
+"""Load-or-train: the cached path shared by the CLI and the dashboard.
+
+The cache key is the data fingerprint + the analysis settings + the package version, so a
+warm start of the same data loads the model, scores and SHAP values without training.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from analytics import __version__
+from analytics.loaders import fingerprint, load_path
+from analytics.model import Progress
+from analytics.pipeline import AnalysisSettings, ChurnAnalysis, analyse
+from analytics.store import ArtifactStore, make_key
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the customers come from: a path (CSV or Interconnect folder) or the demo data."""
+
+    path: str | None = None
+    demo_size: int = 7043
+    seed: int = 0
+    as_of: str | None = None
+
+    def label(self) -> str:
+        return self.path or f"demo data ({self.demo_size:,} customers)"
+
+
+def cache_key(source: DataSource, settings: AnalysisSettings) -> str:
+    return make_key(fingerprint(source.path, source.demo_size, source.seed), source.as_of,
+                    settings.as_dict(), __version__)
+
+
+def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSettings(),
+                  cache_dir: str | Path | None = None,
+                  progress: Progress = lambda _m: None) -> tuple[ChurnAnalysis, bool]:
+    """The analysis from the cache when present and intact, else trained (and cached).
+
+    Returns (analysis, loaded_from_cache). Data errors propagate as `DataError`."""
+    store = ArtifactStore(cache_dir) if cache_dir else None
+    key = cache_key(source, settings) if store else None
+    if store:
+        clock = time.perf_counter()
+        cached = store.get(key)
+        if isinstance(cached, ChurnAnalysis):
+            progress(f"loaded model, scores and SHAP values from cache in "
+                     f"{time.perf_counter() - clock:.1f} s")
+            return cached, True
+    progress(f"loading {source.label()}")
+    table = load_path(source.path, demo_size=source.demo_size, seed=source.seed,
+                      as_of=source.as_of)
+    progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
+             "for training)")
+    analysis = analyse(table, settings, progress=progress)
+    if store:
+        store.put(key, analysis)
+        progress(f"cached as {store.path(key)}")
+    return analysis, False

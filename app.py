@@ -1,0 +1,21 @@
+"""Start the ChurnLens dashboard: `python app.py [--data PATH] [--demo-size N] [--port 8050]`."""
+
+from __future__ import annotations
+
+import sys
+
+from dashboard import create_app
+from dashboard.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings.from_args(argv)
+    app = create_app(settings)
+    print(f"ChurnLens is running on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)",
+          flush=True)
+    app.run(host=settings.host, port=settings.port, debug=settings.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reusable UI pieces and pure figure builders (data in through arguments only)."""

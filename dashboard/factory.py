@@ -1,0 +1,45 @@
+"""`create_app(settings)`: build the services (load or train), the shell and the pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
+
+from dashboard import shell
+from dashboard.services import CONFIG_KEY, Services
+from dashboard.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _summary(services: Services):
+    def count(filters: dict | None) -> str:
+        if services.analysis is None:
+            return ""
+        total = services.customer_count()
+        selected = int(services.mask(filters).sum()) if filters else total
+        if selected == total:
+            return f"All {total:,} customers"
+        return f"{selected:,} of {total:,} customers selected"
+    return count
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None,
+               progress=print) -> dash.Dash:
+    """A ready Dash app. Trains (or loads from cache) before it returns; bad data does not
+    stop it: the error is shown in the page."""
+    settings = settings or Settings()
+    services = services or Services(settings).start(progress=progress)
+    app = dash.Dash(
+        __name__, use_pages=True, pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"), title="ChurnLens",
+        suppress_callback_exceptions=False, serve_locally=True,
+        update_title="ChurnLens · updating…",
+    )
+    app.server.config[CONFIG_KEY] = services
+    options = services.filter_options()
+    app.layout = shell.layout(options, services.status())
+    shell.register_callbacks(app, options, _summary(services))
+    return app

@@ -1,0 +1,49 @@
+"""Dashboard settings: where the data is, where the cache lives, how to serve."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+DEFAULT_CACHE_DIR = ".cache"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `create_app` needs. Plain values only (JSON-safe)."""
+
+    data_path: str | None = None
+    demo_size: int = 7043
+    seed: int = 0
+    as_of: str | None = None
+    cache_dir: str | None = DEFAULT_CACHE_DIR
+    host: str = "127.0.0.1"
+    port: int = 8050
+    debug: bool = False
+    tier_high: float = 0.5
+    tier_medium: float = 0.25
+    margin: float = 0.6
+    annual_discount: float = 0.10
+    horizon_months: int = 60
+
+    @classmethod
+    def from_args(cls, argv: list[str] | None = None) -> Settings:
+        """Parse `python app.py` arguments; CHURNLENS_CACHE_DIR sets the default cache."""
+        parser = argparse.ArgumentParser(prog="python app.py",
+                                         description="Start the ChurnLens dashboard.")
+        parser.add_argument("--data", metavar="PATH",
+                            help="Telco-layout CSV or Interconnect folder (default: demo data)")
+        parser.add_argument("--demo-size", type=int, default=7043, metavar="N",
+                            help="customers of demo data when no --data (default 7043)")
+        parser.add_argument("--as-of", metavar="YYYY-MM-DD",
+                            help="feature date for dated data (default: first churn month)")
+        parser.add_argument("--cache-dir", metavar="DIR",
+                            default=os.environ.get("CHURNLENS_CACHE_DIR", DEFAULT_CACHE_DIR),
+                            help="cache directory (default .cache or $CHURNLENS_CACHE_DIR)")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8050)
+        parser.add_argument("--debug", action="store_true", help="Dash dev tools and reload")
+        args = parser.parse_args(argv)
+        return cls(data_path=args.data, demo_size=args.demo_size, as_of=args.as_of,
+                   cache_dir=args.cache_dir, host=args.host, port=args.port, debug=args.debug)

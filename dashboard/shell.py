@@ -1,0 +1,157 @@
+"""The app shell: navbar, status banners, the global filter bar (kept in the URL), pages."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+
+from components.feedback import error_banner, warning_banner
+from dashboard import ids
+
+NAV_PAGES = (("Overview", "/", "speedometer2"), ("Data & model", "/data", "database-check"))
+
+
+def encode_filters(filters: dict) -> str:
+    """Filters as a URL hash, e.g. '#contract=Month-to-month&tenure=0-24' ('' when none)."""
+    pairs = []
+    for key in ids.DROPDOWN_FILTERS:
+        for value in filters.get(key) or []:
+            pairs.append((key, value))
+    tenure = filters.get("tenure")
+    if tenure:
+        pairs.append(("tenure", f"{int(tenure[0])}-{int(tenure[1])}"))
+    return "#" + urlencode(pairs) if pairs else ""
+
+
+def decode_filters(hash_text: str | None, options: dict) -> dict:
+    """The filters a URL hash names, keeping only values this data has."""
+    query = parse_qs((hash_text or "").lstrip("#"), keep_blank_values=False)
+    filters: dict = {}
+    for key in ids.DROPDOWN_FILTERS:
+        allowed = options.get(key) or []
+        values = [v for v in query.get(key, []) if v in allowed]
+        if values:
+            filters[key] = values
+    if query.get("tenure"):
+        try:
+            lo, hi = (int(part) for part in query["tenure"][0].split("-", 1))
+            top = int(options.get("tenure_max", 72))
+            lo, hi = max(0, min(lo, hi)), min(top, max(lo, hi))
+            if (lo, hi) != (0, top):
+                filters["tenure"] = [lo, hi]
+        except ValueError:
+            pass
+    return filters
+
+
+def filters_from_widgets(values: dict, tenure: list | None, tenure_max: int) -> dict:
+    """The store's JSON from the widgets' values (empty lists and the full range mean 'all')."""
+    filters = {key: list(v) for key, v in values.items() if v}
+    if tenure and (int(tenure[0]), int(tenure[1])) != (0, int(tenure_max)):
+        filters["tenure"] = [int(tenure[0]), int(tenure[1])]
+    return filters
+
+
+def _navbar() -> dbc.Navbar:
+    links = [dbc.NavItem(dbc.NavLink([html.I(className=f"bi bi-{icon} me-1"), label], href=href,
+                                     active="exact", id={"type": "app-nav-link", "page": href}))
+             for label, href, icon in NAV_PAGES]
+    return dbc.Navbar(dbc.Container([
+        dbc.NavbarBrand([html.I(className="bi bi-graph-down-arrow me-2"), "ChurnLens"],
+                        href="/", className="fw-semibold"),
+        dbc.Nav(links, navbar=True, className="me-auto"),
+        html.Span(id=ids.FILTER_SUMMARY, className="navbar-text small text-white-50"),
+    ], fluid=True), color="dark", dark=True, className="mb-3 app-navbar", id=ids.NAVBAR)
+
+
+def _dropdown(key: str, label: str, options: list[str], width: int) -> dbc.Col:
+    dropdown_id = ids.DROPDOWN_FILTERS[key][0]
+    return dbc.Col([
+        dbc.Label(label, html_for=dropdown_id, className="filter-label"),
+        dcc.Dropdown(id=dropdown_id, options=options, multi=True, placeholder="All",
+                     disabled=not options, clearable=True),
+    ], xs=12, sm=6, lg=width, className="mb-2")
+
+
+def _filter_bar(options: dict) -> dbc.Card:
+    top = int(options.get("tenure_max", 72))
+    marks = {v: str(v) for v in range(0, top + 1, 12)}
+    return dbc.Card(dbc.CardBody(dbc.Row([
+        _dropdown("contract", "Contract", options["contract"], 2),
+        _dropdown("internet", "Internet service", options["internet"], 2),
+        _dropdown("payment", "Payment method", options["payment"], 3),
+        _dropdown("tier", "Risk tier", options["tier"], 2),
+        dbc.Col([
+            dbc.Label("Tenure (months)", html_for=ids.FILTER_TENURE, className="filter-label"),
+            dcc.RangeSlider(id=ids.FILTER_TENURE, min=0, max=top, step=1, value=[0, top],
+                            marks=marks, allowCross=False,
+                            tooltip={"placement": "bottom", "always_visible": False}),
+        ], xs=12, sm=9, lg=2, className="mb-2"),
+        dbc.Col(dbc.Button([html.I(className="bi bi-x-circle me-1"), "Reset"],
+                           id=ids.FILTER_RESET, color="secondary", outline=True, size="sm",
+                           className="mt-lg-4"), xs=12, sm=3, lg=1, className="mb-2"),
+    ], className="g-3 align-items-start")), className="mb-3 filter-bar")
+
+
+def _banners(status: dict) -> list:
+    if not status["ok"]:
+        return [error_banner(status["error"])]
+    if status["leakage"]:
+        return [warning_banner([w["message"] for w in status["leakage"]],
+                               "Possible leakage: a single feature predicts churn almost "
+                               "perfectly")]
+    return []
+
+
+def layout(options: dict, status: dict) -> html.Div:
+    """The whole page frame; pages render inside `dash.page_container`."""
+    return html.Div([
+        dcc.Location(id=ids.URL, refresh=False),
+        dcc.Store(id=ids.FILTERS_STORE, data={}),
+        _navbar(),
+        dbc.Container([
+            html.Div(_banners(status), id=ids.STATUS_AREA),
+            _filter_bar(options),
+            dash.page_container,
+        ], fluid=True, className="pb-4 app-main"),
+    ])
+
+
+def register_callbacks(app: dash.Dash, options: dict, count) -> None:
+    """Keep filter widgets, the filter store and the URL hash in step; keep links in step."""
+    keys = list(ids.DROPDOWN_FILTERS)
+    top = int(options.get("tenure_max", 72))
+
+    @app.callback(
+        Output(ids.URL, "hash"), Output(ids.FILTERS_STORE, "data"),
+        [Output(ids.DROPDOWN_FILTERS[k][0], "value") for k in keys],
+        Output(ids.FILTER_TENURE, "value"),
+        Input(ids.URL, "hash"), [Input(ids.DROPDOWN_FILTERS[k][0], "value") for k in keys],
+        Input(ids.FILTER_TENURE, "value"), Input(ids.FILTER_RESET, "n_clicks"),
+    )
+    def sync_filters(url_hash, *widgets):
+        """URL -> widgets on load and navigation; widgets -> store and URL on change."""
+        dropdowns, tenure = widgets[:len(keys)], widgets[len(keys)]
+        trigger = ctx.triggered_id
+        if trigger == ids.FILTER_RESET:
+            return "", {}, *[[] for _ in keys], [0, top]
+        if trigger is None or trigger == ids.URL:
+            filters = decode_filters(url_hash, options)
+            return (no_update, filters, *[filters.get(k, []) for k in keys],
+                    filters.get("tenure", [0, top]))
+        filters = filters_from_widgets(dict(zip(keys, dropdowns)), tenure, top)
+        return encode_filters(filters), filters, *[no_update] * len(keys), no_update
+
+    @app.callback(
+        Output({"type": "app-nav-link", "page": ALL}, "href"),
+        Output(ids.FILTER_SUMMARY, "children"),
+        Input(ids.FILTERS_STORE, "data"),
+        State({"type": "app-nav-link", "page": ALL}, "id"),
+    )
+    def keep_links(filters, link_ids):
+        """Nav links carry the filters; the navbar says how many customers are selected."""
+        suffix = encode_filters(filters or {})
+        return [link["page"] + suffix for link in link_ids], count(filters)
