@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from dashboard import create_app
 from dashboard.settings import Settings
@@ -10,7 +11,13 @@ from dashboard.settings import Settings
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_args(argv)
-    app = create_app(settings)
+    start = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f}s] {message}", flush=True)
+
+    progress(f"starting ChurnLens (cache: {settings.cache_dir})")
+    app = create_app(settings, progress=progress)
     print(f"ChurnLens is running on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)",
           flush=True)
     app.run(host=settings.host, port=settings.port, debug=settings.debug)

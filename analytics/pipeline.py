@@ -39,7 +39,7 @@ class AnalysisSettings:
     margin: float = 0.6
     annual_discount: float = 0.10
     horizon_months: int = 60
-    cv_max_rows: int = 100_000
+    cv_max_rows: int = 50_000
     train_max_rows: int = 300_000
     random_state: int = 0
     baselines: tuple[str, ...] = ("logistic_regression", "random_forest")
@@ -113,9 +113,10 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     y = train[CHURN].to_numpy().astype(int)
     cat, num = table.categorical, table.numeric
 
-    progress("leakage check")
-    leakage = leakage_check(train, y, cat, num, random_state=settings.random_state)
     cv_idx = _stratified_sample(y, settings.cv_max_rows, settings.random_state)
+    progress("leakage check")
+    leakage = leakage_check(train.iloc[cv_idx], y[cv_idx], cat, num,
+                            random_state=settings.random_state)
     cv = cross_validate(train.iloc[cv_idx], y[cv_idx], cat, num, n_splits=settings.n_splits,
                         threshold=settings.threshold, random_state=settings.random_state,
                         baselines=settings.baselines, progress=progress)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import dash
@@ -12,6 +14,7 @@ from dashboard.services import CONFIG_KEY, Services
 from dashboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGE_MODULES = ("pages.overview", "pages.data")
 
 
 def _summary(services: Services):
@@ -26,6 +29,18 @@ def _summary(services: Services):
     return count
 
 
+def _register_pages() -> None:
+    """Import the pages after the app exists (they call `dash.register_page`); a second app in
+    the same process re-runs them so it gets their callbacks too."""
+    for name in PAGE_MODULES:
+        if name in sys.modules:
+            module = importlib.reload(sys.modules[name])
+        else:
+            module = importlib.import_module(name)
+        # Dash fills this in only for pages it discovers itself in a pages folder.
+        dash.page_registry[name]["layout"] = module.layout
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None,
                progress=print) -> dash.Dash:
     """A ready Dash app. Trains (or loads from cache) before it returns; bad data does not
@@ -33,12 +48,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings()
     services = services or Services(settings).start(progress=progress)
     app = dash.Dash(
-        __name__, use_pages=True, pages_folder=str(ROOT / "pages"),
+        __name__, use_pages=True, pages_folder="",
         assets_folder=str(ROOT / "assets"), title="ChurnLens",
         suppress_callback_exceptions=False, serve_locally=True,
         update_title="ChurnLens · updating…",
     )
     app.server.config[CONFIG_KEY] = services
+    _register_pages()
     options = services.filter_options()
     app.layout = shell.layout(options, services.status())
     shell.register_callbacks(app, options, _summary(services))

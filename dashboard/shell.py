@@ -120,10 +120,26 @@ def layout(options: dict, status: dict) -> html.Div:
     ])
 
 
+def sync_state(trigger, url_hash: str | None, dropdowns, tenure, options: dict) -> tuple:
+    """(hash, store, *dropdown values, tenure) for the filter-sync callback.
+
+    The URL wins on first load and on navigation; a widget change rewrites store and URL;
+    Reset clears everything."""
+    keys = list(ids.DROPDOWN_FILTERS)
+    top = int(options.get("tenure_max", 72))
+    if trigger == ids.FILTER_RESET:
+        return "", {}, *[[] for _ in keys], [0, top]
+    if trigger is None or trigger == ids.URL:
+        filters = decode_filters(url_hash, options)
+        return (no_update, filters, *[filters.get(k, []) for k in keys],
+                filters.get("tenure", [0, top]))
+    filters = filters_from_widgets(dict(zip(keys, dropdowns)), tenure, top)
+    return encode_filters(filters), filters, *[no_update] * len(keys), no_update
+
+
 def register_callbacks(app: dash.Dash, options: dict, count) -> None:
     """Keep filter widgets, the filter store and the URL hash in step; keep links in step."""
     keys = list(ids.DROPDOWN_FILTERS)
-    top = int(options.get("tenure_max", 72))
 
     @app.callback(
         Output(ids.URL, "hash"), Output(ids.FILTERS_STORE, "data"),
@@ -134,16 +150,8 @@ def register_callbacks(app: dash.Dash, options: dict, count) -> None:
     )
     def sync_filters(url_hash, *widgets):
         """URL -> widgets on load and navigation; widgets -> store and URL on change."""
-        dropdowns, tenure = widgets[:len(keys)], widgets[len(keys)]
-        trigger = ctx.triggered_id
-        if trigger == ids.FILTER_RESET:
-            return "", {}, *[[] for _ in keys], [0, top]
-        if trigger is None or trigger == ids.URL:
-            filters = decode_filters(url_hash, options)
-            return (no_update, filters, *[filters.get(k, []) for k in keys],
-                    filters.get("tenure", [0, top]))
-        filters = filters_from_widgets(dict(zip(keys, dropdowns)), tenure, top)
-        return encode_filters(filters), filters, *[no_update] * len(keys), no_update
+        return sync_state(ctx.triggered_id, url_hash, widgets[:len(keys)], widgets[len(keys)],
+                          options)
 
     @app.callback(
         Output({"type": "app-nav-link", "page": ALL}, "href"),

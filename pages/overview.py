@@ -88,8 +88,12 @@ def update_overview(filters):
         if driver is None:
             figures.append(empty_figure("Not in this data", _title(column)))
             continue
+        chosen = selected.get(key)
+        if key == "tenure" and chosen:
+            chosen = [r["group"] for r in driver["rows"]
+                      if _within(_band_range(r["group"], 10_000), chosen)]
         figures.append(rate_chart(driver["rows"], f"Churn rate by {driver['title'].lower()}",
-                                  k["churn_rate"], selected.get(key)))
+                                  k["churn_rate"], chosen))
     figures.append(tier_chart(data["tiers"], selected=selected.get("tier")))
     return *values, *subs, *figures
 
@@ -164,6 +168,11 @@ def _clicked_group(click) -> str | None:
     if isinstance(custom, list) and custom:
         return str(custom[0])
     return str(point.get("y") or point.get("x"))
+
+
+def _within(band: list[int], chosen: list[int]) -> bool:
+    """Whether a tenure band overlaps the chosen tenure range."""
+    return band[0] <= chosen[1] and band[1] >= chosen[0]
 
 
 def _band_range(label: str, tenure_max: int) -> list[int]:

@@ -1,0 +1,75 @@
+"""The command line, run the way a data scientist runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, cache=None):
+    cmd = [sys.executable, "-m", "analytics", *args]
+    if cache is not None:
+        cmd += ["--cache-dir", str(cache)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli-cache")
+
+
+def test_evaluate_json_prints_exactly_one_object(cache):
+    done = run("evaluate", "--demo-size", "1500", "--json", cache=cache)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # the whole stdout is one JSON object
+    assert result["n_customers"] == 1500
+    assert 0.15 < result["churn_rate"] < 0.40
+    assert result["leakage_warnings"] == []
+    assert set(result["models"]) == {"catboost", "logistic_regression", "random_forest"}
+    for metrics in result["models"].values():
+        assert 0.5 < metrics["roc_auc"] < 1 and 0 < metrics["brier"] < 0.25
+    assert "cross-validation fold 5 of 5" in done.stderr  # progress goes to stderr
+
+
+def test_evaluate_table_output(cache):
+    done = run("evaluate", "--demo-size", "1500", cache=cache)
+    assert done.returncode == 0, done.stderr
+    assert "loaded model, scores and SHAP values from cache" in done.stdout
+    assert "catboost" in done.stdout and "roc_auc" in done.stdout
+
+
+def test_score_writes_reasons(tmp_path, cache):
+    out = tmp_path / "scores.csv"
+    done = run("score", "--demo-size", "1500", "--out", str(out), cache=cache)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out, keep_default_na=False)
+    assert list(table.columns) == ["customer_id", "churn_probability", "risk_tier",
+                                   "reason_1", "reason_2", "reason_3"]
+    assert len(table) == 1500 and table["customer_id"].is_unique
+    assert table["churn_probability"].between(0, 1).all()
+    high = table[table["risk_tier"] == "High"]
+    assert (high["reason_1"].str.contains(r": .* \(\+\d+ pts\)")).all()
+
+
+def test_bad_data_exits_2_with_a_message_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customerID,tenure,MonthlyCharges,Churn\nA,1,abc,Yes\nB,2,3,No\n")
+    done = run("evaluate", "--data", str(bad), "--no-cache")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "bad.csv" in done.stderr and "MonthlyCharges" in done.stderr
+    assert "row 2: 'abc'" in done.stderr
+
+
+def test_missing_path_exits_2(tmp_path):
+    done = run("score", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.csv"),
+               "--no-cache")
+    assert done.returncode == 2 and "not found" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,114 @@
+"""The model: honest CV, SHAP additivity, determinism, the leakage check, reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics.dataset import CHURN
+from analytics.explain import probability_points, reason_texts, sigmoid, top_reason_indices
+from analytics.loaders import load_demo
+from analytics.model import ChurnModel, cross_validate, leakage_check
+from analytics.pipeline import (PROBABILITY, REASON_COLUMNS, TIER, AnalysisSettings,
+                                analyse)
+
+FAST = AnalysisSettings(n_splits=3, baselines=("logistic_regression",))
+
+
+@pytest.fixture(scope="module")
+def table():
+    return load_demo(1500, seed=5)
+
+
+@pytest.fixture(scope="module")
+def analysis(table):
+    return analyse(table, FAST)
+
+
+def test_analysis_scores_every_customer(analysis, table):
+    c = analysis.customers
+    assert len(c) == len(table.customers)
+    assert c[PROBABILITY].between(0, 1).all()
+    assert set(c[TIER].astype(str)) <= {"High", "Medium", "Low"}
+    high = c[c[TIER] == "High"][PROBABILITY]
+    assert (high >= 0.5).all()
+
+
+def test_cv_metrics_are_out_of_fold_and_realistic(analysis):
+    summary = analysis.cv.summary()
+    assert set(summary) == {"catboost", "logistic_regression"}
+    auc = summary["catboost"]["roc_auc"]
+    # Demo data is calibrated to look like the real thing: good but far from perfect.
+    assert 0.75 < auc < 0.92
+    assert summary["catboost"]["roc_auc_fold_std"] > 0
+    # Out-of-fold AUC is below the (optimistic) in-sample AUC of the served model.
+    from sklearn.metrics import roc_auc_score
+    y = analysis.customers[CHURN]
+    assert roc_auc_score(y, analysis.customers[PROBABILITY]) > auc
+
+
+def test_shap_values_add_up_to_the_raw_prediction(analysis):
+    raw = analysis.model.raw_score(analysis.customers)
+    total = analysis.shap_values.sum(axis=1, dtype=np.float64) + analysis.shap_base
+    np.testing.assert_allclose(total, raw, atol=1e-3)
+    np.testing.assert_allclose(sigmoid(total), analysis.customers[PROBABILITY], atol=1e-3)
+
+
+def test_probability_points_add_up_to_the_prediction(analysis):
+    points = probability_points(analysis.shap_values, analysis.shap_base)
+    p0 = sigmoid(analysis.shap_base)
+    np.testing.assert_allclose(p0 + points.sum(axis=1) / 100,
+                               analysis.customers[PROBABILITY], atol=1e-3)
+
+
+def test_top_reasons_are_the_largest_positive_contributions():
+    shap = np.array([[0.1, -0.5, 0.7, 0.0], [-0.1, -0.2, -0.3, -0.4]], dtype=np.float32)
+    idx = top_reason_indices(shap, k=3)
+    assert idx[0].tolist() == [2, 0, -1]
+    assert idx[1].tolist() == [-1, -1, -1]
+
+
+def test_reason_texts_are_plain_language(analysis):
+    rows = analysis.customers.head(5)
+    idx = rows[list(REASON_COLUMNS)].to_numpy()
+    points = probability_points(analysis.shap_values[:5], analysis.shap_base)
+    texts = reason_texts(rows, analysis.features, idx, points)
+    first = next(t for t in texts[0] if t)
+    assert ": " in first and first.endswith(" pts)")
+
+
+def test_training_is_deterministic(table):
+    a = ChurnModel(table.categorical, table.numeric, iterations=60).fit(
+        table.training, table.training[CHURN])
+    b = ChurnModel(table.categorical, table.numeric, iterations=60).fit(
+        table.training, table.training[CHURN])
+    np.testing.assert_array_equal(a.predict_proba(table.customers),
+                                  b.predict_proba(table.customers))
+
+
+def test_same_folds_for_every_model(table):
+    y = table.training[CHURN].to_numpy()
+    result = cross_validate(table.training, y, table.categorical, table.numeric, n_splits=3,
+                            model_params={"iterations": 50},
+                            baselines=("logistic_regression", "random_forest"))
+    for name in ("catboost", "logistic_regression", "random_forest"):
+        assert len(result.folds[name]) == 3
+        assert result.oof[name].min() >= 0 and result.oof[name].max() <= 1
+
+
+def test_leakage_check_flags_a_leaky_feature(table):
+    frame = table.training.copy()
+    y = frame[CHURN].to_numpy()
+    rng = np.random.default_rng(0)
+    frame["days_since_cancellation"] = np.where(y == 1, rng.integers(0, 30, len(y)), -1)
+    frame["cancel_reason"] = np.where(y == 1, "price", "none")
+    warnings = leakage_check(frame, y, table.categorical + ["cancel_reason"],
+                             table.numeric + ["days_since_cancellation"])
+    flagged = {w["feature"] for w in warnings}
+    assert flagged == {"days_since_cancellation", "cancel_reason"}
+    assert all(w["auc"] > 0.9 for w in warnings)
+
+
+def test_leakage_check_quiet_on_honest_features(table):
+    y = table.training[CHURN].to_numpy()
+    assert leakage_check(table.training, y, table.categorical, table.numeric) == []

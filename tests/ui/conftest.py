@@ -1,0 +1,44 @@
+"""One app for the UI tests (small demo data, its own cache), callbacks called as functions."""
+
+from __future__ import annotations
+
+from contextvars import copy_context
+
+import pytest
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+
+from dashboard import create_app
+from dashboard.services import Services
+from dashboard.settings import Settings
+
+DEMO_SIZE = 1500
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("ui-cache")
+    return create_app(Settings(demo_size=DEMO_SIZE, cache_dir=str(cache)), progress=lambda m: None)
+
+
+@pytest.fixture
+def in_app(app):
+    """Run code the way a callback runs: inside the app's request context."""
+    with app.server.test_request_context():
+        yield app
+
+
+@pytest.fixture(scope="session")
+def failed_services(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    bad = folder / "bad.csv"
+    bad.write_text("customerID,tenure,MonthlyCharges,Churn\nA,1,abc,Yes\n")
+    return Services(Settings(data_path=str(bad), cache_dir=None)).start(progress=lambda m: None)
+
+
+def call_with_trigger(func, prop_id: str, *args):
+    """Call a callback that reads `ctx.triggered_id` as Dash would after `prop_id` changed."""
+    def run():
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": None}]))
+        return func(*args)
+    return copy_context().run(run)

@@ -1,0 +1,39 @@
+"""Figure builders are pure functions of plain data."""
+
+from __future__ import annotations
+
+from components.charts import rate_chart, tier_chart
+
+ROWS = [{"group": "A", "n": 100, "churned": 40, "rate": 0.4, "lo": 0.31, "hi": 0.5},
+        {"group": "B", "n": 50, "churned": 5, "rate": 0.1, "lo": 0.04, "hi": 0.21},
+        {"group": "C", "n": 0, "churned": 0, "rate": None, "lo": None, "hi": None}]
+
+
+def test_rate_chart_bars_whiskers_and_colours():
+    fig = rate_chart(ROWS, "Churn rate by x", overall=0.3)
+    bar = fig.data[0]
+    assert list(bar.y) == ["A", "B"]
+    assert list(bar.x) == [40.0, 10.0]
+    assert [round(v, 6) for v in bar.error_x.array] == [10.0, 11.0]
+    assert [round(v, 6) for v in bar.error_x.arrayminus] == [9.0, 6.0]
+    assert bar.marker.color[0] != bar.marker.color[1]  # above vs below overall
+    assert fig.layout.xaxis.title.text.startswith("Churn rate (%)")
+
+
+def test_rate_chart_fades_unselected_groups():
+    fig = rate_chart(ROWS, "t", overall=0.3, selected=["A"])
+    assert fig.data[0].marker.color[1] == "#ced4da"
+
+
+def test_empty_inputs_give_an_explained_blank_chart():
+    fig = rate_chart([], "t", overall=None)
+    assert fig.layout.annotations[0].text == "No customers match the filters"
+    assert tier_chart([]).layout.annotations[0].text == "No customers match the filters"
+
+
+def test_tier_chart_counts():
+    fig = tier_chart([{"tier": "High", "n": 3, "share": 0.3},
+                      {"tier": "Medium", "n": 2, "share": 0.2},
+                      {"tier": "Low", "n": 5, "share": 0.5}])
+    assert list(fig.data[0].y) == [3, 2, 5]
+    assert fig.data[0].text[0] == "3 (30%)"
