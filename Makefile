@@ -24,7 +24,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) bench/bench_start.py
+	PYTHONPATH=. $(PY) bench/bench_start.py $(ARGS)
 
 clean:
 	rm -rf .cache .pytest_cache

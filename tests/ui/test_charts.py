@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from components.charts import rate_chart, tier_chart
+import plotly.graph_objects as go
+
+from components.charts import empty_figure, rate_chart, tier_chart
 
 ROWS = [{"group": "A", "n": 100, "churned": 40, "rate": 0.4, "lo": 0.31, "hi": 0.5},
         {"group": "B", "n": 50, "churned": 5, "rate": 0.1, "lo": 0.04, "hi": 0.21},
@@ -37,3 +39,11 @@ def test_tier_chart_counts():
                       {"tier": "Low", "n": 5, "share": 0.5}])
     assert list(fig.data[0].y) == [3, 2, 5]
     assert fig.data[0].text[0] == "3 (30%)"
+
+
+def test_every_builder_output_passes_plotly_validation():
+    """Builders skip validation for speed, so validate their output strictly here."""
+    figures = [rate_chart(ROWS, "t", overall=0.3, selected=["A"]), rate_chart([], "t", None),
+               tier_chart([{"tier": "High", "n": 3, "share": 0.3}]), empty_figure("x", "t")]
+    for fig in figures:
+        go.Figure(fig.to_plotly_json())  # raises ValueError on any invalid property
