@@ -44,6 +44,21 @@ class Settings:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8050)
         parser.add_argument("--debug", action="store_true", help="Dash dev tools and reload")
+        parser.add_argument("--tier-high", type=float, default=cls.tier_high, metavar="P",
+                            help="churn probability from which a customer is High risk "
+                                 f"(default {cls.tier_high})")
+        parser.add_argument("--tier-medium", type=float, default=cls.tier_medium, metavar="P",
+                            help=f"... Medium risk (default {cls.tier_medium})")
+        parser.add_argument("--margin", type=float, default=cls.margin,
+                            help=f"monthly margin as a share of charges (default {cls.margin})")
+        parser.add_argument("--annual-discount", type=float, default=cls.annual_discount,
+                            help=f"discount rate a year for CLV (default {cls.annual_discount})")
+        parser.add_argument("--horizon", type=int, default=cls.horizon_months, metavar="MONTHS",
+                            help=f"CLV horizon in months (default {cls.horizon_months})")
         args = parser.parse_args(argv)
+        if not 0 <= args.tier_medium < args.tier_high <= 1:
+            parser.error("tier thresholds must satisfy 0 <= --tier-medium < --tier-high <= 1")
         return cls(data_path=args.data, demo_size=args.demo_size, as_of=args.as_of,
-                   cache_dir=args.cache_dir, host=args.host, port=args.port, debug=args.debug)
+                   cache_dir=args.cache_dir, host=args.host, port=args.port, debug=args.debug,
+                   tier_high=args.tier_high, tier_medium=args.tier_medium, margin=args.margin,
+                   annual_discount=args.annual_discount, horizon_months=args.horizon)
