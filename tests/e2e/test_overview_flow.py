@@ -1,0 +1,220 @@
+"""End-to-end user flows in headless Chromium: filter, drill down, share a view, read metrics.
+
+One flow per test. Tests wait on what the page shows (WebDriverWait), never on a clock.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus
+
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+# Component ids (dashboard/ids.py, pages/overview.py). Hard-coded: importing the page
+# modules outside a running app fails (dash.register_page needs an app).
+FILTER_CONTRACT = "app-filter-contract-dropdown"
+FILTER_INTERNET = "app-filter-internet-dropdown"
+FILTER_TIER = "app-filter-tier-dropdown"
+FILTER_RESET = "app-filter-reset-button"
+FILTER_SUMMARY = "app-filter-summary-text"
+CUSTOMERS_KPI = "overview-customers-kpi"
+CHURN_KPI = "overview-churn-kpi"
+INTERNET_GRAPH = "overview-internet-graph"
+METRICS_TABLE = "data-metrics-table"
+
+TOTAL = 3000
+TIMEOUT = 30
+IGNORED = (NoSuchElementException, StaleElementReferenceException)
+
+
+# ----- helpers --------------------------------------------------------------------------
+def wait(driver, timeout: float = TIMEOUT) -> WebDriverWait:
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=IGNORED)
+
+
+def text_of(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text.strip()
+
+
+def as_int(text: str) -> int | None:
+    """'1,660' -> 1660; None for placeholders such as '–' or an empty tile."""
+    digits = text.replace(",", "")
+    return int(digits) if digits.isdigit() else None
+
+
+def as_pct(text: str) -> float | None:
+    """'44.8%' -> 44.8."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)%", text)
+    return float(match.group(1)) if match else None
+
+
+def customers(driver) -> int | None:
+    return as_int(text_of(driver, CUSTOMERS_KPI))
+
+
+def url_hash(driver) -> str:
+    return driver.execute_script("return window.location.hash") or ""
+
+
+def open_overview(driver, base_url: str, hash_text: str = "") -> None:
+    driver.get(f"{base_url}/{hash_text}")
+    wait(driver).until(lambda d: customers(d) is not None,
+                       message="customers KPI never filled")
+
+
+def wait_all_customers(driver) -> None:
+    wait(driver).until(lambda d: text_of(d, CUSTOMERS_KPI) == f"{TOTAL:,}",
+                       message=f"customers KPI never showed {TOTAL:,}")
+
+
+def dropdown_selection(driver, dropdown_id: str) -> list[str]:
+    """The values a Dash 4 dropdown shows as selected ([] when it shows its placeholder)."""
+    value = driver.find_element(By.ID, f"{dropdown_id}-value")
+    if "dash-dropdown-placeholder" in (value.get_attribute("class") or ""):
+        return []
+    return [item.text.strip()
+            for item in value.find_elements(By.CSS_SELECTOR, ".dash-dropdown-value-item")]
+
+
+def choose_option(driver, dropdown_id: str, label: str) -> None:
+    """Open the dropdown, search for `label`, click the option, close the dropdown."""
+    trigger = wait(driver).until(lambda d: d.find_element(By.ID, dropdown_id))
+    trigger.click()
+    wait(driver).until(lambda d: d.find_element(By.ID, dropdown_id)
+                       .get_attribute("aria-expanded") == "true",
+                       message=f"{dropdown_id} did not open")
+    # The options live in a popover portal; the trigger names it in aria-controls.
+    popover_id = driver.find_element(By.ID, dropdown_id).get_attribute("aria-controls")
+    popover = wait(driver).until(lambda d: d.find_element(By.ID, popover_id))
+    search = popover.find_element(By.CSS_SELECTOR, "input.dash-dropdown-search")
+    search.send_keys(label)
+
+    def matching_option(d):
+        for option in d.find_element(By.ID, popover_id).find_elements(
+                By.CSS_SELECTOR, "[role='option']"):
+            if option.text.strip() == label and option.is_displayed():
+                return option
+        return False
+
+    wait(driver).until(matching_option, message=f"option {label!r} not listed").click()
+    wait(driver).until(lambda d: label in dropdown_selection(d, dropdown_id),
+                       message=f"{dropdown_id} does not show {label!r} as selected")
+    search.send_keys(Keys.ESCAPE)
+    wait(driver).until(lambda d: d.find_element(By.ID, dropdown_id)
+                       .get_attribute("aria-expanded") == "false",
+                       message=f"{dropdown_id} did not close")
+
+
+def hover_bar(driver, graph_id: str, label: str):
+    """Point the mouse at the bar whose y-axis label is `label` until plotly shows its
+    hover label; returns False (to be retried by WebDriverWait) when not there yet."""
+    graph = driver.find_element(By.ID, graph_id)
+    ticks = [t for t in graph.find_elements(By.CSS_SELECTOR, ".yaxislayer-above .ytick text")
+             if t.text.strip() == label]
+    bars = graph.find_elements(By.CSS_SELECTOR, ".bars .point path")
+    if not ticks or not bars:
+        return False
+    tick_y = ticks[0].rect["y"] + ticks[0].rect["height"] / 2
+    bar = min(bars, key=lambda b: abs(b.rect["y"] + b.rect["height"] / 2 - tick_y))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)
+    ActionChains(driver).move_to_element(bar).perform()
+    hover = graph.find_elements(By.CSS_SELECTOR, ".hoverlayer .hovertext")
+    return bool(hover) and label in hover[0].text
+
+
+def hash_params(driver) -> str:
+    return unquote_plus(url_hash(driver))
+
+
+# ----- flows ----------------------------------------------------------------------------
+def test_filter_changes_kpis(browser, base_url, clean_console):
+    open_overview(browser, base_url)
+    wait_all_customers(browser)
+    churn_before = wait(browser).until(lambda d: as_pct(text_of(d, CHURN_KPI)),
+                                       message="churn KPI never filled")
+
+    choose_option(browser, FILTER_CONTRACT, "Month-to-month")
+
+    wait(browser).until(lambda d: (customers(d) or TOTAL) < TOTAL,
+                        message="customers KPI did not drop after filtering")
+    wait(browser).until(lambda d: (as_pct(text_of(d, CHURN_KPI)) or 0) > churn_before,
+                        message=f"churn KPI did not rise above {churn_before}%")
+    wait(browser).until(lambda d: "contract=Month-to-month" in url_hash(d),
+                        message="URL hash does not carry the contract filter")
+    selected = customers(browser)
+    wait(browser).until(
+        lambda d: text_of(d, FILTER_SUMMARY) == f"{selected:,} of {TOTAL:,} customers selected",
+        message="navbar summary does not match the selection")
+    assert dropdown_selection(browser, FILTER_CONTRACT) == ["Month-to-month"]
+    clean_console()
+
+
+def test_bar_click_drills_down(browser, base_url, clean_console):
+    open_overview(browser, base_url)
+    wait_all_customers(browser)
+
+    wait(browser).until(lambda d: hover_bar(d, INTERNET_GRAPH, "Fiber optic"),
+                        message="could not hover the 'Fiber optic' bar")
+    ActionChains(browser).click().perform()
+
+    wait(browser).until(lambda d: dropdown_selection(d, FILTER_INTERNET) == ["Fiber optic"],
+                        message="internet dropdown does not show 'Fiber optic' after the click")
+    wait(browser).until(lambda d: (customers(d) or TOTAL) < TOTAL,
+                        message="customers KPI did not drop after the drill-down")
+    wait(browser).until(lambda d: "internet=Fiber optic" in hash_params(d),
+                        message="URL hash does not carry the internet filter")
+    assert url_hash(browser) in ("#internet=Fiber+optic", "#internet=Fiber%20optic")
+    selected = customers(browser)
+    wait(browser).until(
+        lambda d: text_of(d, FILTER_SUMMARY) == f"{selected:,} of {TOTAL:,} customers selected",
+        message="navbar summary does not match the drill-down")
+    clean_console()
+
+
+def test_url_hash_restores_view(browser, base_url, clean_console):
+    open_overview(browser, base_url, "#tier=High")
+    wait(browser).until(lambda d: dropdown_selection(d, FILTER_TIER) == ["High"],
+                        message="tier dropdown not restored from the URL hash")
+    wait(browser).until(lambda d: (customers(d) or TOTAL) < TOTAL,
+                        message="customers KPI does not reflect the tier filter from the URL")
+    assert "tier=High" in url_hash(browser)
+
+    wait(browser).until(lambda d: d.find_element(By.ID, FILTER_RESET).is_enabled())
+    browser.find_element(By.ID, FILTER_RESET).click()
+
+    wait_all_customers(browser)
+    wait(browser).until(lambda d: url_hash(d) == "", message="Reset left a URL hash")
+    wait(browser).until(lambda d: dropdown_selection(d, FILTER_TIER) == [],
+                        message="Reset did not clear the tier dropdown")
+    wait(browser).until(lambda d: text_of(d, FILTER_SUMMARY) == f"All {TOTAL:,} customers",
+                        message="navbar summary not back to all customers")
+    clean_console()
+
+
+def test_data_page_shows_metrics(browser, base_url, clean_console):
+    browser.get(f"{base_url}/data")
+    table = wait(browser, 60).until(lambda d: d.find_element(By.ID, METRICS_TABLE),
+                                    message="metrics table never appeared")
+    headers = [th.text.strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert "ROC-AUC" in headers, headers
+    auc_column = headers.index("ROC-AUC")
+
+    rows = {}
+    for row in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
+        cells = [td.text.strip() for td in row.find_elements(By.TAG_NAME, "td")]
+        match = re.match(r"\d+\.\d+", cells[auc_column])
+        assert match, f"no ROC-AUC number in {cells}"
+        rows[cells[0].lower()] = float(match.group(0))
+
+    for model in ("catboost", "logistic regression", "random forest"):
+        found = [auc for name, auc in rows.items() if model in name]
+        assert found, f"{model!r} missing from the metrics table: {sorted(rows)}"
+        assert 0.5 < found[0] <= 1.0, f"{model} ROC-AUC {found[0]} not in (0.5, 1]"
+    clean_console()
