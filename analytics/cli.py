@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from analytics.errors import ChurnLensError
-from analytics.export import neutralise_frame, scored_table
+from analytics.export import SEGMENT, neutralise_frame, scored_table, write_csv, write_excel
+from analytics.pipeline import PROBABILITY, TIER
 from analytics.runner import DataSource, load_or_train
 
 
@@ -35,6 +38,13 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="write id, probability, tier and top reasons to CSV")
     common(score)
     score.add_argument("--out", required=True, metavar="FILE.csv")
+    export = sub.add_parser("export", help="the at-risk list (CSV or Excel), riskiest first")
+    common(export)
+    export.add_argument("--tier", action="append", choices=("High", "Medium", "Low"),
+                        help="keep this risk tier (repeat for several)")
+    export.add_argument("--segment", action="append", metavar="NAME",
+                        help="keep this segment (repeat for several)")
+    export.add_argument("--out", required=True, metavar="FILE.csv|FILE.xlsx")
     return parser
 
 
@@ -63,6 +73,37 @@ def _print_evaluation(result: dict) -> None:
         print(f"WARNING (possible leak): {warning['message']}")
 
 
+def _export(analysis, args) -> None:
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".xlsx"):
+        raise ChurnLensError(f"{out}: --out must end in .csv or .xlsx")
+    c = analysis.customers
+    keep = np.ones(len(c), dtype=bool)
+    used = []
+    if args.tier:
+        keep &= c[TIER].isin(args.tier).to_numpy()
+        used.append("risk tier = " + " or ".join(args.tier))
+    if args.segment:
+        names = set(c[SEGMENT].cat.categories) if SEGMENT in c else set()
+        unknown = [s for s in args.segment if s not in names]
+        if unknown:
+            raise ChurnLensError(f"unknown segment {unknown[0]!r}; segments: "
+                                 f"{', '.join(sorted(names)) or 'none'}")
+        keep &= c[SEGMENT].isin(args.segment).to_numpy()
+        used.append("segment = " + " or ".join(args.segment))
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(-c[PROBABILITY].to_numpy()[rows], kind="stable")]
+    note = (f"ChurnLens at-risk list; {analysis.source}; filters: "
+            f"{'; '.join(used) or 'none'}; {len(rows):,} customers")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        writer = write_excel if out.suffix.lower() == ".xlsx" else write_csv
+        writer(analysis, rows, out, note)
+    except ValueError as exc:
+        raise ChurnLensError(str(exc)) from None
+    print(f"wrote {len(rows):,} customers to {out}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> int:
     args = _parser(default_cache_dir).parse_args(argv)
     as_json = getattr(args, "json", False)
@@ -83,6 +124,8 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
             out.parent.mkdir(parents=True, exist_ok=True)
             neutralise_frame(scored_table(analysis)).to_csv(out, index=False)
             print(f"wrote {len(analysis.customers):,} customers to {out}", file=sys.stderr)
+        elif args.command == "export":
+            _export(analysis, args)
     except ChurnLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

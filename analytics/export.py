@@ -1,15 +1,32 @@
-"""Tables for people: the scored list with reasons, safe to open in a spreadsheet."""
+"""Tables for people: the scored at-risk list with reasons, safe to open in a spreadsheet.
+
+Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a
+carriage return) are prefixed with an apostrophe. Large lists are streamed to disk in
+chunks, so a million rows never sit in memory as text at once.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analytics.dataset import ID
+from analytics.dataset import ID, MONTHLY, TENURE
 from analytics.explain import probability_points, reason_columns
-from analytics.pipeline import PROBABILITY, REASON_COLUMNS, TIER, ChurnAnalysis
+from analytics.pipeline import CLV, PROBABILITY, REASON_COLUMNS, TIER, ChurnAnalysis
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SEGMENT = "segment"
+REVENUE_AT_RISK = "revenue_at_risk"
+CHUNK_ROWS = 100_000
+EXCEL_MAX_ROWS = 1_048_576 - 2  # the sheet limit, less the note and header rows
+
+# Export column -> source column in the analysed customer table (or a computed one).
+LIST_COLUMNS = ("customer_id", "churn_probability", "risk_tier", "segment", "tenure_months",
+                "contract", "monthly_charges", "clv", "revenue_at_risk", "reason_1",
+                "reason_2", "reason_3")
 
 
 def neutralise(value):
@@ -23,24 +40,94 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Every text column made formula-safe (numbers are left as numbers)."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or isinstance(out[column].dtype, pd.CategoricalDtype) \
-                or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].astype(object).map(neutralise)
+        series = out[column]
+        if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype) \
+                or pd.api.types.is_string_dtype(series):
+            out[column] = series.astype(object).map(neutralise)
     return out
+
+
+def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
+    """reason_1..3 text columns ('Contract: Month-to-month (+14 pts)') for the given rows."""
+    customers = analysis.customers.iloc[rows]
+    points = probability_points(analysis.shap_values[rows], analysis.shap_base)
+    indices = customers[list(REASON_COLUMNS)].to_numpy()
+    return reason_columns(customers, analysis.features, indices, points)
 
 
 def scored_table(analysis: ChurnAnalysis, rows: np.ndarray | None = None) -> pd.DataFrame:
     """id, churn_probability, risk_tier and the top three reasons for the chosen rows."""
-    customers = analysis.customers if rows is None else analysis.customers.iloc[rows]
-    shap = analysis.shap_values if rows is None else analysis.shap_values[rows]
-    points = probability_points(shap, analysis.shap_base)
-    indices = customers[list(REASON_COLUMNS)].to_numpy()
-    reasons = reason_columns(customers, analysis.features, indices, points)
+    rows = np.arange(len(analysis.customers)) if rows is None else np.asarray(rows)
+    customers = analysis.customers.iloc[rows]
     table = pd.DataFrame({
         "customer_id": customers[ID].to_numpy(),
         "churn_probability": customers[PROBABILITY].to_numpy().round(4),
         "risk_tier": customers[TIER].astype(str).to_numpy(),
     })
+    reasons = reasons_for(analysis, rows)
     for column in reasons.columns:
         table[column] = reasons[column].to_numpy()
     return table
+
+
+def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
+    """The at-risk list columns for the given rows, in the given order."""
+    rows = np.asarray(rows)
+    c = analysis.customers.iloc[rows]
+    proba = c[PROBABILITY].to_numpy().astype(float)
+    monthly = c[MONTHLY].to_numpy().astype(float)
+    table = pd.DataFrame({
+        "customer_id": c[ID].astype(str).to_numpy(),
+        "churn_probability": proba.round(4),
+        "risk_tier": c[TIER].astype(str).to_numpy(),
+        "segment": c[SEGMENT].astype(str).to_numpy() if SEGMENT in c else "",
+        "tenure_months": c[TENURE].to_numpy().astype(float),
+        "contract": c["Contract"].astype(str).to_numpy() if "Contract" in c else "",
+        "monthly_charges": monthly.round(2),
+        "clv": c[CLV].to_numpy().astype(float).round(2),
+        "revenue_at_risk": (proba * monthly).round(2),
+    })
+    reasons = reasons_for(analysis, rows)
+    for column in reasons.columns:
+        table[column] = reasons[column].to_numpy()
+    return table
+
+
+def _chunks(analysis: ChurnAnalysis, rows: np.ndarray) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(rows), CHUNK_ROWS):
+        yield neutralise_frame(customer_list(analysis, rows[start:start + CHUNK_ROWS]))
+
+
+def write_csv(analysis: ChurnAnalysis, rows: np.ndarray, path: str | Path, note: str) -> int:
+    """Stream the list to CSV: a first line with the note (filters, date), then the table."""
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        pd.DataFrame([[neutralise(note)]]).to_csv(handle, index=False, header=False)
+        header = True
+        for chunk in _chunks(analysis, rows):
+            chunk.to_csv(handle, index=False, header=header)
+            header = False
+        if header:  # no rows: still write the header
+            pd.DataFrame(columns=list(LIST_COLUMNS)).to_csv(handle, index=False)
+    return len(rows)
+
+
+def write_excel(analysis: ChurnAnalysis, rows: np.ndarray, path: str | Path, note: str) -> int:
+    """Stream the list to .xlsx (openpyxl write-only): a note row, a header, the table.
+
+    Excel sheets hold 1,048,576 rows; a longer list raises ValueError (use CSV)."""
+    from openpyxl import Workbook
+
+    if len(rows) > EXCEL_MAX_ROWS:
+        raise ValueError(f"{len(rows):,} rows do not fit in an Excel sheet "
+                         f"({EXCEL_MAX_ROWS:,} at most); export CSV instead")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("At-risk customers")
+    sheet.freeze_panes = "A3"
+    sheet.append([neutralise(note)])
+    sheet.append(list(LIST_COLUMNS))
+    for chunk in _chunks(analysis, rows):
+        for record in chunk.itertuples(index=False, name=None):
+            sheet.append(list(record))
+    book.save(path)
+    return len(rows)

@@ -10,11 +10,12 @@ import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
 
 from dashboard import shell
+from dashboard.downloads import register_downloads
 from dashboard.services import CONFIG_KEY, Services
 from dashboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE_MODULES = ("pages.overview", "pages.data")
+PAGE_MODULES = ("pages.overview", "pages.customers", "pages.customer", "pages.data")
 
 
 def _summary(services: Services):
@@ -58,4 +59,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     options = services.filter_options()
     app.layout = shell.layout(options, services.status())
     shell.register_callbacks(app, options, _summary(services))
+    register_downloads(app.server, services)
     return app

@@ -11,15 +11,20 @@ import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable
+from urllib.parse import quote
 
 import flask
 import numpy as np
+import pandas as pd
 
 from analytics import kpis
 from analytics.dataset import ACTIVE, CHURN, ID, MONTHLY, TENURE
 from analytics.errors import ChurnLensError
+from analytics.export import (REVENUE_AT_RISK, SEGMENT, customer_list, write_csv,
+                              write_excel)
 from analytics.pipeline import CLV, PROBABILITY, TENURE_BAND, TIER, AnalysisSettings
 from analytics.runner import DataSource, load_or_train
+from dashboard.grid import Column, filter_mask, sort_rows
 from dashboard.ids import DROPDOWN_FILTERS
 from dashboard.settings import Settings
 
@@ -27,6 +32,10 @@ CONFIG_KEY = "CHURNLENS_SERVICES"
 DRIVER_COLUMNS = (("Contract", "Contract"), (TENURE_BAND, "Tenure band"),
                   ("InternetService", "Internet service"), ("PaymentMethod", "Payment method"))
 MEMO_SIZE = 128
+SELECTION_MEMO_SIZE = 8
+GRID_DEFAULT_SORT = ("churn_probability", "desc")
+FILTER_LABELS = {"contract": "Contract", "internet": "Internet service",
+                 "payment": "Payment method", "tier": "Risk tier", "segment": "Segment"}
 
 
 def _num(value) -> float | None:
@@ -45,6 +54,8 @@ class Services:
         self.from_cache = False
         self._memo: OrderedDict[str, dict] = OrderedDict()
         self._arrays: dict[str, np.ndarray] = {}
+        self._selections: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._grid_columns: dict[str, Column] | None = None
 
     def analysis_settings(self) -> AnalysisSettings:
         s = self.settings
@@ -187,6 +198,121 @@ class Services:
                          "lo": _num(lo), "hi": _num(hi)})
         return rows
 
+    # ----- the customers list ---------------------------------------------------------------
+    def grid_columns(self) -> dict[str, Column]:
+        """The list's columns as numpy arrays (built once)."""
+        if self._grid_columns is None:
+            c = self.analysis.customers
+
+            def category(column: str) -> Column:
+                return Column("category", codes=self.array(column),
+                              categories=[str(x) for x in c[column].cat.categories])
+
+            columns = {
+                "customer_id": Column("text", values=c[ID].astype(str).to_numpy(dtype=object)),
+                "churn_probability": Column("number", values=self.array(PROBABILITY)),
+                "risk_tier": category(TIER),
+                "tenure_months": Column("number", values=self.array(TENURE)),
+                "monthly_charges": Column("number", values=self.array(MONTHLY)),
+                "clv": Column("number", values=self.array(CLV)),
+                "revenue_at_risk": Column("number", values=(
+                    self.array(PROBABILITY).astype(float) * self.array(MONTHLY))),
+            }
+            if SEGMENT in c.columns:
+                columns["segment"] = category(SEGMENT)
+            if "Contract" in c.columns:
+                columns["contract"] = category("Contract")
+            self._grid_columns = columns
+        return self._grid_columns
+
+    def selection(self, filters: dict | None, filter_model: dict | None = None,
+                  sort_model: list | None = None) -> np.ndarray:
+        """Row numbers of the customers the global filters and the grid's own filters keep,
+        in the grid's sort order (riskiest first by default). Memoised per request shape."""
+        key = json.dumps([filters or {}, filter_model or {}, sort_model or []], sort_keys=True)
+        if key in self._selections:
+            self._selections.move_to_end(key)
+            return self._selections[key]
+        columns = self.grid_columns()
+        keep = self.mask(filters) & filter_mask(columns, filter_model, len(self.analysis.customers))
+        rows = sort_rows(columns, np.flatnonzero(keep), sort_model, GRID_DEFAULT_SORT)
+        self._selections[key] = rows
+        if len(self._selections) > SELECTION_MEMO_SIZE:
+            self._selections.popitem(last=False)
+        return rows
+
+    def grid_page(self, filters: dict | None, request: dict | None) -> dict:
+        """One block of the customers grid: {'rowData': [...], 'rowCount': n}."""
+        if self.analysis is None or not request:
+            return {"rowData": [], "rowCount": 0}
+        try:
+            rows = self.selection(filters, request.get("filterModel"), request.get("sortModel"))
+        except (ValueError, TypeError):
+            return {"rowData": [], "rowCount": 0}
+        start = max(int(request.get("startRow") or 0), 0)
+        end = min(max(int(request.get("endRow") or start + 100), start), start + 1000)
+        page = customer_list(self.analysis, rows[start:end])
+        return {"rowData": page.to_dict("records"), "rowCount": int(len(rows))}
+
+    def customer_detail(self, customer_id: str) -> dict | None:
+        """One customer's profile, risk, CLV and reasons (None when the id is unknown)."""
+        if self.analysis is None:
+            return None
+        ids_ = self.grid_columns()["customer_id"].values
+        hits = np.flatnonzero(ids_ == str(customer_id))
+        if not len(hits):
+            return None
+        row = int(hits[0])
+        listed = customer_list(self.analysis, np.array([row])).iloc[0].to_dict()
+        c = self.analysis.customers.iloc[row]
+        proba = self.array(PROBABILITY)
+        profile = [(f, str(c[f]) if not isinstance(c[f], float) else f"{c[f]:,.2f}".rstrip("0")
+                    .rstrip(".")) for f in self.analysis.features]
+        return {**{k: (v if not isinstance(v, float) else _num(v)) for k, v in listed.items()},
+                "churned": bool(c[CHURN]), "active": bool(c[ACTIVE]),
+                "percentile": _num(100 * (proba < proba[row]).mean()),
+                "profile": profile}
+
+    def search_ids(self, text: str, limit: int = 20) -> list[str]:
+        """Customer ids starting with (or else containing) the typed text."""
+        if self.analysis is None or not text:
+            return []
+        ids_ = pd.Series(self.grid_columns()["customer_id"].values)
+        text = text.strip().lower()
+        lower = ids_.str.lower()
+        hits = ids_[lower.str.startswith(text)]
+        if len(hits) < limit:
+            hits = pd.concat([hits, ids_[lower.str.contains(text, regex=False)]]).drop_duplicates()
+        return hits.head(limit).tolist()
+
+    def describe_filters(self, filters: dict | None, filter_model: dict | None = None) -> str:
+        """The filters in words, for the export's first line."""
+        parts = [f"{FILTER_LABELS.get(k, k)} = {' or '.join(v)}"
+                 for k, v in (filters or {}).items() if k != "tenure" and v]
+        if (filters or {}).get("tenure"):
+            lo, hi = filters["tenure"]
+            parts.append(f"tenure {lo}-{hi} months")
+        for column, model in (filter_model or {}).items():
+            conditions = model.get("conditions", [model]) if isinstance(model, dict) else []
+            text = f" {model.get('operator', 'AND')} ".join(
+                f"{c.get('type')} {c.get('filter', '')}"
+                + (f"-{c['filterTo']}" if c.get("filterTo") is not None else "")
+                for c in conditions)
+            parts.append(f"{column} {text}".strip())
+        return "; ".join(parts) or "none"
+
+    def export_file(self, filters: dict | None, filter_model: dict | None,
+                    sort_model: list | None, fmt: str, folder: str) -> tuple[str, int]:
+        """Write the whole filtered list (not just the visible page) to `folder`; returns the
+        file path and the number of customers."""
+        rows = self.selection(filters, filter_model, sort_model)
+        note = (f"ChurnLens at-risk list; {self.analysis.source}; filters: "
+                f"{self.describe_filters(filters, filter_model)}; {len(rows):,} customers")
+        path = f"{folder}/churnlens-at-risk.{fmt}"
+        writer = write_excel if fmt == "xlsx" else write_csv
+        writer(self.analysis, rows, path, note)
+        return path, int(len(rows))
+
     def evaluation(self) -> dict | None:
         """The model's out-of-fold metrics and data-quality report (for the Data page)."""
         if self.analysis is None:
@@ -203,6 +329,14 @@ class Services:
 
     def customer_count(self) -> int:
         return 0 if self.analysis is None else int(len(self.analysis.customers))
+
+
+def export_href(fmt: str, filters: dict | None, filter_model: dict | None,
+                sort_model: list | None) -> str:
+    """The link that downloads the current list (served by dashboard/downloads.py)."""
+    state = json.dumps({"filters": filters or {}, "filterModel": filter_model or {},
+                        "sortModel": sort_model or []}, separators=(",", ":"))
+    return f"/export/{fmt}?state={quote(state)}"
 
 
 def current() -> Services:

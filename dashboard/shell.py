@@ -11,7 +11,8 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from components.feedback import error_banner, warning_banner
 from dashboard import ids
 
-NAV_PAGES = (("Overview", "/", "speedometer2"), ("Data & model", "/data", "database-check"))
+NAV_PAGES = (("Overview", "/", "speedometer2"), ("Customers", "/customers", "people"),
+             ("Data & model", "/data", "database-check"))
 
 
 def encode_filters(filters: dict) -> str:
@@ -109,7 +110,7 @@ def _banners(status: dict) -> list:
 def layout(options: dict, status: dict) -> html.Div:
     """The whole page frame; pages render inside `dash.page_container`."""
     return html.Div([
-        dcc.Location(id=ids.URL, refresh=False),
+        dcc.Location(id=ids.URL, refresh="callback-nav"),
         dcc.Store(id=ids.FILTERS_STORE, data={}),
         _navbar(),
         dbc.Container([

@@ -1,0 +1,122 @@
+"""AG Grid's server-side requests (filter model, sort model) applied to numpy columns.
+
+Pure functions: a `Column` knows how to hand out its values (numbers, or category codes with
+their categories, or plain strings); the grid's JSON models become boolean masks and orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NUMBER_TESTS = {
+    "equals": lambda v, a, b: v == a,
+    "notEqual": lambda v, a, b: v != a,
+    "lessThan": lambda v, a, b: v < a,
+    "lessThanOrEqual": lambda v, a, b: v <= a,
+    "greaterThan": lambda v, a, b: v > a,
+    "greaterThanOrEqual": lambda v, a, b: v >= a,
+    "inRange": lambda v, a, b: (v >= a) & (v <= b),
+}
+
+
+def _text_test(kind: str, text: pd.Series, needle: str) -> np.ndarray:
+    text = text.str.lower()
+    needle = needle.lower()
+    if kind == "contains":
+        return text.str.contains(needle, regex=False).to_numpy()
+    if kind == "notContains":
+        return ~text.str.contains(needle, regex=False).to_numpy()
+    if kind == "equals":
+        return (text == needle).to_numpy()
+    if kind == "notEqual":
+        return (text != needle).to_numpy()
+    if kind == "startsWith":
+        return text.str.startswith(needle).to_numpy()
+    if kind == "endsWith":
+        return text.str.endswith(needle).to_numpy()
+    raise ValueError(f"unsupported text filter {kind!r}")
+
+
+@dataclass
+class Column:
+    """One grid column's values: `values` (numbers or strings) or `codes` + `categories`."""
+
+    kind: str                      # "number", "category" or "text"
+    values: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    categories: list[str] | None = None
+
+    def sort_key(self) -> np.ndarray:
+        if self.kind == "category":
+            order = np.argsort(np.argsort(np.asarray(self.categories, dtype=object)))
+            table = np.append(order, -1)  # missing (code -1) sorts first
+            return table[self.codes]
+        return self.values
+
+    def condition(self, model: dict) -> np.ndarray:
+        """Mask of one filter condition ({'type': ..., 'filter': ..., 'filterTo': ...})."""
+        kind = model.get("type")
+        if kind in ("blank", "notBlank"):
+            if self.kind == "category":
+                missing = self.codes < 0
+            elif self.kind == "number":
+                missing = np.isnan(self.values.astype(float))
+            else:
+                missing = pd.isna(self.values) | (self.values == "")
+            return missing if kind == "blank" else ~missing
+        if self.kind == "number":
+            a = float(model.get("filter")) if model.get("filter") is not None else np.nan
+            b = float(model.get("filterTo")) if model.get("filterTo") is not None else np.inf
+            test = NUMBER_TESTS.get(kind)
+            if test is None:
+                raise ValueError(f"unsupported number filter {kind!r}")
+            return np.asarray(test(self.values, a, b))
+        needle = str(model.get("filter") or "")
+        if self.kind == "category":
+            hits = _text_test(kind, pd.Series(self.categories, dtype=object), needle)
+            table = np.append(hits, False)
+            return table[self.codes]
+        return _text_test(kind, pd.Series(self.values, dtype=object), needle)
+
+
+def filter_mask(columns: dict[str, Column], filter_model: dict | None, n: int) -> np.ndarray:
+    """AND of every column filter; a column's two conditions combine with its operator."""
+    keep = np.ones(n, dtype=bool)
+    for col_id, model in (filter_model or {}).items():
+        column = columns.get(col_id)
+        if column is None or not isinstance(model, dict):
+            continue
+        if "conditions" in model:
+            masks = [column.condition(c) for c in model["conditions"]]
+            if not masks:
+                continue
+            combined = masks[0]
+            for mask in masks[1:]:
+                combined = (combined | mask) if model.get("operator") == "OR" \
+                    else (combined & mask)
+            keep &= combined
+        else:
+            keep &= column.condition(model)
+    return keep
+
+
+def sort_rows(columns: dict[str, Column], rows: np.ndarray, sort_model: list | None,
+              default: tuple[str, str]) -> np.ndarray:
+    """`rows` ordered by the sort model (several columns: the first is the primary key)."""
+    model = [m for m in (sort_model or []) if m.get("colId") in columns] or \
+        [{"colId": default[0], "sort": default[1]}]
+    keys = []
+    for item in reversed(model):  # np.lexsort: the last key is the primary one
+        key = columns[item["colId"]].sort_key()[rows]
+        if item.get("sort") == "desc":
+            key = -key.astype(float) if key.dtype.kind in "iufb" else _descending(key)
+        keys.append(key)
+    return rows[np.lexsort(keys)]
+
+
+def _descending(values: np.ndarray) -> np.ndarray:
+    ranks = pd.Series(values).rank(method="dense").to_numpy()
+    return -ranks

@@ -1,0 +1,131 @@
+"""Customers: the at-risk list, paged, sorted and filtered on the server; export what you see."""
+
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+
+from dashboard import ids, services
+
+dash.register_page(__name__, path="/customers", name="Customers",
+                   title="ChurnLens · Customers", order=1)
+
+GRID = "customers-list-grid"
+COUNT_TEXT = "customers-count-text"
+CSV_LINK = "customers-csv-link"
+XLSX_LINK = "customers-xlsx-link"
+REFRESH_STORE = "customers-refresh-store"
+
+PCT = {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}
+MONEY = {"function": "params.value == null ? '' : d3.format('$,.2f')(params.value)"}
+MONEY0 = {"function": "params.value == null ? '' : d3.format('$,.0f')(params.value)"}
+NUMBER = {"filter": "agNumberColumnFilter", "type": "rightAligned",
+          "filterParams": {"buttons": ["reset"], "maxNumConditions": 2}}
+TEXT = {"filter": "agTextColumnFilter",
+        "filterParams": {"buttons": ["reset"], "maxNumConditions": 2}}
+TIER_STYLE = {"styleConditions": [
+    {"condition": "params.value == 'High'", "style": {"color": "#c92a3f", "fontWeight": 600}},
+    {"condition": "params.value == 'Medium'", "style": {"color": "#b07800"}},
+]}
+COLUMNS = [
+    {"field": "customer_id", "headerName": "Customer", "pinned": "left", "width": 140,
+     "cellClass": "customer-link", **TEXT},
+    {"field": "churn_probability", "headerName": "Churn risk", "valueFormatter": PCT,
+     "width": 120, "sort": "desc", **NUMBER},
+    {"field": "risk_tier", "headerName": "Tier", "width": 105, "cellStyle": TIER_STYLE, **TEXT},
+    {"field": "segment", "headerName": "Segment", "width": 160, **TEXT},
+    {"field": "tenure_months", "headerName": "Tenure (months)", "width": 140, **NUMBER},
+    {"field": "contract", "headerName": "Contract", "width": 145, **TEXT},
+    {"field": "monthly_charges", "headerName": "Monthly charges", "valueFormatter": MONEY,
+     "width": 145, **NUMBER},
+    {"field": "clv", "headerName": "CLV", "valueFormatter": MONEY0, "width": 115, **NUMBER},
+    {"field": "revenue_at_risk", "headerName": "Revenue at risk / month",
+     "valueFormatter": MONEY, "width": 175, **NUMBER},
+    {"field": "reason_1", "headerName": "Top reason", "width": 260, "sortable": False},
+    {"field": "reason_2", "headerName": "2nd reason", "width": 240, "sortable": False},
+    {"field": "reason_3", "headerName": "3rd reason", "width": 240, "sortable": False},
+]
+
+
+def layout(**_query) -> html.Div:
+    """The grid asks the server for rows as the user scrolls; nothing else is sent."""
+    return html.Div([
+        dbc.Row([
+            dbc.Col([html.H4("Customers", className="page-title mb-0"),
+                     html.Div("The at-risk list, riskiest first. Sort or filter any column; "
+                              "click a customer id to open that customer.",
+                              className="text-muted small")], md=7),
+            dbc.Col(html.Div([
+                html.Span("…", id=COUNT_TEXT, className="me-3 small text-muted"),
+                html.A([html.I(className="bi bi-filetype-csv me-1"), "Export CSV"],
+                       id=CSV_LINK, href="#", className="btn btn-sm btn-primary me-2",
+                       download=""),
+                html.A([html.I(className="bi bi-file-earmark-excel me-1"), "Export Excel"],
+                       id=XLSX_LINK, href="#", className="btn btn-sm btn-outline-primary",
+                       download=""),
+            ], className="d-flex align-items-center justify-content-md-end mt-2 mt-md-0"),
+                md=5),
+        ], className="mb-3 align-items-end"),
+        dbc.Card(dag.AgGrid(
+            id=GRID, columnDefs=COLUMNS, rowModelType="infinite",
+            defaultColDef={"resizable": True, "sortable": True, "wrapHeaderText": True,
+                           "autoHeaderHeight": True},
+            dashGridOptions={"rowBuffer": 10, "cacheBlockSize": 100, "maxBlocksInCache": 20,
+                             "infiniteInitialRowCount": 100, "rowHeight": 34,
+                             "tooltipShowDelay": 300, "animateRows": False},
+            style={"height": "68vh", "width": "100%"}, className="ag-theme-quartz",
+        ), body=True, className="chart-card"),
+        dcc.Store(id=REFRESH_STORE),
+        html.Div("Exports contain every customer the filters keep (not only the rows on "
+                 "screen), in this order, with the filters written in the first line. Cells "
+                 "that a spreadsheet would run as a formula are neutralised.",
+                 className="small text-muted mt-2"),
+    ])
+
+
+@callback(Output(GRID, "getRowsResponse"), Input(GRID, "getRowsRequest"),
+          State(ids.FILTERS_STORE, "data"))
+def load_rows(request, filters):
+    """Serve the block of rows the grid asked for (server-side sort and filter)."""
+    if not request:
+        return no_update
+    return services.current().grid_page(filters or {}, request)
+
+
+@callback(Output(COUNT_TEXT, "children"), Output(CSV_LINK, "href"), Output(XLSX_LINK, "href"),
+          Input(GRID, "getRowsRequest"), Input(ids.FILTERS_STORE, "data"))
+def update_toolbar(request, filters):
+    """Customer count of the current view and export links that reproduce it."""
+    svc = services.current()
+    if svc.analysis is None:
+        return "No data loaded", "#", "#"
+    request = request or {}
+    model, sort = request.get("filterModel"), request.get("sortModel")
+    try:
+        n = len(svc.selection(filters or {}, model, sort))
+    except (ValueError, TypeError):
+        n = 0
+    return (f"{n:,} customers", services.export_href("csv", filters, model, sort),
+            services.export_href("xlsx", filters, model, sort))
+
+
+@callback(Output(ids.URL, "pathname", allow_duplicate=True), Input(GRID, "cellClicked"),
+          prevent_initial_call=True)
+def open_customer(cell):
+    """A click on a customer id opens that customer."""
+    if not cell or cell.get("colId") != "customer_id" or not cell.get("value"):
+        return no_update
+    return f"/customer/{cell['value']}"
+
+
+clientside_callback(
+    """async function(filters) {
+        const api = await dash_ag_grid.getApiAsync('%s');
+        api.purgeInfiniteCache();
+        return window.dash_clientside.no_update;
+    }""" % GRID,
+    Output(REFRESH_STORE, "data"), Input(ids.FILTERS_STORE, "data"),
+    prevent_initial_call=True,
+)
