@@ -1,0 +1,89 @@
+"""The customers list as the grid and the export links use it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from dashboard.services import CONFIG_KEY
+from tests.ui.conftest import DEMO_SIZE
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pages(app):
+    global customers_page, customer_page
+    from pages import customer as customer_page
+    from pages import customers as customers_page
+
+
+def test_first_block_is_the_riskiest(in_app):
+    out = customers_page.load_rows({"startRow": 0, "endRow": 100}, {})
+    assert out["rowCount"] == DEMO_SIZE and len(out["rowData"]) == 100
+    probs = [r["churn_probability"] for r in out["rowData"]]
+    assert probs == sorted(probs, reverse=True)
+    first = out["rowData"][0]
+    assert first["risk_tier"] == "High" and first["reason_1"].endswith("pts)")
+    json.dumps(out)  # JSON-safe
+
+
+def test_global_and_grid_filters_and_sort_apply(in_app):
+    request = {"startRow": 0, "endRow": 50,
+               "filterModel": {"monthly_charges": {"filterType": "number",
+                                                   "type": "greaterThan", "filter": 80}},
+               "sortModel": [{"colId": "tenure_months", "sort": "asc"}]}
+    out = customers_page.load_rows(request, {"contract": ["Two year"]})
+    rows = out["rowData"]
+    assert 0 < out["rowCount"] < DEMO_SIZE
+    assert all(r["contract"] == "Two year" and r["monthly_charges"] > 80 for r in rows)
+    tenures = [r["tenure_months"] for r in rows]
+    assert tenures == sorted(tenures)
+    count, csv_href, xlsx_href = customers_page.update_toolbar(request, {"contract": ["Two year"]})
+    assert count == f"{out['rowCount']:,} customers"
+    assert csv_href.startswith("/export/csv?state=") and xlsx_href.startswith("/export/xlsx")
+
+
+def test_a_later_block(in_app):
+    out = customers_page.load_rows({"startRow": 100, "endRow": 200}, {"tier": ["Low"]})
+    assert all(r["risk_tier"] == "Low" for r in out["rowData"])
+
+
+def test_export_route_returns_the_whole_filtered_list(app):
+    with app.server.test_request_context():
+        _, href, _ = customers_page.update_toolbar({}, {"tier": ["High"]})
+        expected = len(app.server.config[CONFIG_KEY].selection({"tier": ["High"]}))
+    response = app.server.test_client().get(href)
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    lines = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert "Risk tier = High" in lines[0][0]
+    assert len(lines) - 2 == expected > 100  # every row, not one page
+    assert {line[2] for line in lines[2:]} == {"High"}
+
+
+def test_export_excel_and_bad_requests(app):
+    client = app.server.test_client()
+    state = parse_qs(urlparse("/export/xlsx?state=%7B%7D").query)["state"][0]
+    response = client.get(f"/export/xlsx?state={state}")
+    assert response.status_code == 200 and response.data[:2] == b"PK"
+    assert client.get("/export/pdf").status_code == 404
+    assert client.get("/export/csv?state=not-json").status_code == 400
+
+
+def test_row_click_opens_the_customer(in_app):
+    assert customers_page.open_customer({"colId": "customer_id", "value": "ABC"}) == \
+        "/customer/ABC"
+    from dash import no_update
+    assert customers_page.open_customer({"colId": "clv", "value": 3}) is no_update
+
+
+def test_customer_page(in_app):
+    svc = in_app.server.config[CONFIG_KEY]
+    some_id = svc.grid_page({}, {"startRow": 0, "endRow": 1})["rowData"][0]["customer_id"]
+    text = str(customer_page.show_customer(some_id))
+    assert some_id in text and "What raises the risk" in text
+    assert "No customer with id" in str(customer_page.show_customer("nope"))
+    assert some_id in customer_page.suggest(some_id[:4])
