@@ -21,7 +21,7 @@ from analytics.kpis import monthly_rate
 TAIL_WINDOW_MONTHS = 12
 MIN_TAIL_HAZARD = 0.001
 RISK_RATIO_BOUNDS = (0.2, 5.0)
-_CHUNK_CELLS = 1 << 22  # customers x months per block in the per-customer risk-ratio path
+_CHUNK_CELLS = 1 << 16  # customers x months per block in the per-customer risk-ratio path
 _MIN_LOG = -700.0  # exp() of this is ~1e-304: keeps inf out of the geometric-series algebra
 
 
@@ -207,7 +207,9 @@ def expected_remaining_months(model: SurvivalModel, tenure, *, horizon_months: i
     months of the tail hazard alone: sum_k (1 - h)**(k r_i) / (1 + d)**k.
 
     Vectorised: a (T+1) x min(H, T) table of log S(s+k)/S(s) over the curve's states s is
-    indexed by tenure; the part past the curve's end is a geometric series in closed form."""
+    indexed by tenure (one row per state when r is one value); with one r per customer the
+    customers are sorted by state and raised to their r in blocks. The part of the horizon past
+    the curve's end is a geometric series in closed form."""
     if int(horizon_months) != horizon_months or horizon_months < 0:
         raise ValueError(f"horizon_months must be a whole number >= 0, got {horizon_months!r}")
     if not monthly_discount > -1.0:
@@ -252,11 +254,24 @@ def expected_remaining_months(model: SurvivalModel, tenure, *, horizon_months: i
     if np.isscalar(r):  # one value per state, then index
         per_state = np.exp(r * table) @ discount + tail(r, states)
         return per_state[state]
+    # one block of customers per state: only the months where S(s+k) > 0 inside the curve
+    # cost an exp(), about half of the full H columns; the loop runs over states, not customers
+    last_alive = int(np.flatnonzero(~dead).max())
+    terms = np.clip(last_alive - states, 0, width)
+    order = np.argsort(state.astype(np.int32), kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(state, minlength=last + 1))])
+    r_sorted = r[order]
+    curve_part = np.zeros(t.size)
+    for s in np.flatnonzero(terms[:-1] > 0):
+        k = terms[s]
+        rows = max(1, _CHUNK_CELLS // k)
+        for start in range(bounds[s], bounds[s + 1], rows):
+            stop = min(start + rows, bounds[s + 1])
+            block = np.multiply.outer(r_sorted[start:stop], table[s, :k])
+            curve_part[start:stop] = np.exp(block, out=block) @ discount[:k]
     out = np.empty(t.size)
-    rows = max(1, _CHUNK_CELLS // max(width, 1))
-    for start in range(0, t.size, rows):  # blocks of customers bound memory, not a per-row loop
-        st, rr = state[start:start + rows], r[start:start + rows]
-        out[start:start + rows] = np.exp(table[st] * rr[:, None]) @ discount + tail(rr, st)
+    out[order] = curve_part
+    out += tail(r, state)
     return out
 
 
