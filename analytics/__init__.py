@@ -1,3 +1,3 @@
 """ChurnLens analytics: pure-Python churn analytics (no UI imports, no I/O at import time)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

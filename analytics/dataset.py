@@ -23,7 +23,8 @@ CHURN = "churn"
 ACTIVE = "active"
 TENURE = "tenure_months"
 MONTHLY = "monthly_charges"
-META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY)
+DURATION = "duration_months"  # months observed: to churn, or to the extraction date (censored)
+META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY, DURATION)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTa
         base[CHURN] = label
         base[ACTIVE] = label == 0
         base[TENURE] = numeric_values[spec.tenure_column].to_numpy()
+        base[DURATION] = base[TENURE]
         customers = training = base
         as_of = extraction = None
         if spec.total_charges_column in base.columns:
@@ -286,6 +288,8 @@ def _dated_frames(raw, base, spec: DatasetSpec, source: str, quality: DataQualit
     # (or at their end date when they left before it).
     leaver_date = end.where(end < as_of, as_of)
     customers = at(pd.Series(np.where(churned, leaver_date, extraction)).astype("datetime64[ns]"))
+    # For survival curves: the whole observed duration, to the end date or to extraction.
+    customers[DURATION] = np.maximum(_months_between(begin, end.fillna(extraction)), 0)
     quality.notes.append(f"features as of {as_of.date()} (before the churn window); active "
                          f"customers scored as of {extraction.date()}")
     return customers, training, str(as_of.date()), str(extraction.date())

@@ -15,9 +15,10 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from analytics import __version__, kpis
-from analytics.dataset import ACTIVE, CHURN, MONTHLY, TENURE, CustomerTable
+from analytics.dataset import ACTIVE, CHURN, DURATION, MONTHLY, TENURE, CustomerTable
 from analytics.explain import top_reason_indices
 from analytics.model import ChurnModel, CVResult, Progress, cross_validate, leakage_check
+from analytics.survival import SurvivalModel, fit_survival, pareto_share, survival_clv
 
 TENURE_BANDS = ((0, 12, "0-12 months"), (13, 24, "13-24 months"), (25, 48, "25-48 months"),
                 (49, 10_000, "49+ months"))
@@ -65,6 +66,8 @@ class ChurnAnalysis:
     settings: AnalysisSettings
     hazard: float
     train_rows: int
+    survival: SurvivalModel | None = None
+    pareto_top20: float | None = None
     as_of: str | None = None
     extraction_date: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -140,9 +143,14 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
         kpis.assign_tiers(proba, settings.tier_high, settings.tier_medium),
         categories=list(kpis.TIERS))
     customers[TENURE_BAND] = tenure_bands(customers[TENURE].to_numpy())
-    hazard = kpis.monthly_hazard(train[CHURN], train[TENURE])
-    customers[CLV] = kpis.clv(customers[MONTHLY], settings.margin, hazard,
-                              settings.annual_discount, settings.horizon_months).astype(np.float32)
+    hazard = kpis.monthly_hazard(customers[CHURN], customers[DURATION])
+    # CLV from the Kaplan-Meier retention curve, conditional on each customer's tenure and
+    # scaled by their churn probability (see analytics/survival.py).
+    survival = fit_survival(customers[DURATION], customers[CHURN])
+    customers[CLV] = survival_clv(
+        survival, customers[TENURE], customers[MONTHLY], proba, margin=settings.margin,
+        annual_discount=settings.annual_discount, horizon_months=settings.horizon_months,
+    ).astype(np.float32)
     timings["scoring_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -156,7 +164,9 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     return ChurnAnalysis(source=table.source, customers=customers, categorical=cat, numeric=num,
                          model=model, shap_values=shap_values, shap_base=base, cv=cv,
                          leakage=leakage, quality=table.quality.as_dict(), settings=settings,
-                         hazard=hazard, train_rows=len(fit_idx), as_of=table.as_of,
+                         hazard=hazard, train_rows=len(fit_idx), survival=survival,
+                         pareto_top20=pareto_share(customers.loc[customers[ACTIVE], MONTHLY]),
+                         as_of=table.as_of,
                          extraction_date=table.extraction_date, timings=timings)
 
 

@@ -9,6 +9,7 @@ FILTER_CONTRACT = "app-filter-contract-dropdown"
 FILTER_INTERNET = "app-filter-internet-dropdown"
 FILTER_PAYMENT = "app-filter-payment-dropdown"
 FILTER_TIER = "app-filter-tier-dropdown"
+FILTER_SEGMENT = "app-filter-segment-dropdown"
 FILTER_TENURE = "app-filter-tenure-slider"
 FILTER_RESET = "app-filter-reset-button"
 FILTER_SUMMARY = "app-filter-summary-text"
@@ -19,4 +20,5 @@ DROPDOWN_FILTERS = {
     "internet": (FILTER_INTERNET, "InternetService"),
     "payment": (FILTER_PAYMENT, "PaymentMethod"),
     "tier": (FILTER_TIER, "risk_tier"),
+    "segment": (FILTER_SEGMENT, "segment"),
 }

@@ -83,17 +83,21 @@ def _filter_bar(options: dict) -> dbc.Card:
     return dbc.Card(dbc.CardBody(dbc.Row([
         _dropdown("contract", "Contract", options["contract"], 2),
         _dropdown("internet", "Internet service", options["internet"], 2),
-        _dropdown("payment", "Payment method", options["payment"], 3),
+        _dropdown("payment", "Payment method", options["payment"], 2),
+        _dropdown("segment", "Segment", options["segment"], 2),
         _dropdown("tier", "Risk tier", options["tier"], 2),
         dbc.Col([
-            dbc.Label("Tenure (months)", html_for=ids.FILTER_TENURE, className="filter-label"),
+            html.Div([
+                dbc.Label("Tenure (months)", html_for=ids.FILTER_TENURE,
+                          className="filter-label"),
+                dbc.Button([html.I(className="bi bi-x-circle me-1"), "Reset all"],
+                           id=ids.FILTER_RESET, color="link", size="sm",
+                           className="p-0 ms-auto filter-reset"),
+            ], className="d-flex align-items-start"),
             dcc.RangeSlider(id=ids.FILTER_TENURE, min=0, max=top, step=1, value=[0, top],
                             marks=marks, allowCross=False,
                             tooltip={"placement": "bottom", "always_visible": False}),
-        ], xs=12, sm=9, lg=2, className="mb-2"),
-        dbc.Col(dbc.Button([html.I(className="bi bi-x-circle me-1"), "Reset"],
-                           id=ids.FILTER_RESET, color="secondary", outline=True, size="sm",
-                           className="mt-lg-4"), xs=12, sm=3, lg=1, className="mb-2"),
+        ], xs=12, sm=6, lg=2, className="mb-2"),
     ], className="g-3 align-items-start")), className="mb-3 filter-bar")
 
 

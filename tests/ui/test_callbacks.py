@@ -72,18 +72,18 @@ def test_tenure_band_click_sets_the_range(in_app):
 
 
 def test_filter_sync_url_to_widgets_and_back():
-    options = {"contract": ["Month-to-month", "One year"], "internet": ["DSL"], "payment": [],
+    options = {"contract": ["Month-to-month", "One year"], "internet": ["DSL"], "payment": [], "segment": [],
                "tier": ["High", "Medium", "Low"], "tenure_max": 72}
     # First load: the URL decides.
-    out = shell.sync_state(None, "#tier=High", [None] * 4, [0, 72], options)
+    out = shell.sync_state(None, "#tier=High", [None] * 5, [0, 72], options)
     assert out[0] is no_update and out[1] == {"tier": ["High"]} and out[5] == ["High"]
     # A widget change rewrites the store and the URL.
-    out = shell.sync_state(ids.FILTER_CONTRACT, "", [["One year"], [], [], []], [0, 24],
+    out = shell.sync_state(ids.FILTER_CONTRACT, "", [["One year"], [], [], [], []], [0, 24],
                            options)
     assert out[1] == {"contract": ["One year"], "tenure": [0, 24]}
     assert out[0] == "#contract=One+year&tenure=0-24"
     # Reset clears all.
-    out = shell.sync_state(ids.FILTER_RESET, "#tier=High", [[], [], [], ["High"]], [0, 72],
+    out = shell.sync_state(ids.FILTER_RESET, "#tier=High", [[], [], [], ["High"], []], [0, 72],
                            options)
     assert out[:2] == ("", {}) and out[-1] == [0, 72]
 

@@ -46,7 +46,8 @@ def test_every_page_layout_builds_with_no_arguments(app):
 
 
 def test_ids_are_unique_and_kebab_case(app):
-    options = {"contract": ["a"], "internet": [], "payment": [], "tier": [], "tenure_max": 72}
+    options = {"contract": ["a"], "internet": [], "payment": [], "tier": [], "segment": [],
+               "tenure_max": 72}
     status = {"ok": True, "leakage": []}
     all_ids = _ids(shell.layout(options, status))
     for page in _pages(app):
