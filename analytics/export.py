@@ -15,10 +15,9 @@ import pandas as pd
 
 from analytics.dataset import ID, MONTHLY, TENURE
 from analytics.explain import probability_points, reason_columns
-from analytics.pipeline import CLV, PROBABILITY, REASON_COLUMNS, TIER, ChurnAnalysis
+from analytics.pipeline import CLV, PROBABILITY, REASON_COLUMNS, SEGMENT, TIER, ChurnAnalysis
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SEGMENT = "segment"
 REVENUE_AT_RISK = "revenue_at_risk"
 CHUNK_ROWS = 100_000
 EXCEL_MAX_ROWS = 1_048_576 - 2  # the sheet limit, less the note and header rows

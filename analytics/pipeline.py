@@ -18,6 +18,7 @@ from analytics import __version__, kpis
 from analytics.dataset import ACTIVE, CHURN, DURATION, MONTHLY, TENURE, CustomerTable
 from analytics.explain import top_reason_indices
 from analytics.model import ChurnModel, CVResult, Progress, cross_validate, leakage_check
+from analytics.segments import Segmentation, segment_customers, segment_profiles
 from analytics.survival import SurvivalModel, fit_survival, pareto_share, survival_clv
 
 TENURE_BANDS = ((0, 12, "0-12 months"), (13, 24, "13-24 months"), (25, 48, "25-48 months"),
@@ -27,6 +28,8 @@ TIER = "risk_tier"
 CLV = "clv"
 TENURE_BAND = "tenure_band"
 REASON_COLUMNS = ("reason_idx_1", "reason_idx_2", "reason_idx_3")
+SEGMENT = "segment"
+OUTLIER = "segment_outlier"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class ChurnAnalysis:
     train_rows: int
     survival: SurvivalModel | None = None
     pareto_top20: float | None = None
+    segmentation: Segmentation | None = None
+    segment_profiles: pd.DataFrame | None = None
     as_of: str | None = None
     extraction_date: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -154,6 +159,15 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     timings["scoring_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    progress("behavioural segments")
+    segmentation = segment_customers(customers, proba, random_state=settings.random_state)
+    customers[SEGMENT] = pd.Categorical.from_codes(segmentation.labels,
+                                                   categories=segmentation.names)
+    customers[OUTLIER] = segmentation.outlier
+    profiles = segment_profiles(customers, segmentation, proba, customers[CLV].to_numpy())
+    timings["segments_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
     progress("SHAP reasons")
     shap_values, base = model.shap_values(customers)
     top = top_reason_indices(shap_values, k=len(REASON_COLUMNS))
@@ -166,6 +180,7 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                          leakage=leakage, quality=table.quality.as_dict(), settings=settings,
                          hazard=hazard, train_rows=len(fit_idx), survival=survival,
                          pareto_top20=pareto_share(customers.loc[customers[ACTIVE], MONTHLY]),
+                         segmentation=segmentation, segment_profiles=profiles,
                          as_of=table.as_of,
                          extraction_date=table.extraction_date, timings=timings)
 

@@ -6,6 +6,7 @@ warm start of the same data loads the model, scores and SHAP values without trai
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,18 @@ class DataSource:
         return self.path or f"demo data ({self.demo_size:,} customers)"
 
 
+def code_fingerprint() -> str:
+    """A hash of the analytics source, so an edited pipeline never serves stale results."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def cache_key(source: DataSource, settings: AnalysisSettings) -> str:
     return make_key(fingerprint(source.path, source.demo_size, source.seed), source.as_of,
-                    settings.as_dict(), __version__)
+                    settings.as_dict(), __version__, code_fingerprint())
 
 
 def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSettings(),

@@ -15,7 +15,8 @@ from dashboard.services import CONFIG_KEY, Services
 from dashboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE_MODULES = ("pages.overview", "pages.customers", "pages.customer", "pages.data")
+PAGE_MODULES = ("pages.overview", "pages.segments", "pages.customers", "pages.customer",
+                "pages.data")
 
 
 def _summary(services: Services):

@@ -20,9 +20,11 @@ import pandas as pd
 from analytics import kpis
 from analytics.dataset import ACTIVE, CHURN, ID, MONTHLY, TENURE
 from analytics.errors import ChurnLensError
-from analytics.export import (REVENUE_AT_RISK, SEGMENT, customer_list, write_csv,
-                              write_excel)
+from analytics.export import customer_list, write_csv, write_excel
+from analytics.pipeline import SEGMENT
+from analytics.dataset import DURATION
 from analytics.pipeline import CLV, PROBABILITY, TENURE_BAND, TIER, AnalysisSettings
+from analytics.survival import km_by_group
 from analytics.runner import DataSource, load_or_train
 from dashboard.grid import Column, filter_mask, sort_rows
 from dashboard.ids import DROPDOWN_FILTERS
@@ -197,6 +199,92 @@ class Services:
                          "rate": _num(churned[i] / n[i]) if n[i] else None,
                          "lo": _num(lo), "hi": _num(hi)})
         return rows
+
+    # ----- segments -----------------------------------------------------------------------
+    def segments_view(self, filters: dict | None) -> dict:
+        """Segment profiles for the selection, the K choice, segment x tier counts, Pareto."""
+        if self.analysis is None or SEGMENT not in self.analysis.customers.columns:
+            return {"error": self.error or "No segments in this analysis.", "segments": []}
+        key = "segments:" + json.dumps(filters or {}, sort_keys=True)
+        if key in self._memo:
+            return self._memo[key]
+        a = self.analysis
+        keep = self.mask(filters)
+        rows = slice(None) if keep.all() else np.flatnonzero(keep)
+        seg = self.array(SEGMENT)[rows]
+        churn = self.array(CHURN)[rows].astype(float)
+        active = self.array(ACTIVE)[rows].astype(float)
+        monthly = self.array(MONTHLY)[rows].astype(float)
+        proba = self.array(PROBABILITY)[rows].astype(float)
+        clv = self.array(CLV)[rows].astype(float)
+        k = len(a.segmentation.names)
+        count = np.bincount(seg, minlength=k)
+        churned = np.bincount(seg, weights=churn, minlength=k)
+        n_active = np.bincount(seg, weights=active, minlength=k)
+
+        def per(weights):
+            return np.bincount(seg, weights=weights, minlength=k)
+
+        static = a.segment_profiles.set_index("name")
+        segments = []
+        for i, name in enumerate(a.segmentation.names):
+            lo, hi = kpis.wilson_interval(int(churned[i]), int(count[i]))
+            act = n_active[i]
+            segments.append({
+                "name": name, "n": int(count[i]), "churned": int(churned[i]),
+                "share": _num(count[i] / max(len(churn), 1)),
+                "rate": _num(churned[i] / count[i]) if count[i] else None,
+                "lo": _num(lo), "hi": _num(hi), "group": name,
+                "arpu": _num(per(monthly * active)[i] / act) if act else None,
+                "clv": _num(per(clv * active)[i] / act) if act else None,
+                "monthly_revenue": _num(per(monthly * active)[i]),
+                "revenue_at_risk": _num(per(proba * monthly * active)[i]),
+                "mean_risk": _num(per(proba)[i] / count[i]) if count[i] else None,
+                "outliers": int(static.loc[name, "outliers"]),
+                "rule": a.segmentation.rules[i],
+                "distinguishing": [str(x) for x in static.loc[name, "distinguishing"]],
+            })
+        tiers = self.array(TIER)[rows]
+        heat = np.zeros((k, len(kpis.TIERS)), dtype=int)
+        np.add.at(heat, (seg, tiers), 1)
+        result = {
+            "error": None, "segments": segments, "k": a.segmentation.k,
+            "silhouette": {int(x): _num(v) for x, v in a.segmentation.silhouette.items()},
+            "inertia": {int(x): _num(v) for x, v in a.segmentation.inertia.items()},
+            "heat": {"segments": list(a.segmentation.names), "tiers": list(kpis.TIERS),
+                     "counts": heat.tolist()},
+            "pareto": _num(a.pareto_top20) if a.pareto_top20 is not None else None,
+            "sampled": bool(a.segmentation.sampled),
+        }
+        self._memo[key] = result
+        return result
+
+    def survival_curves(self, filters: dict | None, by: str = SEGMENT) -> dict:
+        """Kaplan-Meier retention by segment or contract for the selection (lists for JSON)."""
+        if self.analysis is None or by not in self.analysis.customers.columns:
+            return {}
+        keep = self.mask(filters)
+        c = self.analysis.customers
+        curves = km_by_group(c[DURATION].to_numpy()[keep], c[CHURN].to_numpy()[keep],
+                             c[by].astype(str).to_numpy()[keep], min_size=30)
+        return {name: {"month": curve["month"].tolist(), "survival": curve["survival"].tolist(),
+                       "lo": curve["lo"].tolist(), "hi": curve["hi"].tolist()}
+                for name, curve in curves.items()}
+
+    def risk_value_sample(self, filters: dict | None, size: int = 2500) -> dict:
+        """A seeded random sample of the selection for the revenue-vs-risk scatter."""
+        if self.analysis is None or SEGMENT not in self.analysis.customers.columns:
+            return {"points": []}
+        rows = np.flatnonzero(self.mask(filters))
+        total = len(rows)
+        if total > size:
+            rows = np.sort(np.random.default_rng(0).choice(rows, size, replace=False))
+        names = self.analysis.segmentation.names
+        return {"total": int(total), "points": {
+            "probability": self.array(PROBABILITY)[rows].astype(float).round(4).tolist(),
+            "monthly": self.array(MONTHLY)[rows].astype(float).round(2).tolist(),
+            "segment": [names[i] for i in self.array(SEGMENT)[rows]],
+            "customer_id": self.grid_columns()["customer_id"].values[rows].tolist()}}
 
     # ----- the customers list ---------------------------------------------------------------
     def grid_columns(self) -> dict[str, Column]:

@@ -11,7 +11,8 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from components.feedback import error_banner, warning_banner
 from dashboard import ids
 
-NAV_PAGES = (("Overview", "/", "speedometer2"), ("Customers", "/customers", "people"),
+NAV_PAGES = (("Overview", "/", "speedometer2"), ("Segments", "/segments", "diagram-3"),
+             ("Customers", "/customers", "people"),
              ("Data & model", "/data", "database-check"))
 
 

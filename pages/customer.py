@@ -13,7 +13,7 @@ from components.kpi import fmt_money, fmt_pct
 from dashboard import ids, services
 
 dash.register_page(__name__, path_template="/customer/<customer_id>", name="Customer",
-                   title="ChurnLens · Customer", order=2)
+                   title="ChurnLens · Customer", order=3)
 
 ID_STORE = "customer-id-store"
 SEARCH_DROPDOWN = "customer-search-dropdown"

@@ -10,7 +10,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from dashboard import ids, services
 
 dash.register_page(__name__, path="/customers", name="Customers",
-                   title="ChurnLens · Customers", order=1)
+                   title="ChurnLens · Customers", order=2)
 
 GRID = "customers-list-grid"
 COUNT_TEXT = "customers-count-text"
