@@ -107,8 +107,11 @@ def _assumptions(result: dict):
             ("Margin", f"{s['margin']:.0%} of monthly charges"),
             ("Discount rate", f"{s['annual_discount']:.0%} a year, applied monthly"),
             ("CLV horizon", f"{s['horizon_months']} months"),
+            ("CLV method", "margin x expected remaining months from the Kaplan-Meier retention "
+                           "curve, given the customer's tenure, faster decay for riskier "
+                           "customers (hazard x p / mean p), discounted monthly"),
             ("Monthly churn hazard", f"{100 * result['hazard']:.2f}% "
-                                     "(churners per customer-month of tenure)")]
+                                     "(churners per customer-month observed)")]
     return _pairs(rows)
 
 

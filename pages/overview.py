@@ -41,8 +41,9 @@ def layout(**_query) -> html.Div:
         kpi_tile(CHURN_KPI, "Churn rate", "Churned / customers in the selection", "door-open"),
         kpi_tile(RETENTION_KPI, "Retention rate", "1 - churn rate", "shield-check"),
         kpi_tile(ARPU_KPI, "ARPU", "Mean monthly charges of active customers", "cash-coin"),
-        kpi_tile(CLV_KPI, "Avg. CLV", "Monthly margin x expected remaining lifetime, "
-                 "discounted monthly (active customers)", "gem"),
+        kpi_tile(CLV_KPI, "Avg. CLV", "Monthly margin x expected remaining lifetime from the "
+                 "retention curve, risk-adjusted and discounted monthly (active customers)",
+                 "gem"),
         kpi_tile(RISK_KPI, "Revenue at risk", "Sum of p(churn) x monthly charges over active "
                  "customers: expected monthly revenue lost", "exclamation-diamond"),
     ], className="g-3")

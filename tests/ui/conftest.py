@@ -36,9 +36,9 @@ def failed_services(tmp_path_factory):
     return Services(Settings(data_path=str(bad), cache_dir=None)).start(progress=lambda m: None)
 
 
-def call_with_trigger(func, prop_id: str, *args):
+def call_with_trigger(func, prop_id: str, *args, value=None):
     """Call a callback that reads `ctx.triggered_id` as Dash would after `prop_id` changed."""
     def run():
-        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": None}]))
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
         return func(*args)
     return copy_context().run(run)
