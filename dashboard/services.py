@@ -26,7 +26,7 @@ from analytics.dataset import DURATION
 from analytics.pipeline import CLV, PROBABILITY, TENURE_BAND, TIER, AnalysisSettings
 from analytics.survival import km_by_group
 from analytics.runner import DataSource, load_or_train
-from dashboard.grid import Column, filter_mask, sort_rows
+from dashboard.grid import Column, filter_mask, ordered_selection
 from dashboard.ids import DROPDOWN_FILTERS
 from dashboard.settings import Settings
 
@@ -323,7 +323,7 @@ class Services:
             return self._selections[key]
         columns = self.grid_columns()
         keep = self.mask(filters) & filter_mask(columns, filter_model, len(self.analysis.customers))
-        rows = sort_rows(columns, np.flatnonzero(keep), sort_model, GRID_DEFAULT_SORT)
+        rows = ordered_selection(columns, keep, sort_model, GRID_DEFAULT_SORT)
         self._selections[key] = rows
         if len(self._selections) > SELECTION_MEMO_SIZE:
             self._selections.popitem(last=False)

@@ -47,3 +47,14 @@ def test_sort_default_and_by_model():
     assert order.tolist() == [3, 0, 1, 2]
     order = sort_rows(COLUMNS, rows, [{"colId": "id", "sort": "desc"}], ("p", "desc"))
     assert order.tolist() == [3, 2, 0, 1]  # case-sensitive: "B2" < "a1"
+
+
+def test_single_column_order_reuses_the_whole_table_order():
+    from dashboard.grid import ordered_selection
+    keep = np.array([True, True, False, True])
+    for model in ([{"colId": "p", "sort": "desc"}], [{"colId": "p", "sort": "asc"}],
+                  [{"colId": "id", "sort": "desc"}], [{"colId": "tier", "sort": "asc"}],
+                  [{"colId": "tier", "sort": "asc"}, {"colId": "p", "sort": "desc"}]):
+        expected = sort_rows(COLUMNS, np.flatnonzero(keep), model, ("p", "desc"))
+        got = ordered_selection(COLUMNS, keep, model, ("p", "desc"))
+        assert got.tolist() == expected.tolist(), model
