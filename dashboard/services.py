@@ -254,19 +254,24 @@ class Services:
             "heat": {"segments": list(a.segmentation.names), "tiers": list(kpis.TIERS),
                      "counts": heat.tolist()},
             "pareto": _num(a.pareto_top20) if a.pareto_top20 is not None else None,
+            "clv_settings": {"margin": a.settings.margin,
+                             "annual_discount": a.settings.annual_discount,
+                             "horizon_months": a.settings.horizon_months},
             "sampled": bool(a.segmentation.sampled),
         }
         self._memo[key] = result
         return result
 
     def survival_curves(self, filters: dict | None, by: str = SEGMENT) -> dict:
-        """Kaplan-Meier retention by segment or contract for the selection (lists for JSON)."""
-        if self.analysis is None or by not in self.analysis.customers.columns:
+        """Kaplan-Meier retention of the selection, by a column or ('all') overall."""
+        if self.analysis is None or (by != "all" and by not in self.analysis.customers.columns):
             return {}
         keep = self.mask(filters)
         c = self.analysis.customers
-        curves = km_by_group(c[DURATION].to_numpy()[keep], c[CHURN].to_numpy()[keep],
-                             c[by].astype(str).to_numpy()[keep], min_size=30)
+        groups = (np.full(int(keep.sum()), "All customers", dtype=object) if by == "all"
+                  else c[by].astype(str).to_numpy()[keep])
+        curves = km_by_group(c[DURATION].to_numpy()[keep], c[CHURN].to_numpy()[keep], groups,
+                             min_size=30)
         return {name: {"month": curve["month"].tolist(), "survival": curve["survival"].tolist(),
                        "lo": curve["lo"].tolist(), "hi": curve["hi"].tolist()}
                 for name, curve in curves.items()}

@@ -24,6 +24,10 @@ HEAT_GRAPH = "segments-heat-graph"
 K_GRAPH = "segments-k-graph"
 SURVIVAL_GRAPH = "segments-survival-graph"
 SCATTER_GRAPH = "segments-scatter-graph"
+CURVE_RADIO = "segments-curve-radio"
+CURVE_OPTIONS = [{"label": "by segment", "value": "segment"},
+                 {"label": "by contract", "value": "Contract"},
+                 {"label": "all customers", "value": "all"}]
 OPEN_BUTTON = "segments-open-button"  # dict ids: {"type": OPEN_BUTTON, "segment": name}
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
@@ -40,7 +44,13 @@ def layout(**_query) -> html.Div:
         dcc.Loading(html.Div(id=CARDS_DIV), type="dot", delay_show=250),
         dbc.Row([dbc.Col(_graph(CHURN_GRAPH), lg=6, className="mb-3"),
                  dbc.Col(_graph(HEAT_GRAPH), lg=6, className="mb-3")], className="g-3"),
-        dbc.Row([dbc.Col(_graph(SURVIVAL_GRAPH), lg=6, className="mb-3"),
+        dbc.Row([dbc.Col(dbc.Card(dbc.CardBody([
+            dbc.RadioItems(id=CURVE_RADIO, options=CURVE_OPTIONS, value="segment", inline=True,
+                           className="small mb-1"),
+            dcc.Loading(dcc.Graph(id=SURVIVAL_GRAPH, config=GRAPH_CONFIG,
+                                  figure=empty_figure("Loading…")), type="circle",
+                        delay_show=250)]), className="chart-card h-100"), lg=6,
+            className="mb-3"),
                  dbc.Col(_graph(SCATTER_GRAPH), lg=6, className="mb-3")], className="g-3"),
         dbc.Row([dbc.Col(html.Div(id=TABLE_DIV), lg=8, className="mb-3"),
                  dbc.Col(_graph(K_GRAPH), lg=4, className="mb-3")], className="g-3"),
@@ -67,7 +77,9 @@ def update_segments(filters):
     summary = (f"{view['k']} segments{' (fitted on a sample, all customers assigned)' if view['sampled'] else ''}"
                f" · silhouette {view['silhouette'][view['k']]:.2f}"
                + (f" · the top 20% of active customers pay {view['pareto']:.0%} of monthly "
-                  "revenue" if view.get("pareto") else ""))
+                  "revenue" if view.get("pareto") else "")
+               + " · CLV assumes a {margin:.0%} margin, {annual_discount:.0%} a year discount, "
+                 "{horizon_months}-month horizon".format(**view["clv_settings"]))
     churn = rate_chart(segments, "Churn rate by segment", overall,
                        (filters or {}).get("segment"), height=max(260, 40 * len(segments)))
     heat = view["heat"]
@@ -78,14 +90,16 @@ def update_segments(filters):
 
 
 @callback(Output(SURVIVAL_GRAPH, "figure"), Output(SCATTER_GRAPH, "figure"),
-          Input(ids.FILTERS_STORE, "data"))
-def update_curves(filters):
-    """Retention curves by segment and the revenue-vs-risk sample."""
+          Input(ids.FILTERS_STORE, "data"), Input(CURVE_RADIO, "value"))
+def update_curves(filters, by):
+    """Kaplan-Meier retention (by segment, contract or overall) and revenue vs risk."""
     svc = services.current()
     view = svc.segments_view(filters or {})
     colours = segment_colours([s["name"] for s in view.get("segments", [])])
     sample = svc.risk_value_sample(filters or {})
-    return (survival_chart(svc.survival_curves(filters or {}), colours),
+    label = {o["value"]: o["label"] for o in CURVE_OPTIONS}.get(by or "segment", "")
+    return (survival_chart(svc.survival_curves(filters or {}, by or "segment"), colours,
+                           title=f"Retention {label} (Kaplan-Meier)"),
             risk_value_scatter(sample.get("points"), colours, sample.get("total", 0)))
 
 

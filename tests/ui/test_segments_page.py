@@ -49,8 +49,12 @@ def test_empty_selection(in_app):
 
 
 def test_curves(in_app):
-    survival, scatter = segments_page.update_curves({})
+    survival, scatter = segments_page.update_curves({}, "segment")
     assert len(survival.data) >= 2
+    overall, _ = segments_page.update_curves({}, "all")
+    assert [t.name for t in overall.data] == ["All customers"]
+    by_contract, _ = segments_page.update_curves({}, "Contract")
+    assert {t.name for t in by_contract.data} == {"Month-to-month", "One year", "Two year"}
     for trace in survival.data:
         assert trace.y[0] <= 1.0 and all(a >= b - 1e-9 for a, b in zip(trace.y, trace.y[1:]))
     assert sum(len(t.x) for t in scatter.data) == min(2500, DEMO_SIZE)
