@@ -72,7 +72,10 @@ def layout(**_query) -> html.Div:
             id=GRID, columnDefs=COLUMNS, rowModelType="infinite",
             defaultColDef={"resizable": True, "sortable": True, "wrapHeaderText": True,
                            "autoHeaderHeight": True},
+            # One block request at a time: dash-ag-grid answers only the latest request, so a
+            # second concurrent block would be left loading forever.
             dashGridOptions={"rowBuffer": 10, "cacheBlockSize": 100, "maxBlocksInCache": 20,
+                             "maxConcurrentDatasourceRequests": 1,
                              "infiniteInitialRowCount": 100, "rowHeight": 34,
                              "tooltipShowDelay": 300, "animateRows": False},
             style={"height": "68vh", "width": "100%"}, className="ag-theme-quartz",

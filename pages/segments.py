@@ -117,8 +117,9 @@ def drill_into(_clicks, churn_click, heat_click):
     if trigger == CHURN_GRAPH and churn_click:
         return [churn_click["points"][0]["customdata"][0]], no_update, "/customers"
     if trigger == HEAT_GRAPH and heat_click:
-        segment, tier = heat_click["points"][0]["customdata"]
-        return [segment], [tier], "/customers"
+        # dcc.Graph drops customdata for heat maps (their pointNumber is [row, col]).
+        point = heat_click["points"][0]
+        return [point["y"]], [point["x"]], "/customers"
     return no_update, no_update, no_update
 
 

@@ -67,7 +67,7 @@ def test_drill_into_segment_and_heat_cell(in_app):
     # A button re-rendered with n_clicks None (cards refreshed) does nothing.
     out = call_with_trigger(segments_page.drill_into, button, [None], None, None, value=None)
     assert out == (no_update, no_update, no_update)
-    click = {"points": [{"customdata": ["At-Risk", "High"]}]}
+    click = {"points": [{"x": "High", "y": "At-Risk", "z": 3}]}  # what dcc.Graph sends
     out = call_with_trigger(segments_page.drill_into, f"{segments_page.HEAT_GRAPH}.clickData",
                             [None], None, click)
     assert out == (["At-Risk"], ["High"], "/customers")
