@@ -6,16 +6,14 @@ One flow per test. Tests wait on what the page shows (WebDriverWait), never on a
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_plus
 
-from selenium.common.exceptions import (
-    NoSuchElementException,
-    StaleElementReferenceException,
-)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.e2e.browser import (as_int, dropdown_selection, hash_params, hover_bar,
+                               text_of, url_hash, wait)
+
 
 # Component ids (dashboard/ids.py, pages/overview.py). Hard-coded: importing the page
 # modules outside a running app fails (dash.register_page needs an app).
@@ -30,23 +28,13 @@ INTERNET_GRAPH = "overview-internet-graph"
 METRICS_TABLE = "data-metrics-table"
 
 TOTAL = 3000
-TIMEOUT = 30
-IGNORED = (NoSuchElementException, StaleElementReferenceException)
 
 
 # ----- helpers --------------------------------------------------------------------------
-def wait(driver, timeout: float = TIMEOUT) -> WebDriverWait:
-    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=IGNORED)
 
 
-def text_of(driver, element_id: str) -> str:
-    return driver.find_element(By.ID, element_id).text.strip()
 
 
-def as_int(text: str) -> int | None:
-    """'1,660' -> 1660; None for placeholders such as '–' or an empty tile."""
-    digits = text.replace(",", "")
-    return int(digits) if digits.isdigit() else None
 
 
 def as_pct(text: str) -> float | None:
@@ -59,8 +47,6 @@ def customers(driver) -> int | None:
     return as_int(text_of(driver, CUSTOMERS_KPI))
 
 
-def url_hash(driver) -> str:
-    return driver.execute_script("return window.location.hash") or ""
 
 
 def open_overview(driver, base_url: str, hash_text: str = "") -> None:
@@ -74,13 +60,6 @@ def wait_all_customers(driver) -> None:
                        message=f"customers KPI never showed {TOTAL:,}")
 
 
-def dropdown_selection(driver, dropdown_id: str) -> list[str]:
-    """The values a Dash 4 dropdown shows as selected ([] when it shows its placeholder)."""
-    value = driver.find_element(By.ID, f"{dropdown_id}-value")
-    if "dash-dropdown-placeholder" in (value.get_attribute("class") or ""):
-        return []
-    return [item.text.strip()
-            for item in value.find_elements(By.CSS_SELECTOR, ".dash-dropdown-value-item")]
 
 
 def choose_option(driver, dropdown_id: str, label: str) -> None:
@@ -112,25 +91,8 @@ def choose_option(driver, dropdown_id: str, label: str) -> None:
                        message=f"{dropdown_id} did not close")
 
 
-def hover_bar(driver, graph_id: str, label: str):
-    """Point the mouse at the bar whose y-axis label is `label` until plotly shows its
-    hover label; returns False (to be retried by WebDriverWait) when not there yet."""
-    graph = driver.find_element(By.ID, graph_id)
-    ticks = [t for t in graph.find_elements(By.CSS_SELECTOR, ".yaxislayer-above .ytick text")
-             if t.text.strip() == label]
-    bars = graph.find_elements(By.CSS_SELECTOR, ".bars .point path")
-    if not ticks or not bars:
-        return False
-    tick_y = ticks[0].rect["y"] + ticks[0].rect["height"] / 2
-    bar = min(bars, key=lambda b: abs(b.rect["y"] + b.rect["height"] / 2 - tick_y))
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)
-    ActionChains(driver).move_to_element(bar).perform()
-    hover = graph.find_elements(By.CSS_SELECTOR, ".hoverlayer .hovertext")
-    return bool(hover) and label in hover[0].text
 
 
-def hash_params(driver) -> str:
-    return unquote_plus(url_hash(driver))
 
 
 # ----- flows ----------------------------------------------------------------------------

@@ -14,15 +14,13 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
-import pytest
-from selenium.common.exceptions import (
-    NoSuchElementException,
-    StaleElementReferenceException,
-    TimeoutException,
-)
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.e2e.browser import (as_int, dropdown_selection, hash_params, hover_bar,
+                               scroll_to, text_of, wait)
+
 
 # Component ids (dashboard/ids.py, pages/*.py). Hard-coded: importing the page modules
 # outside a running app fails (dash.register_page needs an app).
@@ -50,13 +48,9 @@ TEXT_COLUMNS = ("customer_id", "risk_tier", "segment", "contract", "reason_1", "
                 "reason_3")
 # What a spreadsheet runs as a formula (analytics/export.py neutralises these).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TIMEOUT = 30
-IGNORED = (NoSuchElementException, StaleElementReferenceException)
 
 
 # ----- helpers --------------------------------------------------------------------------
-def wait(driver, timeout: float = TIMEOUT) -> WebDriverWait:
-    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=IGNORED)
 
 
 def wait_rows(driver, matches, what: str) -> list[dict[str, str]]:
@@ -80,37 +74,14 @@ def wait_idle(driver) -> None:
                        message="Dash callbacks still in flight (title says 'updating')")
 
 
-def scroll_to(driver, element) -> None:
-    """Centre `element` in the window at once (Bootstrap's `scroll-behavior: smooth` would
-    animate scrollIntoView, and rects read meanwhile go stale)."""
-    driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
-
-
-def text_of(driver, element_id: str) -> str:
-    return driver.find_element(By.ID, element_id).text.strip()
-
-
-def as_int(text: str) -> int | None:
-    digits = text.replace(",", "")
-    return int(digits) if digits.isdigit() else None
 
 
 def url_path(driver) -> str:
     return driver.execute_script("return window.location.pathname") or ""
 
 
-def hash_params(driver) -> str:
-    return unquote_plus(driver.execute_script("return window.location.hash") or "")
 
 
-def dropdown_selection(driver, dropdown_id: str) -> list[str]:
-    """The values a Dash 4 dropdown shows as selected ([] when it shows its placeholder)."""
-    value = driver.find_element(By.ID, f"{dropdown_id}-value")
-    if "dash-dropdown-placeholder" in (value.get_attribute("class") or ""):
-        return []
-    return [item.text.strip()
-            for item in value.find_elements(By.CSS_SELECTOR, ".dash-dropdown-value-item")]
 
 
 def wait_selection(driver, dropdown_id: str, expected: list[str]) -> None:
@@ -118,21 +89,6 @@ def wait_selection(driver, dropdown_id: str, expected: list[str]) -> None:
                        message=f"{dropdown_id} does not show {expected}")
 
 
-def hover_bar(driver, graph_id: str, label: str):
-    """Point at the bar whose y-axis label is `label` until plotly shows its hover label
-    (False, to be retried, when not there yet)."""
-    graph = driver.find_element(By.ID, graph_id)
-    ticks = [t for t in graph.find_elements(By.CSS_SELECTOR, ".yaxislayer-above .ytick text")
-             if t.text.strip() == label]
-    bars = graph.find_elements(By.CSS_SELECTOR, ".bars .point path")
-    if not ticks or not bars:
-        return False
-    tick_y = ticks[0].rect["y"] + ticks[0].rect["height"] / 2
-    bar = min(bars, key=lambda b: abs(b.rect["y"] + b.rect["height"] / 2 - tick_y))
-    scroll_to(driver, graph)
-    ActionChains(driver).move_to_element(bar).perform()
-    hover = graph.find_elements(By.CSS_SELECTOR, ".hoverlayer .hovertext")
-    return bool(hover) and label in hover[0].text
 
 
 def hover_heat_cell(driver, graph_id: str, row: str, column: str) -> str | bool:
