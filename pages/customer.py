@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import unquote
 
 import dash
 import dash_bootstrap_components as dbc
@@ -29,7 +30,7 @@ def layout(customer_id: str | None = None, **_query) -> html.Div:
             dbc.Col(dcc.Dropdown(id=SEARCH_DROPDOWN, placeholder="Find a customer by id…",
                                  searchable=True, clearable=True, options=[]), md=6),
         ], className="mb-3 align-items-center"),
-        dcc.Store(id=ID_STORE, data=customer_id),
+        dcc.Store(id=ID_STORE, data=unquote(customer_id) if customer_id else None),
         dcc.Loading(html.Div(id=CONTENT_DIV), type="dot"),
     ])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -55,7 +57,7 @@ def layout(**_query) -> html.Div:
         dbc.Row([
             dbc.Col([html.H4("Customers", className="page-title mb-0"),
                      html.Div("The at-risk list, riskiest first. Sort or filter any column; "
-                              "click a customer id to open that customer.",
+                              "click a row to open that customer.",
                               className="text-muted small")], md=7),
             dbc.Col(html.Div([
                 html.Span("…", id=COUNT_TEXT, className="me-3 small text-muted"),
@@ -70,6 +72,7 @@ def layout(**_query) -> html.Div:
         ], className="mb-3 align-items-end"),
         dbc.Card(dag.AgGrid(
             id=GRID, columnDefs=COLUMNS, rowModelType="infinite",
+            getRowId="params.data.customer_id",
             defaultColDef={"resizable": True, "sortable": True, "wrapHeaderText": True,
                            "autoHeaderHeight": True},
             # One block request at a time: dash-ag-grid answers only the latest request, so a
@@ -117,10 +120,11 @@ def update_toolbar(request, filters):
 @callback(Output(ids.URL, "pathname", allow_duplicate=True), Input(GRID, "cellClicked"),
           prevent_initial_call=True)
 def open_customer(cell):
-    """A click on a customer id opens that customer."""
-    if not cell or cell.get("colId") != "customer_id" or not cell.get("value"):
+    """A click on a row opens that customer (rows are keyed by customer id)."""
+    customer_id = (cell or {}).get("rowId")
+    if not customer_id:
         return no_update
-    return f"/customer/{cell['value']}"
+    return f"/customer/{quote(str(customer_id), safe='')}"
 
 
 clientside_callback(

@@ -74,8 +74,10 @@ def test_export_excel_and_bad_requests(app):
 
 
 def test_row_click_opens_the_customer(in_app):
-    assert customers_page.open_customer({"colId": "customer_id", "value": "ABC"}) == \
-        "/customer/ABC"
+    assert customers_page.open_customer({"colId": "clv", "value": 3, "rowId": "ABC-1"}) == \
+        "/customer/ABC-1"
+    assert customers_page.open_customer({"colId": "customer_id", "rowId": "=A/B"}) == \
+        "/customer/%3DA%2FB"
     from dash import no_update
     assert customers_page.open_customer({"colId": "clv", "value": 3}) is no_update
 
