@@ -1,0 +1,262 @@
+"""Offer catalogue, model-implied offer effects, expected profit and targeting (hand-computed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.errors import DataError
+from analytics.offers import (NO_OFFER, Catalogue, Offer, apply_offer, best_offers,
+                              eligible_mask, expected_profit, load_catalogue, offer_cost,
+                              targeting)
+
+ROOT = Path(__file__).resolve().parents[2]
+OFFERS = ROOT / "data" / "offers.toml"
+IDS = ("discount_10", "discount_20", "upgrade_one_year", "upgrade_two_year", "support_bundle",
+       "autopay_bonus")
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue(OFFERS)
+
+
+def _frame() -> pd.DataFrame:
+    """Five customers, categorical columns as the loaders produce them."""
+    frame = pd.DataFrame({
+        "Contract": ["Month-to-month", "One year", "Two year", "Month-to-month",
+                     "Month-to-month"],
+        "PaymentMethod": ["Electronic check", "Credit card (automatic)", "Mailed check",
+                          "Bank transfer (automatic)", "Electronic check"],
+        "TechSupport": ["No", "Yes", "No internet service", "Yes", "No"],
+        "OnlineSecurity": ["No", "Yes", "No internet service", "No", "Yes"],
+        "MonthlyCharges": [80.0, 50.0, 20.0, 100.0, 60.0],
+    }, index=[10, 11, 12, 13, 14])
+    for column in ("Contract", "PaymentMethod", "TechSupport", "OnlineSecurity"):
+        frame[column] = frame[column].astype("category")
+    return frame
+
+
+def _fake_predict(frame: pd.DataFrame) -> np.ndarray:
+    """Deterministic stand-in for a model: longer contracts and lower bills churn less."""
+    p = (0.3 - 0.2 * (frame["Contract"].astype(str) != "Month-to-month")
+         + 0.002 * frame["MonthlyCharges"])
+    return np.clip(p.to_numpy(dtype=float), 0.01, 0.99)
+
+
+# --- catalogue ---------------------------------------------------------------------------
+
+def test_default_catalogue_loads(catalogue):
+    assert tuple(o.id for o in catalogue.offers) == IDS
+    assert catalogue.contact_cost == 5.0
+    assert catalogue.source == str(OFFERS)
+    one_year = catalogue.get("upgrade_one_year")
+    assert one_year.changes == {"Contract": "One year"}
+    assert one_year.eligible == {"Contract": ("Month-to-month",)}
+    assert (one_year.discount, one_year.months) == (0.10, 12)
+    assert catalogue.get("support_bundle").monthly_cost == 10.0
+    assert catalogue.get("autopay_bonus").one_off_cost == 20.0
+    assert all(0 <= o.acceptance <= 1 for o in catalogue.offers)
+
+
+GOOD = """
+[settings]
+contact_cost = 5.0
+
+[offers.promo]
+name = "Promo"
+discount = 0.1
+months = 6
+acceptance = 0.3
+"""
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ("acceptance = 0.3", "acceptance = 1.5", "acceptance"),
+    ("acceptance = 0.3", "acceptance = 0.3\ncolour = 'red'", "colour"),
+    ("discount = 0.1", "discount = 'ten percent'", "discount"),
+    ('name = "Promo"', "", "name"),
+    ("months = 6", "months = -1", "months"),
+    ("discount = 0.1", "discount = 1.0", "discount"),
+    ("acceptance = 0.3", "acceptance = 0.3\neligible = { Contract = 'One year' }", "eligible"),
+])
+def test_bad_catalogue_names_file_offer_and_field(tmp_path, old, new, field):
+    path = tmp_path / "bad_offers.toml"
+    assert old in GOOD
+    path.write_text(GOOD.replace(old, new))
+    with pytest.raises(DataError) as info:
+        load_catalogue(path)
+    text = str(info.value)
+    assert str(path) in text and "promo" in text and field in text
+    assert info.value.file == str(path)
+
+
+def test_catalogue_file_errors(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_catalogue(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[offers.x\nname = 1")
+    with pytest.raises(DataError, match="TOML"):
+        load_catalogue(broken)
+    no_contact = tmp_path / "no_contact.toml"
+    no_contact.write_text(GOOD.replace("contact_cost = 5.0", ""))
+    with pytest.raises(DataError, match="contact_cost"):
+        load_catalogue(no_contact)
+
+
+# --- money -------------------------------------------------------------------------------
+
+def test_expected_profit_by_hand():
+    assert expected_profit(0.6, 0.4, 1000, 0.3, 50, 5) == pytest.approx(40.0)
+    # Deadweight: no effect on churn, every accepter still costs c.
+    assert expected_profit(0.6, 0.6, 1000, 0.3, 50, 5) == pytest.approx(-0.3 * 50 - 5)
+    vector = expected_profit([0.6, 0.6], [0.4, 0.6], [1000, 1000], 0.3, [50, 50], 5)
+    np.testing.assert_allclose(vector, [40.0, -20.0])
+
+
+def test_offer_cost_by_hand():
+    twenty = Offer(id="d20", name="20%", discount=0.2, months=6, acceptance=0.4)
+    np.testing.assert_allclose(offer_cost(twenty, [80.0, 50.0]), [96.0, 60.0])
+    mixed = Offer(id="mix", name="mix", discount=0.2, months=6, monthly_cost=10.0,
+                  one_off_cost=20.0, acceptance=0.4)
+    np.testing.assert_allclose(offer_cost(mixed, [80.0]), [96.0 + 60.0 + 20.0])
+
+
+# --- eligibility and applying ------------------------------------------------------------
+
+def test_eligible_mask(catalogue):
+    frame = _frame()
+    mask = {o.id: eligible_mask(frame, o).tolist() for o in catalogue.offers}
+    assert mask["upgrade_one_year"] == [True, False, False, True, True]
+    assert mask["upgrade_two_year"] == [True, True, False, True, True]
+    # No internet service (row 12) excluded; row 11 already has both add-ons.
+    assert mask["support_bundle"] == [True, False, False, True, True]
+    # Already on automatic payment (rows 11, 13) is not eligible.
+    assert mask["autopay_bonus"] == [True, False, True, False, True]
+    assert mask["discount_10"] == [True] * 5
+
+
+def test_condition_on_missing_column_makes_nobody_eligible():
+    offer = Offer(id="x", name="x", changes={"Contract": "Two year"},
+                  eligible={"Region": ("North",)}, acceptance=0.5)
+    assert not eligible_mask(_frame(), offer).any()
+
+
+def test_apply_offer_changes_only_named_columns(catalogue):
+    frame = _frame()
+    before = frame.copy()
+    upgraded = apply_offer(frame, catalogue.get("upgrade_one_year"))
+    pd.testing.assert_frame_equal(frame, before)  # input untouched
+    assert (upgraded["Contract"] == "One year").all()
+    assert isinstance(upgraded["Contract"].dtype, pd.CategoricalDtype)
+    np.testing.assert_allclose(upgraded["MonthlyCharges"], frame["MonthlyCharges"] * 0.9)
+    for column in ("PaymentMethod", "TechSupport", "OnlineSecurity"):
+        pd.testing.assert_series_equal(upgraded[column], frame[column])
+
+    bundle = apply_offer(frame, catalogue.get("support_bundle"))
+    assert (bundle["TechSupport"] == "Yes").all() and (bundle["OnlineSecurity"] == "Yes").all()
+    pd.testing.assert_series_equal(bundle["MonthlyCharges"], frame["MonthlyCharges"])
+    pd.testing.assert_series_equal(bundle["Contract"], frame["Contract"])
+
+    # A value the categorical column has never seen becomes a new category.
+    new = Offer(id="n", name="n", changes={"PaymentMethod": "Crypto"}, acceptance=0.1)
+    assert (apply_offer(frame, new)["PaymentMethod"] == "Crypto").all()
+
+
+# --- best offer --------------------------------------------------------------------------
+
+def _two_offers() -> Catalogue:
+    upgrade = Offer(id="upgrade", name="Upgrade", changes={"Contract": "One year"},
+                    eligible={"Contract": ("Month-to-month",)}, one_off_cost=10.0,
+                    acceptance=0.5)
+    discount = Offer(id="disc", name="Discount", discount=0.5, months=1, acceptance=1.0)
+    return Catalogue(offers=(upgrade, discount), contact_cost=1.0, source="test")
+
+
+def test_best_offers_picks_the_most_profitable():
+    frame = _frame()
+    p0 = _fake_predict(frame)
+    clv = np.full(len(frame), 1000.0)
+    out = best_offers(_fake_predict, frame, p0, clv, _two_offers())
+    assert list(out.index) == list(frame.index)
+    # Customer 10 (Month-to-month, 80): p0 = 0.3 + 0.16 = 0.46.
+    # upgrade: p1 = 0.26 -> 0.5 * (0.2 * 1000 - 10) - 1 = 94;
+    # disc: bill 40 -> p1 = 0.38, c = 0.5 * 80 * 1 = 40 -> 1 * (80 - 40) - 1 = 39.
+    assert p0[0] == pytest.approx(0.46)
+    assert out.loc[10, "profit_upgrade"] == pytest.approx(94.0)
+    assert out.loc[10, "profit_disc"] == pytest.approx(39.0)
+    assert out.loc[10, "best_offer"] == "upgrade" and out.loc[10, "best_name"] == "Upgrade"
+    assert out.loc[10, "p1"] == pytest.approx(0.26)
+    assert out.loc[10, "expected_profit"] == pytest.approx(94.0)
+    assert out.loc[10, "cost"] == pytest.approx(10.0)
+    # Customer 11 (One year, 50): upgrade ineligible -> NaN; disc: p0 = 0.2, bill 25 ->
+    # p1 = 0.15, c = 25 -> 50 - 25 - 1 = 24.
+    assert np.isnan(out.loc[11, "profit_upgrade"])
+    assert out.loc[11, "best_offer"] == "disc"
+    assert out.loc[11, "expected_profit"] == pytest.approx(24.0)
+    assert out.loc[11, "cost"] == pytest.approx(25.0)
+    assert out.loc[11, "p1"] == pytest.approx(0.15)
+    assert not (out["best_offer"].eq("upgrade") & frame["Contract"].ne("Month-to-month")).any()
+
+
+def test_best_offers_says_none_when_every_offer_loses():
+    frame = _frame()
+    p0 = _fake_predict(frame)
+    out = best_offers(_fake_predict, frame, p0, np.full(len(frame), 1.0), _two_offers())
+    assert (out["best_offer"] == NO_OFFER).all()
+    assert (out["expected_profit"] == 0.0).all()
+    np.testing.assert_allclose(out["p1"], p0)
+
+
+# --- integration with a real model -------------------------------------------------------
+
+def test_best_offers_with_a_real_model(catalogue):
+    from analytics.loaders import load_demo
+    from analytics.pipeline import CLV, PROBABILITY, AnalysisSettings, analyse
+
+    analysis = analyse(load_demo(800, seed=3), AnalysisSettings(n_splits=2, baselines=()))
+    customers = analysis.customers
+    p0 = customers[PROBABILITY].to_numpy(dtype=float)
+    clv = customers[CLV].to_numpy(dtype=float)
+    upgrade = catalogue.get("upgrade_one_year")
+    mask = eligible_mask(customers, upgrade)
+    assert mask.sum() > 50
+    p1 = analysis.model.predict_proba(apply_offer(customers[mask], upgrade))
+    assert p1.mean() < p0[mask].mean()  # model-implied effect of the upgrade
+
+    out = best_offers(analysis.model.predict_proba, customers, p0, clv, catalogue)
+    assert len(out) == len(customers) and (out.index == customers.index).all()
+    assert set(out["best_offer"]) <= set(IDS) | {NO_OFFER}
+    assert (out["expected_profit"] >= 0).all()
+    assert (out["expected_profit"] > 0).any()
+    chosen = out["best_offer"] != NO_OFFER
+    assert (out.loc[chosen, "p1"] <= p0[chosen.to_numpy()] + 1.0).all()
+    for offer in catalogue.offers:
+        profits = out[f"profit_{offer.id}"]
+        assert profits.isna().to_numpy().tolist() == (~eligible_mask(customers, offer)).tolist()
+
+
+# --- targeting ---------------------------------------------------------------------------
+
+def test_targeting_by_hand():
+    result = targeting(np.array([50.0, 20.0, -5.0, 10.0]), capacity=1)
+    assert result["best_size"] == 3 and result["best_total"] == pytest.approx(80.0)
+    assert result["capacity"] == 1 and result["capacity_total"] == pytest.approx(50.0)
+    assert result["curve"]["contacted"] == [0, 1, 2, 3, 4]
+    assert result["curve"]["cumulative_profit"] == pytest.approx([0, 50, 70, 80, 75])
+    # A capacity above the profitable list never adds loss-making customers.
+    assert targeting(np.array([50.0, 20.0, -5.0, 10.0]), capacity=10)["capacity_total"] == 80.0
+    assert targeting(np.array([]))["best_size"] == 0
+
+
+def test_targeting_curve_is_downsampled():
+    values = np.random.default_rng(0).normal(1.0, 5.0, 20_000)
+    result = targeting(values)
+    curve = result["curve"]
+    assert len(curve["contacted"]) <= 500
+    assert result["best_size"] in curve["contacted"]
+    assert max(curve["cumulative_profit"]) == pytest.approx(result["best_total"])
+    assert result["capacity_total"] is None
