@@ -10,6 +10,7 @@ import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
 
 from dashboard import shell
+from dashboard.api import register_api
 from dashboard.downloads import register_downloads
 from dashboard.services import CONFIG_KEY, Services
 from dashboard.settings import Settings
@@ -61,4 +62,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.layout = shell.layout(options, services.status())
     shell.register_callbacks(app, options, _summary(services))
     register_downloads(app.server, services)
+    register_api(app.server, services)
     return app

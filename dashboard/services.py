@@ -21,6 +21,8 @@ from analytics import kpis
 from analytics.dataset import ACTIVE, CHURN, ID, MONTHLY, TENURE
 from analytics.errors import ChurnLensError
 from analytics.export import customer_list, write_csv, write_excel
+from analytics.offers import load_catalogue
+from analytics.scoring import ScoreInputError, score_records
 from analytics.pipeline import SEGMENT
 from analytics.dataset import DURATION
 from analytics.pipeline import CLV, PROBABILITY, TENURE_BAND, TIER, AnalysisSettings
@@ -58,6 +60,8 @@ class Services:
         self._arrays: dict[str, np.ndarray] = {}
         self._selections: OrderedDict[str, np.ndarray] = OrderedDict()
         self._grid_columns: dict[str, Column] | None = None
+        self.catalogue = None
+        self.catalogue_error: str | None = None
 
     def analysis_settings(self) -> AnalysisSettings:
         s = self.settings
@@ -76,10 +80,25 @@ class Services:
                 source, self.analysis_settings(), cache_dir=self.settings.cache_dir,
                 progress=progress)
             self.error = None
+            self._load_catalogue(progress)
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")
         return self
+
+    def _load_catalogue(self, progress: Callable[[str], None]) -> None:
+        """The offer catalogue; a broken file is reported and offers are left out."""
+        try:
+            self.catalogue = load_catalogue(self.settings.offers_path)
+            self.catalogue_error = None
+        except ChurnLensError as exc:
+            self.catalogue, self.catalogue_error = None, str(exc)
+            progress(f"offers disabled: {exc}")
+
+    def score(self, payload) -> dict | list:
+        """Score customers sent as JSON (raises ScoreInputError on bad input)."""
+        results = score_records(payload, self.analysis, self.catalogue)
+        return results[0] if isinstance(payload, dict) else {"results": results}
 
     # ----- app-wide facts -------------------------------------------------------------
     def status(self) -> dict:
@@ -437,4 +456,4 @@ def current() -> Services:
     return flask.current_app.config[CONFIG_KEY]
 
 
-__all__ = ["ID", "Services", "current"]
+__all__ = ["ID", "ScoreInputError", "Services", "current"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from dataclasses import dataclass
 
 DEFAULT_CACHE_DIR = ".cache"
+DEFAULT_OFFERS = str(Path(__file__).resolve().parent.parent / "data" / "offers.toml")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Settings:
     margin: float = 0.6
     annual_discount: float = 0.10
     horizon_months: int = 60
+    offers_path: str = DEFAULT_OFFERS
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> Settings:
@@ -53,6 +56,8 @@ class Settings:
                             help=f"monthly margin as a share of charges (default {cls.margin})")
         parser.add_argument("--annual-discount", type=float, default=cls.annual_discount,
                             help=f"discount rate a year for CLV (default {cls.annual_discount})")
+        parser.add_argument("--offers", default=DEFAULT_OFFERS, metavar="FILE.toml",
+                            help="offer catalogue (default data/offers.toml)")
         parser.add_argument("--horizon", type=int, default=cls.horizon_months, metavar="MONTHS",
                             help=f"CLV horizon in months (default {cls.horizon_months})")
         args = parser.parse_args(argv)
@@ -61,4 +66,5 @@ class Settings:
         return cls(data_path=args.data, demo_size=args.demo_size, as_of=args.as_of,
                    cache_dir=args.cache_dir, host=args.host, port=args.port, debug=args.debug,
                    tier_high=args.tier_high, tier_medium=args.tier_medium, margin=args.margin,
-                   annual_discount=args.annual_discount, horizon_months=args.horizon)
+                   annual_discount=args.annual_discount, horizon_months=args.horizon,
+                   offers_path=args.offers)

@@ -1,0 +1,24 @@
+"""The JSON API: `POST /api/score` scores one customer (an object) or several (a list)."""
+
+from __future__ import annotations
+
+import flask
+
+from dashboard.services import ScoreInputError, Services
+
+
+def register_api(server: flask.Flask, services: Services) -> None:
+    """Add the API routes to the app's Flask server."""
+
+    @server.route("/api/score", methods=["POST"])
+    def score():
+        if services.analysis is None:
+            return flask.jsonify(error=f"no model is loaded: {services.error}"), 503
+        payload = flask.request.get_json(silent=True)
+        if payload is None:
+            return flask.jsonify(error="the body must be JSON (Content-Type: "
+                                       "application/json): a customer object or a list"), 400
+        try:
+            return flask.jsonify(services.score(payload))
+        except ScoreInputError as exc:
+            return flask.jsonify(error=str(exc), field=exc.field, index=exc.index), 400
