@@ -105,3 +105,26 @@ def tier_chart(rows: list[dict], title: str = "Customers by risk tier",
         title, height,
         yaxis={"title": {"text": "Customers"}, "gridcolor": "#f1f3f5", "rangemode": "tozero"},
         xaxis={"title": {"text": "Risk tier (model churn probability)"}}))
+
+
+def waterfall_chart(base: float, items: list[dict], prediction: float,
+                    title: str = "Why this score: contributions in percentage points",
+                    height: int = 380) -> go.Figure:
+    """From the model's baseline churn probability to this customer's, one bar per reason.
+
+    base and prediction in %, items: dicts with label and points (positive raises risk)."""
+    labels = ["Model baseline"] + [i["label"] for i in items] + ["This customer"]
+    values = [base] + [i["points"] for i in items] + [prediction]
+    measure = ["absolute"] + ["relative"] * len(items) + ["total"]
+    text = [f"{base:.1f}%"] + [f"{v:+.1f}" for v in values[1:-1]] + [f"{prediction:.1f}%"]
+    bar = dict(type="waterfall", orientation="h", y=labels, x=values, measure=measure,
+               text=text, textposition="outside", cliponaxis=False,
+               increasing={"marker": {"color": ABOVE}}, decreasing={"marker": {"color": BELOW}},
+               totals={"marker": {"color": "#495057"}},
+               connector={"line": {"color": "#ced4da", "width": 1}},
+               hovertemplate="%{y}: %{text}<extra></extra>")
+    return plain_figure([bar], base_layout(
+        title, height, xaxis={"title": {"text": "Churn probability (%)"}, "ticksuffix": "%",
+                              "gridcolor": "#f1f3f5", "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "automargin": True},
+        margin={"l": 8, "r": 40, "t": 44, "b": 40}))

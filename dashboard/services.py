@@ -20,6 +20,7 @@ import pandas as pd
 from analytics import kpis
 from analytics.dataset import ACTIVE, CHURN, ID, MONTHLY, TENURE
 from analytics.errors import ChurnLensError
+from analytics.explain import describe_value, probability_points
 from analytics.export import customer_list, write_csv, write_excel
 from analytics.offers import load_catalogue
 from analytics.scoring import ScoreInputError, score_records
@@ -383,7 +384,24 @@ class Services:
         return {**{k: (v if not isinstance(v, float) else _num(v)) for k, v in listed.items()},
                 "churned": bool(c[CHURN]), "active": bool(c[ACTIVE]),
                 "percentile": _num(100 * (proba < proba[row]).mean()),
-                "profile": profile}
+                "profile": profile, "waterfall": self._waterfall(row)}
+
+    def _waterfall(self, row: int, top: int = 8) -> dict:
+        """Base rate, the largest SHAP contributions in probability points (the rest summed
+        as 'other features'), and the prediction they add up to."""
+        a = self.analysis
+        points = probability_points(a.shap_values[row:row + 1], a.shap_base)[0].astype(float)
+        order = np.argsort(-np.abs(points))
+        c = a.customers.iloc[row]
+        items = [{"label": describe_value(a.features[j], c[a.features[j]]),
+                  "points": float(points[j])} for j in order[:top]]
+        rest = order[top:]
+        if len(rest):
+            items.append({"label": f"{len(rest)} other features",
+                          "points": float(points[rest].sum())})
+        base = 100 / (1 + np.exp(-a.shap_base))
+        return {"base": float(base), "items": items,
+                "prediction": float(100 * self.array(PROBABILITY)[row])}
 
     def search_ids(self, text: str, limit: int = 20) -> list[str]:
         """Customer ids starting with (or else containing) the typed text."""

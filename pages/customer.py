@@ -9,6 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html, no_update
 
+from components.charts import waterfall_chart
 from components.feedback import empty_state, section
 from components.kpi import fmt_money, fmt_pct
 from dashboard import ids, services
@@ -94,10 +95,16 @@ def _detail(d: dict) -> list:
     profile = html.Table(html.Tbody([html.Tr([html.Td(k, className="text-muted"), html.Td(v)])
                                      for k, v in d["profile"]]),
                          className="small profile-table")
+    w = d["waterfall"]
+    waterfall = dcc.Graph(id="customer-waterfall-graph", config={"displayModeBar": False},
+                          figure=waterfall_chart(w["base"], w["items"], w["prediction"]))
     return [head, dbc.Row([
-        dbc.Col(section("What raises the risk", [
-            why, html.Div("Model (CatBoost) SHAP contributions in probability points: an "
-                          "association the model learned, not a measured cause.",
-                          className="small text-muted")]), lg=6),
-        dbc.Col(section("Profile", profile), lg=6),
+        dbc.Col([section("Why this score", [
+            waterfall, html.Div("CatBoost SHAP contributions, converted to percentage points so "
+                                "they add up from the model's baseline (its expected score in log-odds) to "
+                                "this customer. They are "
+                                "associations the model learned, not measured causes.",
+                                className="small text-muted")]),
+                 section("What raises the risk most", why)], lg=7),
+        dbc.Col(section("Profile", profile), lg=5),
     ], className="g-3")]

@@ -47,3 +47,11 @@ def test_every_builder_output_passes_plotly_validation():
                tier_chart([{"tier": "High", "n": 3, "share": 0.3}]), empty_figure("x", "t")]
     for fig in figures:
         go.Figure(fig.to_plotly_json())  # raises ValueError on any invalid property
+
+
+def test_waterfall_validates():
+    from components.charts import waterfall_chart
+    fig = waterfall_chart(26.0, [{"label": "Contract: Month-to-month", "points": 14.0},
+                                 {"label": "tenure: 40", "points": -6.0}], 34.0)
+    go.Figure(fig.to_plotly_json())
+    assert list(fig.data[0].x) == [26.0, 14.0, -6.0, 34.0]

@@ -89,3 +89,28 @@ def test_customer_page(in_app):
     assert some_id in text and "What raises the risk" in text
     assert "No customer with id" in str(customer_page.show_customer("nope"))
     assert some_id in customer_page.suggest(some_id[:4])
+
+
+def test_waterfall_bars_add_up_to_the_prediction(in_app):
+    svc = in_app.server.config[CONFIG_KEY]
+    for row in (0, 5, 100):
+        some_id = str(svc.analysis.customers["customer_id"].iloc[row])
+        w = svc.customer_detail(some_id)["waterfall"]
+        total = w["base"] + sum(i["points"] for i in w["items"])
+        assert total == pytest.approx(w["prediction"], abs=0.1)
+        assert len(w["items"]) <= 9
+    fig = customer_page.show_customer(some_id)
+    graph = [c for c in _walk(fig) if getattr(c, "id", None) == "customer-waterfall-graph"][0]
+    bar = graph.figure.data[0]
+    assert bar.type == "waterfall" and bar.measure[0] == "absolute" and bar.measure[-1] == "total"
+
+
+def _walk(component):
+    if isinstance(component, list):
+        for child in component:
+            yield from _walk(child)
+        return
+    yield component
+    children = getattr(component, "children", None)
+    if children is not None:
+        yield from _walk(children)
