@@ -101,9 +101,9 @@ def _detail(d: dict) -> list:
     return [head, dbc.Row([
         dbc.Col([section("Why this score", [
             waterfall, html.Div("CatBoost SHAP contributions, converted to percentage points so "
-                                "they add up from the model's baseline (its expected score in log-odds) to "
-                                "this customer. They are "
-                                "associations the model learned, not measured causes.",
+                                "they add up from the model's baseline (its expected score) "
+                                "to this customer's. They are associations the model "
+                                "learned, not measured causes.",
                                 className="small text-muted")]),
                  section("What raises the risk most", why)], lg=7),
         dbc.Col(section("Profile", profile), lg=5),
