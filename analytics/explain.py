@@ -42,25 +42,6 @@ def describe_value(feature: str, value) -> str:
     return f"{feature}: {value}"
 
 
-def reason_texts(frame: pd.DataFrame, features: list[str], indices: np.ndarray,
-                 points: np.ndarray | None = None) -> list[list[str]]:
-    """Plain-language reasons per row, e.g. 'Contract: Month-to-month (+14 pts)'."""
-    out = []
-    for row in range(len(frame)):
-        texts = []
-        for slot in range(indices.shape[1]):
-            j = int(indices[row, slot])
-            if j < 0:
-                texts.append("")
-                continue
-            text = describe_value(features[j], frame[features[j]].iloc[row])
-            if points is not None:
-                text += f" ({points[row, j]:+.0f} pts)"
-            texts.append(text)
-        out.append(texts)
-    return out
-
-
 def reason_columns(frame: pd.DataFrame, features: list[str], indices: np.ndarray,
                    points: np.ndarray) -> pd.DataFrame:
     """Vectorised 'reason_1..k' text columns for a whole table (exports, CLI)."""

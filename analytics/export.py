@@ -57,16 +57,8 @@ def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
 def scored_table(analysis: ChurnAnalysis, rows: np.ndarray | None = None) -> pd.DataFrame:
     """id, churn_probability, risk_tier and the top three reasons for the chosen rows."""
     rows = np.arange(len(analysis.customers)) if rows is None else np.asarray(rows)
-    customers = analysis.customers.iloc[rows]
-    table = pd.DataFrame({
-        "customer_id": customers[ID].to_numpy(),
-        "churn_probability": customers[PROBABILITY].to_numpy().round(4),
-        "risk_tier": customers[TIER].astype(str).to_numpy(),
-    })
-    reasons = reasons_for(analysis, rows)
-    for column in reasons.columns:
-        table[column] = reasons[column].to_numpy()
-    return table
+    return customer_list(analysis, rows)[["customer_id", "churn_probability", "risk_tier",
+                                          "reason_1", "reason_2", "reason_3"]]
 
 
 def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:

@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 import flask
 import numpy as np
-import pandas as pd
 
 from analytics import kpis
 from analytics.dataset import ACTIVE, CHURN, ID, MONTHLY, TENURE
@@ -164,12 +163,15 @@ class Services:
         """KPIs, churn rate by driver with 95% intervals, and the risk-tier mix of a selection."""
         if self.analysis is None:
             return {"n": 0, "error": self.error}
-        key = json.dumps(filters or {}, sort_keys=True)
+        return self._memoised("overview", filters, lambda: self._overview(self.mask(filters)))
+
+    def _memoised(self, kind: str, filters: dict | None, compute: Callable[[], dict]) -> dict:
+        """A view of the selection from the per-process LRU memo, computed when missing."""
+        key = kind + ":" + json.dumps(filters or {}, sort_keys=True)
         if key in self._memo:
             self._memo.move_to_end(key)
             return self._memo[key]
-        result = self._overview(self.mask(filters))
-        self._memo[key] = result
+        result = self._memo[key] = compute()
         if len(self._memo) > MEMO_SIZE:
             self._memo.popitem(last=False)
         return result
@@ -225,9 +227,9 @@ class Services:
         """Segment profiles for the selection, the K choice, segment x tier counts, Pareto."""
         if self.analysis is None or SEGMENT not in self.analysis.customers.columns:
             return {"error": self.error or "No segments in this analysis.", "segments": []}
-        key = "segments:" + json.dumps(filters or {}, sort_keys=True)
-        if key in self._memo:
-            return self._memo[key]
+        return self._memoised("segments", filters, lambda: self._segments_view(filters))
+
+    def _segments_view(self, filters: dict | None) -> dict:
         a = self.analysis
         keep = self.mask(filters)
         rows = slice(None) if keep.all() else np.flatnonzero(keep)
@@ -279,7 +281,6 @@ class Services:
                              "horizon_months": a.settings.horizon_months},
             "sampled": bool(a.segmentation.sampled),
         }
-        self._memo[key] = result
         return result
 
     def survival_curves(self, filters: dict | None, by: str = SEGMENT) -> dict:
@@ -407,13 +408,13 @@ class Services:
         """Customer ids starting with (or else containing) the typed text."""
         if self.analysis is None or not text:
             return []
-        ids_ = pd.Series(self.grid_columns()["customer_id"].values)
+        column = self.grid_columns()["customer_id"]
         text = text.strip().lower()
-        lower = ids_.str.lower()
-        hits = ids_[lower.str.startswith(text)]
-        if len(hits) < limit:
-            hits = pd.concat([hits, ids_[lower.str.contains(text, regex=False)]]).drop_duplicates()
-        return hits.head(limit).tolist()
+        lower = column.lower()
+        starts = np.flatnonzero(np.char.startswith(lower, text))
+        contains = np.flatnonzero(np.char.find(lower, text) >= 0)
+        rows = list(dict.fromkeys([*starts[:limit], *contains[:limit]]))[:limit]
+        return column.values[rows].tolist()
 
     def describe_filters(self, filters: dict | None, filter_model: dict | None = None) -> str:
         """The filters in words, for the export's first line."""

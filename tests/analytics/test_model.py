@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analytics.dataset import CHURN
-from analytics.explain import probability_points, reason_texts, sigmoid, top_reason_indices
+from analytics.explain import probability_points, reason_columns, sigmoid, top_reason_indices
 from analytics.loaders import load_demo
 from analytics.model import ChurnModel, cross_validate, leakage_check
 from analytics.pipeline import (PROBABILITY, REASON_COLUMNS, TIER, AnalysisSettings,
@@ -72,8 +72,8 @@ def test_reason_texts_are_plain_language(analysis):
     rows = analysis.customers.head(5)
     idx = rows[list(REASON_COLUMNS)].to_numpy()
     points = probability_points(analysis.shap_values[:5], analysis.shap_base)
-    texts = reason_texts(rows, analysis.features, idx, points)
-    first = next(t for t in texts[0] if t)
+    texts = reason_columns(rows, analysis.features, idx, points).iloc[0].tolist()
+    first = next(t for t in texts if t)
     assert ": " in first and first.endswith(" pts)")
 
 
