@@ -1,4 +1,6 @@
-"""The command line: evaluate the models, score customers. Data errors exit 2, no traceback."""
+"""The command line: evaluate the models, score and export customers, plan a campaign.
+
+Data errors exit 2, with no traceback."""
 
 from __future__ import annotations
 
@@ -12,8 +14,13 @@ import numpy as np
 
 from analytics.errors import ChurnLensError
 from analytics.export import SEGMENT, neutralise_frame, scored_table, write_csv, write_excel
+from analytics.dataset import ACTIVE
+from analytics.offers import load_catalogue, targeting
 from analytics.pipeline import PROBABILITY, TIER
+from analytics.recommend import OFFER_NAME, PROFIT
 from analytics.runner import DataSource, load_or_train
+
+DEFAULT_OFFERS = str(Path(__file__).resolve().parent.parent / "data" / "offers.toml")
 
 
 def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
@@ -45,6 +52,17 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
     export.add_argument("--segment", action="append", metavar="NAME",
                         help="keep this segment (repeat for several)")
     export.add_argument("--out", required=True, metavar="FILE.csv|FILE.xlsx")
+    export.add_argument("--offers", default=DEFAULT_OFFERS, metavar="FILE.toml",
+                        help="offer catalogue for the recommended offer and promo code "
+                             "columns (default data/offers.toml)")
+    campaign = sub.add_parser("campaign", help="best offer per active customer: how many to "
+                              "contact, expected profit, offer mix (model-implied)")
+    common(campaign)
+    campaign.add_argument("--offers", default=DEFAULT_OFFERS, metavar="FILE.toml",
+                          help="offer catalogue (default data/offers.toml)")
+    campaign.add_argument("--capacity", type=int, metavar="N",
+                          help="the team can contact at most N customers")
+    campaign.add_argument("--json", action="store_true", help="one JSON object on stdout")
     return parser
 
 
@@ -104,6 +122,36 @@ def _export(analysis, args) -> None:
     print(f"wrote {len(rows):,} customers to {out}", file=sys.stderr)
 
 
+def _campaign(analysis, args) -> None:
+    recs = analysis.recommendations
+    active = analysis.customers[ACTIVE].to_numpy(dtype=bool)
+    profit = recs[PROFIT].to_numpy(dtype=float)[active]
+    plan = targeting(profit, capacity=args.capacity)
+    mix = recs.loc[active & (recs[PROFIT].to_numpy() > 0), OFFER_NAME].value_counts()
+    result = {"dataset": analysis.source, "active_customers": int(active.sum()),
+              "contact_for_max_profit": plan["best_size"],
+              "max_expected_profit": round(plan["best_total"], 2),
+              "capacity": plan["capacity"], "contact_with_capacity": plan["capacity_size"],
+              "expected_profit_with_capacity": (None if plan["capacity_total"] is None
+                                                else round(plan["capacity_total"], 2)),
+              "offer_mix": {str(k): int(v) for k, v in mix.items() if v},
+              "contact_cost": analysis.catalogue.contact_cost,
+              "note": "expected profit = a x ((p0 - p1) x CLV - c) - k; p1 is model-implied"}
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"\n{analysis.source}: {result['active_customers']:,} active customers")
+    print(f"Contact {plan['best_size']:,} customers for the largest expected profit: "
+          f"{plan['best_total']:,.0f}")
+    if plan["capacity"] is not None:
+        print(f"With a capacity of {plan['capacity']:,}: contact {plan['capacity_size']:,}, "
+              f"expected profit {plan['capacity_total']:,.0f}")
+    for name, count in result["offer_mix"].items():
+        print(f"  {count:>9,}  {name}")
+    print("Offer effects are model-implied (the model re-scores the customer with the offer), "
+          "not measured causal effects.")
+
+
 def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> int:
     args = _parser(default_cache_dir).parse_args(argv)
     as_json = getattr(args, "json", False)
@@ -111,8 +159,11 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
     try:
         if args.demo_size < 1:
             raise ChurnLensError("--demo-size must be at least 1")
+        catalogue = (load_catalogue(args.offers)
+                     if args.command in ("export", "campaign") else None)
         analysis, _ = load_or_train(source, cache_dir=None if args.no_cache else args.cache_dir,
-                                    progress=_progress(quiet_stdout=as_json))
+                                    progress=_progress(quiet_stdout=as_json),
+                                    catalogue=catalogue)
         if args.command == "evaluate":
             result = analysis.evaluation()
             if as_json:
@@ -126,6 +177,8 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
             print(f"wrote {len(analysis.customers):,} customers to {out}", file=sys.stderr)
         elif args.command == "export":
             _export(analysis, args)
+        elif args.command == "campaign":
+            _campaign(analysis, args)
     except ChurnLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

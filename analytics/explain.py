@@ -7,6 +7,8 @@ its log-odds contribution, so the points also add up to the prediction.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -32,14 +34,67 @@ def top_reason_indices(shap: np.ndarray, k: int = 3) -> np.ndarray:
     return np.where(picked > 0, order, -1).astype(np.int16)
 
 
+# Plain-language names of the Telco-style features; other columns fall back to their name.
+FEATURE_LABELS = {
+    "gender": "Gender", "SeniorCitizen": "Senior citizen", "Partner": "Partner",
+    "Dependents": "Dependents", "tenure": "Tenure", "PhoneService": "Phone service",
+    "MultipleLines": "Multiple lines", "InternetService": "Internet service",
+    "OnlineSecurity": "Online security", "OnlineBackup": "Online backup",
+    "DeviceProtection": "Device protection", "TechSupport": "Tech support",
+    "StreamingTV": "Streaming TV", "StreamingMovies": "Streaming movies",
+    "Contract": "Contract", "PaperlessBilling": "Paperless billing",
+    "PaymentMethod": "Payment method", "MonthlyCharges": "Monthly charges",
+    "TotalCharges": "Total charges to date",
+}
+ADD_ONS = ("OnlineSecurity", "OnlineBackup", "DeviceProtection", "TechSupport", "StreamingTV",
+           "StreamingMovies")
+
+
+def feature_label(feature: str) -> str:
+    """'TechSupport' -> 'Tech support'; unknown names are split at capitals and underscores."""
+    if feature in FEATURE_LABELS:
+        return FEATURE_LABELS[feature]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", feature.replace("_", " ")).split()
+    return " ".join([words[0]] + [w.lower() if not w.isupper() else w for w in words[1:]]) \
+        if words else feature
+
+
+def _number(value) -> str:
+    value = float(value)
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+
+
 def describe_value(feature: str, value) -> str:
-    """'Contract: Month-to-month', 'tenure: 2', 'MonthlyCharges: 99.65'."""
-    if isinstance(value, float | np.floating):
-        if np.isnan(value):
-            return f"{feature}: missing"
-        text = f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
-        return f"{feature}: {text}"
-    return f"{feature}: {value}"
+    """A feature and its value as a reader would say it: 'Month-to-month contract',
+    'No tech support', 'Pays by electronic check', 'Tenure 2 months'."""
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return f"{feature_label(feature)}: missing"
+    text = str(value)
+    if feature == "Contract":
+        return f"{text} contract"
+    if feature == "PaymentMethod":
+        return f"Pays by {text[:1].lower()}{text[1:]}"
+    if feature == "PaperlessBilling" and text in ("Yes", "No"):
+        return "Paperless billing" if text == "Yes" else "Paper bill"
+    if feature == "InternetService":
+        return "No internet service" if text == "No" else f"{text} internet"
+    if feature in ADD_ONS or feature in ("Partner", "Dependents", "PhoneService"):
+        label = feature_label(feature).lower()
+        if text == "Yes":
+            return f"Has {'a partner' if feature == 'Partner' else label}"
+        if text == "No":
+            return f"No {label}"
+        return f"No {label} ({text[:1].lower()}{text[1:]})"
+    if feature == "MultipleLines":
+        return {"Yes": "Multiple phone lines", "No": "A single phone line"}.get(text, text)
+    if feature == "SeniorCitizen" and text in ("0", "1", "0.0", "1.0", "True", "False"):
+        return "Senior citizen" if text in ("1", "1.0", "True") else "Not a senior citizen"
+    if feature == "tenure" and isinstance(value, int | float | np.integer | np.floating):
+        months = float(value)
+        return f"Tenure {_number(months)} month{'' if months == 1 else 's'}"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return f"{feature_label(feature)} {_number(value)}"
+    return f"{feature_label(feature)}: {text}"
 
 
 def reason_columns(frame: pd.DataFrame, features: list[str], indices: np.ndarray,
@@ -56,7 +111,7 @@ def reason_columns(frame: pd.DataFrame, features: list[str], indices: np.ndarray
                 continue
             values = frame[feature].to_numpy()[mask]
             pts = points[rows[mask], j]
-            text[mask] = [f"{describe_value(feature, v)} ({p:+.0f} pts)"
+            text[mask] = [f"{describe_value(feature, v)}: {p:+.0f} pts"
                           for v, p in zip(values, pts)]
         columns[f"reason_{slot + 1}"] = text
     return pd.DataFrame(columns, index=frame.index)

@@ -16,6 +16,7 @@ import pandas as pd
 from analytics.dataset import ID, MONTHLY, TENURE
 from analytics.explain import probability_points, reason_columns
 from analytics.pipeline import CLV, PROBABILITY, REASON_COLUMNS, SEGMENT, TIER, ChurnAnalysis
+from analytics.recommend import OFFER_NAME, PROFIT, PROMO
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REVENUE_AT_RISK = "revenue_at_risk"
@@ -25,7 +26,7 @@ EXCEL_MAX_ROWS = 1_048_576 - 2  # the sheet limit, less the note and header rows
 # Export column -> source column in the analysed customer table (or a computed one).
 LIST_COLUMNS = ("customer_id", "churn_probability", "risk_tier", "segment", "tenure_months",
                 "contract", "monthly_charges", "clv", "revenue_at_risk", "reason_1",
-                "reason_2", "reason_3")
+                "reason_2", "reason_3", "recommended_offer", "expected_profit", "promo_code")
 
 
 def neutralise(value):
@@ -47,7 +48,7 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
-    """reason_1..3 text columns ('Contract: Month-to-month (+14 pts)') for the given rows."""
+    """reason_1..3 text columns ('Month-to-month contract: +14 pts') for the given rows."""
     customers = analysis.customers.iloc[rows]
     points = probability_points(analysis.shap_values[rows], analysis.shap_base)
     indices = customers[list(REASON_COLUMNS)].to_numpy()
@@ -81,6 +82,14 @@ def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
     reasons = reasons_for(analysis, rows)
     for column in reasons.columns:
         table[column] = reasons[column].to_numpy()
+    recs = analysis.recommendations
+    if recs is not None:
+        picked = recs.iloc[rows]
+        table["recommended_offer"] = picked[OFFER_NAME].astype(str).to_numpy()
+        table["expected_profit"] = picked[PROFIT].to_numpy().astype(float).round(2)
+        table["promo_code"] = picked[PROMO].to_numpy()
+    else:  # no offer catalogue loaded
+        table["recommended_offer"], table["expected_profit"], table["promo_code"] = "", np.nan, ""
     return table
 
 

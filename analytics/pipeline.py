@@ -77,6 +77,10 @@ class ChurnAnalysis:
     extraction_date: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     version: str = __version__
+    # Attached after loading (cached separately, keyed by the catalogue too): the offer
+    # catalogue in use and the best offer per customer (analytics/recommend.py).
+    catalogue: object | None = None
+    recommendations: pd.DataFrame | None = None
 
     @property
     def features(self) -> list[str]:

@@ -11,10 +11,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from analytics import __version__
 from analytics.loaders import fingerprint, load_path
 from analytics.model import Progress
+from analytics.offers import Catalogue
 from analytics.pipeline import AnalysisSettings, ChurnAnalysis, analyse
+from analytics.recommend import catalogue_fingerprint, recommend
 from analytics.store import ArtifactStore, make_key
 
 
@@ -47,19 +51,55 @@ def cache_key(source: DataSource, settings: AnalysisSettings) -> str:
 
 def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSettings(),
                   cache_dir: str | Path | None = None,
-                  progress: Progress = lambda _m: None) -> tuple[ChurnAnalysis, bool]:
+                  progress: Progress = lambda _m: None,
+                  catalogue: Catalogue | None = None) -> tuple[ChurnAnalysis, bool]:
     """The analysis from the cache when present and intact, else trained (and cached).
 
+    With a catalogue, the best offer per customer is attached too (its own cache entry, keyed
+    by the analysis and the catalogue, so editing the offers never retrains the model).
     Returns (analysis, loaded_from_cache). Data errors propagate as `DataError`."""
     store = ArtifactStore(cache_dir) if cache_dir else None
-    key = cache_key(source, settings) if store else None
+    key = cache_key(source, settings)
+    analysis, from_cache = None, False
     if store:
         clock = time.perf_counter()
         cached = store.get(key)
         if isinstance(cached, ChurnAnalysis):
             progress(f"loaded model, scores and SHAP values from cache in "
                      f"{time.perf_counter() - clock:.1f} s")
-            return cached, True
+            analysis, from_cache = cached, True
+    if analysis is None:
+        analysis = _train(source, settings, store, key, progress)
+    if catalogue is not None:
+        # The promo-code salt leaves the code version out: codes survive an upgrade.
+        salt = make_key(fingerprint(source.path, source.demo_size, source.seed), source.as_of,
+                        settings.as_dict(), catalogue_fingerprint(catalogue))
+        attach_recommendations(analysis, catalogue, key, salt, store, progress)
+    return analysis, from_cache
+
+
+def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: str,
+                           salt: str, store: ArtifactStore | None = None,
+                           progress: Progress = lambda _m: None) -> None:
+    """Set analysis.catalogue and analysis.recommendations (from the cache when present).
+
+    `salt` keys the promo codes (data + settings + catalogue), so they are stable across
+    restarts and exports of the same data and settings."""
+    offers_key = make_key(key, "offers", catalogue_fingerprint(catalogue))
+    table = store.get(offers_key) if store else None
+    if not isinstance(table, pd.DataFrame) or len(table) != len(analysis.customers):
+        progress(f"best offer for {len(analysis.customers):,} customers x "
+                 f"{len(catalogue.offers)} offers")
+        clock = time.perf_counter()
+        table = recommend(analysis, catalogue, salt=salt)
+        progress(f"offers ranked in {time.perf_counter() - clock:.1f} s")
+        if store:
+            store.put(offers_key, table)
+    analysis.catalogue, analysis.recommendations = catalogue, table
+
+
+def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore | None,
+           key: str, progress: Progress) -> ChurnAnalysis:
     progress(f"loading {source.label()}")
     table = load_path(source.path, demo_size=source.demo_size, seed=source.seed,
                       as_of=source.as_of)
@@ -69,4 +109,4 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     if store:
         store.put(key, analysis)
         progress(f"cached as {store.path(key)}")
-    return analysis, False
+    return analysis

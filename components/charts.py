@@ -128,3 +128,67 @@ def waterfall_chart(base: float, items: list[dict], prediction: float,
                               "gridcolor": "#f1f3f5", "rangemode": "tozero"},
         yaxis={"autorange": "reversed", "automargin": True},
         margin={"l": 8, "r": 40, "t": 44, "b": 40}))
+
+
+def moved_chart(items: list[dict], title: str = "Which reasons moved (percentage points)",
+                height: int = 300) -> go.Figure:
+    """Per-feature change in the SHAP contribution between now and the what-if.
+
+    items: dicts with label and points (negative lowers the risk)."""
+    if not items:
+        return empty_figure("Change an input to see which reasons move.", title, height)
+    items = items[::-1]
+    bar = dict(type="bar", orientation="h", y=[i["label"] for i in items],
+               x=[i["points"] for i in items],
+               marker={"color": [BELOW if i["points"] < 0 else ABOVE for i in items]},
+               text=[f"{i['points']:+.1f}" for i in items], textposition="auto",
+               insidetextanchor="middle", cliponaxis=False,
+               hovertemplate="%{y}: %{x:+.2f} pts<extra></extra>")
+    return plain_figure([bar], base_layout(
+        title, height, xaxis={"title": {"text": "Change in churn probability (pts)"},
+                              "zeroline": True, "zerolinecolor": "#868e96",
+                              "gridcolor": "#f1f3f5"},
+        yaxis={"automargin": True}, margin={"l": 8, "r": 40, "t": 44, "b": 40}))
+
+
+def gains_chart(curve: dict, best_size: int, capacity_size: int | None,
+                title: str = "Cumulative expected profit by customers contacted",
+                height: int = 340) -> go.Figure:
+    """The targeting curve: customers sorted by expected profit, best first."""
+    x, y = curve["contacted"], curve["cumulative_profit"]
+    if len(x) < 2:
+        return empty_figure("No active customers in this selection.", title, height)
+    traces = [dict(type="scatter", mode="lines", x=x, y=y, name="Cumulative expected profit",
+                   line={"color": BELOW, "width": 2.5},
+                   hovertemplate="%{x:,} contacted: $%{y:,.0f}<extra></extra>")]
+    best_y = y[x.index(best_size)] if best_size in x else None
+    traces.append(dict(type="scatter", mode="markers+text", x=[best_size], y=[best_y],
+                       name="Most profitable list size", marker={"color": ABOVE, "size": 11},
+                       text=[f"max: {best_size:,}"], textposition="top center",
+                       hovertemplate="Contact %{x:,}: $%{y:,.0f}<extra></extra>"))
+    shapes = []
+    if capacity_size is not None:
+        shapes.append({"type": "line", "x0": capacity_size, "x1": capacity_size, "y0": 0,
+                       "y1": 1, "yref": "paper", "line": {"color": "#495057", "dash": "dot"}})
+    return plain_figure(traces, base_layout(
+        title, height, shapes=shapes, showlegend=False,
+        xaxis={"title": {"text": "Customers contacted (highest expected profit first)"},
+               "gridcolor": "#f1f3f5", "rangemode": "tozero"},
+        yaxis={"title": {"text": "Cumulative expected profit ($)"}, "gridcolor": "#f1f3f5",
+               "tickprefix": "$"}))
+
+
+def offer_mix_chart(mix: list[dict], title: str = "Recommended offers (customers worth "
+                    "contacting)", height: int = 300) -> go.Figure:
+    if not mix:
+        return empty_figure("No offer pays for any customer in this selection.", title, height)
+    rows = mix[::-1]
+    bar = dict(type="bar", orientation="h", y=[r["offer"] for r in rows],
+               x=[r["n"] for r in rows], marker={"color": BELOW},
+               customdata=[[r["profit"]] for r in rows],
+               text=[f"{r['n']:,}" for r in rows], textposition="outside", cliponaxis=False,
+               hovertemplate="%{y}<br>%{x:,} customers<br>expected profit "
+                             "$%{customdata[0]:,.0f}<extra></extra>")
+    return plain_figure([bar], base_layout(
+        title, height, xaxis={"title": {"text": "Customers"}, "gridcolor": "#f1f3f5"},
+        yaxis={"automargin": True}, margin={"l": 8, "r": 40, "t": 44, "b": 40}))

@@ -32,11 +32,13 @@ def register_downloads(server: flask.Flask, services: Services) -> None:
             state = json.loads(flask.request.args.get("state") or "{}")
             folder = tempfile.mkdtemp(prefix="churnlens-export-")
             path, _ = services.export_file(state.get("filters"), state.get("filterModel"),
-                                           state.get("sortModel"), fmt, folder)
+                                           state.get("sortModel"), fmt, folder,
+                                           campaign=state.get("campaign"))
         except (ValueError, TypeError, AttributeError) as exc:
             return flask.Response(f"Could not export: {exc}", status=400)
         stamp = time.strftime("%Y%m%d-%H%M")
+        kind = "campaign" if state.get("campaign") is not None else "at-risk"
         response = flask.send_file(path, mimetype=MIME[fmt], as_attachment=True,
-                                   download_name=f"churnlens-at-risk-{stamp}.{fmt}")
+                                   download_name=f"churnlens-{kind}-{stamp}.{fmt}")
         response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
         return response

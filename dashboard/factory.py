@@ -17,7 +17,7 @@ from dashboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_MODULES = ("pages.overview", "pages.segments", "pages.customers", "pages.customer",
-                "pages.data")
+                "pages.whatif", "pages.campaign", "pages.score", "pages.data")
 
 
 def _summary(services: Services):

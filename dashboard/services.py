@@ -17,17 +17,19 @@ import flask
 import numpy as np
 
 from analytics import kpis
-from analytics.dataset import ACTIVE, CHURN, ID, MONTHLY, TENURE
+from analytics.dataset import ACTIVE, CHURN, DURATION, ID, MONTHLY, TENURE
 from analytics.errors import ChurnLensError
-from analytics.explain import describe_value, probability_points
+from analytics.explain import ADD_ONS, describe_value, feature_label, probability_points
 from analytics.export import customer_list, write_csv, write_excel
-from analytics.offers import load_catalogue
-from analytics.scoring import ScoreInputError, score_records
-from analytics.pipeline import SEGMENT
-from analytics.dataset import DURATION
-from analytics.pipeline import CLV, PROBABILITY, TENURE_BAND, TIER, AnalysisSettings
-from analytics.survival import km_by_group
+from analytics.offers import NO_OFFER, eligible_mask, load_catalogue, targeting
+from analytics.pipeline import (CLV, PROBABILITY, SEGMENT, TENURE_BAND, TIER,
+                                AnalysisSettings)
+from analytics.recommend import COST, OFFER, OFFER_NAME, P_WITH_OFFER, PROFIT, PROMO
 from analytics.runner import DataSource, load_or_train
+from analytics.scoring import ScoreInputError, score_records
+from analytics.survival import km_by_group
+from analytics.whatif import (NO_INTERNET, Scenario, actionable_features, frozen_features,
+                              simulate_customer, simulate_selection)
 from dashboard.grid import Column, filter_mask, ordered_selection
 from dashboard.ids import DROPDOWN_FILTERS
 from dashboard.settings import Settings
@@ -76,11 +78,11 @@ class Services:
         try:
             if self.settings.demo_size < 1:
                 raise ChurnLensError("--demo-size must be at least 1")
+            self._load_catalogue(progress)
             self.analysis, self.from_cache = load_or_train(
                 source, self.analysis_settings(), cache_dir=self.settings.cache_dir,
-                progress=progress)
+                progress=progress, catalogue=self.catalogue)
             self.error = None
-            self._load_catalogue(progress)
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")
@@ -336,6 +338,13 @@ class Services:
                 columns["segment"] = category(SEGMENT)
             if "Contract" in c.columns:
                 columns["contract"] = category("Contract")
+            recs = self.analysis.recommendations
+            if recs is not None:
+                columns["recommended_offer"] = Column(
+                    "category", codes=recs[OFFER_NAME].cat.codes.to_numpy(),
+                    categories=[str(x) for x in recs[OFFER_NAME].cat.categories])
+                columns["expected_profit"] = Column("number", values=recs[PROFIT].to_numpy())
+                columns["promo_code"] = Column("text", values=recs[PROMO].to_numpy())
             self._grid_columns = columns
         return self._grid_columns
 
@@ -380,12 +389,143 @@ class Services:
         listed = customer_list(self.analysis, np.array([row])).iloc[0].to_dict()
         c = self.analysis.customers.iloc[row]
         proba = self.array(PROBABILITY)
-        profile = [(f, str(c[f]) if not isinstance(c[f], float) else f"{c[f]:,.2f}".rstrip("0")
-                    .rstrip(".")) for f in self.analysis.features]
+        profile = [(feature_label(f), str(c[f]) if not isinstance(c[f], float)
+                    else f"{c[f]:,.2f}".rstrip("0").rstrip("."))
+                   for f in self.analysis.features]
         return {**{k: (v if not isinstance(v, float) else _num(v)) for k, v in listed.items()},
-                "churned": bool(c[CHURN]), "active": bool(c[ACTIVE]),
+                "row": row, "churned": bool(c[CHURN]), "active": bool(c[ACTIVE]),
                 "percentile": _num(100 * (proba < proba[row]).mean()),
-                "profile": profile, "waterfall": self._waterfall(row)}
+                "profile": profile, "waterfall": self._waterfall(row),
+                "offer": self.offer_of(row)}
+
+    def offer_of(self, row: int) -> dict | None:
+        """The recommended offer of one customer (None without a catalogue)."""
+        recs = self.analysis.recommendations
+        if recs is None:
+            return None
+        r = recs.iloc[row]
+        offer_id = str(r[OFFER])
+        offer = None if offer_id == NO_OFFER else self.catalogue.get(offer_id)
+        return {"id": offer_id, "name": str(r[OFFER_NAME]), "profit": _num(r[PROFIT]),
+                "p1": _num(r[P_WITH_OFFER]), "cost": _num(r[COST]),
+                "promo_code": str(r[PROMO]),
+                "changes": dict(offer.changes) if offer else {},
+                "discount": offer.discount if offer else 0.0,
+                "months": offer.months if offer else 0,
+                "one_off_cost": (offer.one_off_cost + offer.monthly_cost * offer.months)
+                if offer else 0.0,
+                "acceptance": offer.acceptance if offer else None,
+                "description": offer.description if offer else ""}
+
+    # ----- what-if and campaigns --------------------------------------------------------------
+    def whatif_spec(self, row: int | None = None) -> dict:
+        """Actionable features with their choices (and one customer's current values), the
+        frozen features, and the default assumptions."""
+        a = self.analysis
+        c = a.customers
+        actionable = []
+        for feature in actionable_features(a):
+            current = str(c[feature].iloc[row]) if row is not None else None
+            choices = [str(x) for x in c[feature].cat.categories
+                       if not (feature in ADD_ONS and x == NO_INTERNET)]
+            actionable.append({"feature": feature, "label": feature_label(feature),
+                               "choices": choices, "current": current,
+                               "locked": current == NO_INTERNET})
+        frozen = [{"feature": f, "label": feature_label(f),
+                   "value": (describe_value(f, c[f].iloc[row]) if row is not None else None)}
+                  for f in frozen_features(a)]
+        return {"actionable": actionable, "frozen": frozen, "assumptions": {
+            "margin": a.settings.margin,
+            "acceptance": 0.3,
+            "contact_cost": self.catalogue.contact_cost if self.catalogue else 5.0}}
+
+    def simulate_customer(self, row: int, scenario: Scenario) -> dict:
+        """One customer's what-if (ValueError on an invalid scenario); the moved reasons get
+        plain-language labels."""
+        result = simulate_customer(self.analysis, row, scenario)
+        for item in result["reasons_moved"]:
+            item["label"] = feature_label(item["feature"])
+        return result
+
+    def offers_for(self, row: int) -> list[dict]:
+        """Catalogue offers this customer is eligible for (id and name)."""
+        if self.catalogue is None:
+            return []
+        frame = self.analysis.customers.iloc[[row]]
+        return [{"id": o.id, "name": o.name} for o in self.catalogue.offers
+                if eligible_mask(frame, o)[0]]
+
+    def preset_values(self, offer_id: str | None, current: dict) -> dict:
+        """What-if input values for a catalogue offer (the current values when None)."""
+        values = {f: (None if v == NO_INTERNET else v) for f, v in current.items()}
+        values.update(discount=0, months=0, other_cost=0, acceptance=None)
+        if not offer_id or self.catalogue is None:
+            return values
+        offer = self.catalogue.get(offer_id)
+        for feature, value in offer.changes.items():
+            if feature in values and values[feature] != NO_INTERNET:
+                values[feature] = str(value)
+        values.update(discount=round(100 * offer.discount), months=offer.months,
+                      other_cost=round(offer.one_off_cost + offer.monthly_cost * offer.months,
+                                       2),
+                      acceptance=round(100 * offer.acceptance))
+        return values
+
+    def simulate_selection(self, filters: dict | None, scenario: Scenario) -> dict:
+        rows = np.flatnonzero(self.mask(filters))
+        return simulate_selection(self.analysis, rows, scenario)
+
+    def campaign(self, filters: dict | None, capacity: int | None) -> dict:
+        """Targeting for the selection: the best offer per active customer, how many to contact
+        (all with a positive expected profit, or the top N for a capacity), the gains curve
+        and the offer mix."""
+        a = self.analysis
+        recs = a.recommendations
+        if recs is None:
+            return {"error": self.catalogue_error or "No offer catalogue loaded."}
+        keep = self.mask(filters) & self.array(ACTIVE).astype(bool)
+        profit = recs[PROFIT].to_numpy(dtype=float)
+        plan = targeting(profit[keep], capacity=capacity)
+        codes = recs[OFFER].cat.codes.to_numpy()
+        positive = keep & (profit > 0)
+        names = {o.id: o.name for o in self.catalogue.offers}
+        mix = []
+        for code, offer_id in enumerate(recs[OFFER].cat.categories):
+            chosen = positive & (codes == code)
+            if offer_id != NO_OFFER and chosen.any():
+                mix.append({"offer": names.get(offer_id, offer_id), "n": int(chosen.sum()),
+                            "profit": _num(profit[chosen].sum()),
+                            "cost": _num(recs[COST].to_numpy(dtype=float)[chosen].sum())})
+        mix.sort(key=lambda item: -item["n"])
+        return {"error": None, "active": int(keep.sum()), "plan": plan, "mix": mix,
+                "contact_cost": self.catalogue.contact_cost,
+                "offers": [{"id": o.id, "name": o.name, "acceptance": o.acceptance,
+                            "description": o.description} for o in self.catalogue.offers],
+                "catalogue": self.catalogue.source}
+
+    def score_spec(self) -> list[dict]:
+        """The fields of the score form: categories (most common first selected) and numeric
+        ranges with the median as the starting value."""
+        a = self.analysis
+        c = a.customers
+        fields = []
+        for feature in a.features:
+            series = c[feature]
+            if feature in a.categorical:
+                counts = series.value_counts()
+                fields.append({"feature": feature, "label": feature_label(feature),
+                               "kind": "category",
+                               "choices": [str(x) for x in series.cat.categories],
+                               "default": str(counts.index[0])})
+            else:
+                values = series.to_numpy(dtype=float)
+                fields.append({"feature": feature, "label": feature_label(feature),
+                               "kind": "number", "min": _num(np.nanmin(values)),
+                               "max": _num(np.nanmax(values)),
+                               "default": _num(np.round(np.nanmedian(values), 2)),
+                               "integer": bool(np.all(np.mod(values[~np.isnan(values)], 1)
+                                                      == 0))})
+        return fields
 
     def _waterfall(self, row: int, top: int = 8) -> dict:
         """Base rate, the largest SHAP contributions in probability points (the rest summed
@@ -432,10 +572,32 @@ class Services:
             parts.append(f"{column} {text}".strip())
         return "; ".join(parts) or "none"
 
+    def campaign_rows(self, filters: dict | None, capacity: int | None) -> np.ndarray:
+        """Active customers of the selection with a positive expected profit, best first,
+        cut to the capacity."""
+        profit = self.analysis.recommendations[PROFIT].to_numpy(dtype=float)
+        keep = self.mask(filters) & self.array(ACTIVE).astype(bool) & (profit > 0)
+        rows = np.flatnonzero(keep)
+        rows = rows[np.argsort(-profit[rows], kind="stable")]
+        return rows if capacity is None else rows[:max(int(capacity), 0)]
+
     def export_file(self, filters: dict | None, filter_model: dict | None,
-                    sort_model: list | None, fmt: str, folder: str) -> tuple[str, int]:
+                    sort_model: list | None, fmt: str, folder: str,
+                    campaign: dict | None = None) -> tuple[str, int]:
         """Write the whole filtered list (not just the visible page) to `folder`; returns the
-        file path and the number of customers."""
+        file path and the number of customers. With `campaign` the campaign list: customers
+        worth contacting, highest expected profit first, up to the capacity."""
+        if campaign is not None and self.analysis.recommendations is not None:
+            capacity = campaign.get("capacity")
+            rows = self.campaign_rows(filters, None if capacity is None else int(capacity))
+            limit = f"top {int(capacity):,} by capacity" if capacity is not None else \
+                "all with a positive expected profit"
+            note = (f"ChurnLens campaign list (model-implied offers); {self.analysis.source}; "
+                    f"filters: {self.describe_filters(filters)}; {limit}; "
+                    f"{len(rows):,} customers, highest expected profit first")
+            path = f"{folder}/churnlens-campaign.{fmt}"
+            (write_excel if fmt == "xlsx" else write_csv)(self.analysis, rows, path, note)
+            return path, int(len(rows))
         rows = self.selection(filters, filter_model, sort_model)
         note = (f"ChurnLens at-risk list; {self.analysis.source}; filters: "
                 f"{self.describe_filters(filters, filter_model)}; {len(rows):,} customers")
@@ -462,11 +624,43 @@ class Services:
         return 0 if self.analysis is None else int(len(self.analysis.customers))
 
 
+def _number(value, default: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def scenario_from(input_ids: list[dict], input_values: list, assumption_ids: list[dict],
+                  assumption_values: list, current: dict | None = None) -> Scenario:
+    """A what-if Scenario from the pattern-matching inputs: a feature changes when it has a
+    value other than the customer's current one; percentages become fractions."""
+    values = {i["feature"]: v for i, v in zip(input_ids, input_values)}
+    assumptions = {i["name"]: v for i, v in zip(assumption_ids, assumption_values)}
+    current = current or {}
+    changes = {f: str(v) for f, v in values.items()
+               if f not in ("discount", "months", "other_cost") and v not in (None, "")
+               and str(v) != current.get(f)}
+    discount = _number(values.get("discount")) / 100
+    margin = _number(assumptions.get("margin"), -1)
+    return Scenario(changes=changes, discount=discount,
+                    months=int(_number(values.get("months"))) if discount > 0 else 0,
+                    one_off_cost=_number(values.get("other_cost")),
+                    acceptance=_number(assumptions.get("acceptance"), -100) / 100,
+                    contact_cost=_number(assumptions.get("contact_cost"), -1),
+                    margin=margin / 100 if margin > 0 else -1)
+
+
 def export_href(fmt: str, filters: dict | None, filter_model: dict | None,
-                sort_model: list | None) -> str:
-    """The link that downloads the current list (served by dashboard/downloads.py)."""
-    state = json.dumps({"filters": filters or {}, "filterModel": filter_model or {},
-                        "sortModel": sort_model or []}, separators=(",", ":"))
+                sort_model: list | None, campaign: dict | None = None) -> str:
+    """The link that downloads the current list (served by dashboard/downloads.py); with
+    `campaign` ({"capacity": n or None}) the campaign list instead."""
+    state = {"filters": filters or {}, "filterModel": filter_model or {},
+             "sortModel": sort_model or []}
+    if campaign is not None:
+        state["campaign"] = campaign
+    state = json.dumps(state, separators=(",", ":"))
     return f"/export/{fmt}?state={quote(state)}"
 
 
@@ -475,4 +669,4 @@ def current() -> Services:
     return flask.current_app.config[CONFIG_KEY]
 
 
-__all__ = ["ID", "ScoreInputError", "Services", "current"]
+__all__ = ["ID", "ScoreInputError", "Services", "current", "scenario_from"]

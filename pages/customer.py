@@ -7,11 +7,13 @@ from urllib.parse import unquote
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
-from components.charts import waterfall_chart
+from components.charts import moved_chart, waterfall_chart
 from components.feedback import empty_state, section
 from components.kpi import fmt_money, fmt_pct
+from components.whatif import (MODEL_IMPLIED, assumption_inputs,
+                               customer_result, frozen_note, scenario_inputs)
 from dashboard import ids, services
 
 dash.register_page(__name__, path_template="/customer/<customer_id>", name="Customer",
@@ -21,10 +23,20 @@ ID_STORE = "customer-id-store"
 SEARCH_DROPDOWN = "customer-search-dropdown"
 CONTENT_DIV = "customer-content-div"
 TIER_COLOURS = {"High": "danger", "Medium": "warning", "Low": "success"}
+WHATIF_INPUT = "customer-whatif-input"          # pattern-matching: {"type", "feature"}
+WHATIF_ASSUMPTION = "customer-whatif-input-assumption"   # {"type", "name"}
+WHATIF_BASE_STORE = "customer-whatif-base-store"
+WHATIF_PRESET_DROPDOWN = "customer-whatif-preset-dropdown"
+WHATIF_RESULT_DIV = "customer-whatif-result-div"
+WHATIF_MOVED_GRAPH = "customer-whatif-moved-graph"
+TRY_OFFER_BUTTON = "customer-try-offer-button"
+WHATIF_INPUTS_DIV = "customer-whatif-inputs-div"
+WHATIF_SECTION_DIV = "customer-whatif-section-div"
+HIDDEN = {"display": "none"}
 
 
 def layout(customer_id: str | None = None, **_query) -> html.Div:
-    """Search box and a frame; the callback fills in the customer."""
+    """Search box and frames; the callback fills in the customer and the what-if inputs."""
     return html.Div([
         dbc.Row([
             dbc.Col(html.H4("Customer", className="page-title mb-0"), md=6),
@@ -32,20 +44,60 @@ def layout(customer_id: str | None = None, **_query) -> html.Div:
                                  searchable=True, clearable=True, options=[]), md=6),
         ], className="mb-3 align-items-center"),
         dcc.Store(id=ID_STORE, data=unquote(customer_id) if customer_id else None),
+        dcc.Store(id=WHATIF_BASE_STORE),
         dcc.Loading(html.Div(id=CONTENT_DIV), type="dot"),
+        html.Div(_whatif_frame(), id=WHATIF_SECTION_DIV, style=HIDDEN),
     ])
 
 
-@callback(Output(CONTENT_DIV, "children"), Input(ID_STORE, "data"))
+def _whatif_frame() -> dbc.Card:
+    """The simulator's fixed parts; the inputs depend on the customer."""
+    preset = dbc.Row([
+        dbc.Col(dcc.Dropdown(id=WHATIF_PRESET_DROPDOWN, options=[], value=None, clearable=True,
+                             placeholder="Start from an offer in the catalogue (optional)…"),
+                className="flex-grow-1"),
+        dbc.Col(dbc.Button([html.I(className="bi bi-stars me-1"), "Recommended offer"],
+                           id=TRY_OFFER_BUTTON, size="sm", color="primary", outline=True,
+                           n_clicks=0), width="auto"),
+    ], className="g-2 mb-2 align-items-center")
+    results = html.Div([
+        dcc.Loading(html.Div(id=WHATIF_RESULT_DIV), type="dot", delay_show=200),
+        dcc.Graph(id=WHATIF_MOVED_GRAPH, config={"displayModeBar": False},
+                  figure=moved_chart([])),
+    ])
+    body = [dbc.Row([dbc.Col([preset, html.Div(id=WHATIF_INPUTS_DIV)], lg=6),
+                     dbc.Col(results, lg=6)], className="g-4"),
+            dbc.Alert([html.I(className="bi bi-info-circle me-2"), MODEL_IMPLIED], color="light",
+                      className="small mb-0 mt-2 py-2")]
+    return section("What-if: simulate an offer", body,
+                   "model-implied · change what the team can change")
+
+
+@callback(Output(CONTENT_DIV, "children"), Output(WHATIF_BASE_STORE, "data"),
+          Output(WHATIF_INPUTS_DIV, "children"), Output(WHATIF_PRESET_DROPDOWN, "options"),
+          Output(WHATIF_SECTION_DIV, "style"), Output(TRY_OFFER_BUTTON, "disabled"),
+          Input(ID_STORE, "data"))
 def show_customer(customer_id):
-    """Render the customer named in the address."""
+    """Render the customer named in the address and set up their what-if."""
     if not customer_id:
-        return empty_state("Type a customer id above, or open one from the Customers list.")
-    detail = services.current().customer_detail(customer_id)
+        return (empty_state("Type a customer id above, or open one from the Customers list."),
+                None, None, [], HIDDEN, True)
+    svc = services.current()
+    detail = svc.customer_detail(customer_id)
     if detail is None:
-        return empty_state(f"No customer with id {customer_id!r} in this data.",
-                           "Check the id, or search for it above.")
-    return _detail(detail)
+        return (empty_state(f"No customer with id {customer_id!r} in this data.",
+                            "Check the id, or search for it above."), None, None, [], HIDDEN,
+                True)
+    spec = svc.whatif_spec(detail["row"])
+    current = {item["feature"]: item["current"] for item in spec["actionable"]}
+    presets = [{"label": o["name"], "value": o["id"]} for o in svc.offers_for(detail["row"])]
+    inputs = [*scenario_inputs(spec, WHATIF_INPUT),
+              html.Div("Assumptions", className="section-subtitle mt-2 mb-1"),
+              assumption_inputs(spec, WHATIF_INPUT),
+              html.Div(frozen_note(spec), className="mt-2")]
+    offer = detail.get("offer") or {}
+    return (_detail(detail), {"row": detail["row"], "current": current}, inputs, presets, {},
+            offer.get("id") in (None, "none") or not detail["active"])
 
 
 @callback(Output(SEARCH_DROPDOWN, "options"), Input(SEARCH_DROPDOWN, "search_value"),
@@ -62,6 +114,40 @@ def suggest(text):
 def go_to_customer(customer_id):
     """Choosing a suggestion opens that customer."""
     return f"/customer/{customer_id}" if customer_id else no_update
+
+
+def _offer_card(d: dict) -> html.Div:
+    """The recommended offer, its model-implied effect and the promo code."""
+    offer = d.get("offer")
+    if offer is None:
+        return html.Div("No offer catalogue is loaded, so no offer is recommended.",
+                        className="text-muted small")
+    if not d["active"]:
+        return html.Div("This customer has already left: no offer.", className="text-muted")
+    if offer["id"] == "none":
+        return html.Div([html.Div("No offer", className="fs-5 fw-semibold",
+                                  id="customer-offer-name-text"),
+                         html.Div("No offer in the catalogue is expected to pay for this "
+                                  "customer: the risk it removes is worth less than its cost "
+                                  "and the contact.", className="small text-muted")])
+    code = offer["promo_code"]
+    return html.Div([
+        html.Div(offer["name"], className="fs-5 fw-semibold", id="customer-offer-name-text"),
+        html.Div(offer["description"], className="small text-muted mb-2"),
+        dbc.Row([
+            dbc.Col([html.Div("Churn risk with the offer", className="kpi-title"),
+                     html.Div(f"{fmt_pct(d['churn_probability'])} → {fmt_pct(offer['p1'])}",
+                              className="fw-semibold")], xs=6),
+            dbc.Col([html.Div("Expected profit", className="kpi-title"),
+                     html.Div(fmt_money(offer["profit"], 2), className="fw-semibold "
+                              "text-success")], xs=6),
+        ], className="mb-2"),
+        html.Div([html.Span("Promo code ", className="kpi-title me-1"),
+                  html.Code(code, id="customer-promo-code-text")]) if code else None,
+        html.Div(f"Assumes {fmt_pct(offer['acceptance'])} accept; cost "
+                 f"{fmt_money(offer['cost'], 2)} per accepter. Model-implied.",
+                 className="small text-muted mt-1"),
+    ])
 
 
 def _detail(d: dict) -> list:
@@ -106,5 +192,63 @@ def _detail(d: dict) -> list:
                                 "learned, not measured causes.",
                                 className="small text-muted")]),
                  section("What raises the risk most", why)], lg=7),
-        dbc.Col(section("Profile", profile), lg=5),
+        dbc.Col([section("Recommended offer", _offer_card(d), "model-implied"),
+                 section("Profile", profile)], lg=5),
     ], className="g-3")]
+
+
+@callback(Output(WHATIF_PRESET_DROPDOWN, "value"), Input(TRY_OFFER_BUTTON, "n_clicks"),
+          State(WHATIF_BASE_STORE, "data"), prevent_initial_call=True)
+def try_recommended(n_clicks, base):
+    """'Recommended offer' loads the customer's recommended offer into the what-if."""
+    if not n_clicks or not base:
+        return no_update
+    offer = services.current().offer_of(base["row"])
+    return offer["id"] if offer and offer["id"] != "none" else no_update
+
+
+@callback(Output({"type": WHATIF_INPUT, "feature": ALL}, "value"),
+          Output({"type": f"{WHATIF_INPUT}-assumption", "name": ALL}, "value"),
+          Input(WHATIF_PRESET_DROPDOWN, "value"),
+          State({"type": WHATIF_INPUT, "feature": ALL}, "id"),
+          State({"type": f"{WHATIF_INPUT}-assumption", "name": ALL}, "id"),
+          State({"type": f"{WHATIF_INPUT}-assumption", "name": ALL}, "value"),
+          State(WHATIF_BASE_STORE, "data"), prevent_initial_call=True)
+def apply_preset(offer_id, input_ids, assumption_ids, assumption_values, base):
+    """An offer from the catalogue fills in the inputs (its changes, discount, costs and
+    acceptance); clearing it puts the customer's current values back."""
+    if not base:
+        return no_update, no_update
+    values = services.current().preset_values(offer_id, base["current"])
+    inputs = [values.get(i["feature"]) for i in input_ids]
+    assumptions = [values["acceptance"] if i["name"] == "acceptance" and
+                   values.get("acceptance") is not None else v
+                   for i, v in zip(assumption_ids, assumption_values)]
+    return inputs, assumptions
+
+
+@callback(Output(WHATIF_RESULT_DIV, "children"), Output(WHATIF_MOVED_GRAPH, "figure"),
+          Input({"type": WHATIF_INPUT, "feature": ALL}, "value"),
+          Input({"type": f"{WHATIF_INPUT}-assumption", "name": ALL}, "value"),
+          State({"type": WHATIF_INPUT, "feature": ALL}, "id"),
+          State({"type": f"{WHATIF_INPUT}-assumption", "name": ALL}, "id"),
+          State(WHATIF_BASE_STORE, "data"))
+def simulate(values, assumption_values, input_ids, assumption_ids, base):
+    """Re-score the customer with the inputs; the money of offering the change."""
+    if not base or not input_ids:
+        return no_update, no_update
+    svc = services.current()
+    scenario = services.scenario_from(input_ids, values, assumption_ids, assumption_values,
+                                      base["current"])
+    try:
+        result = svc.simulate_customer(base["row"], scenario)
+    except ValueError as exc:
+        return dbc.Alert(str(exc), color="warning", className="small py-2 mb-0",
+                         id="customer-whatif-error-alert"), moved_chart([])
+    if not result["changed"]:
+        return html.Div([html.Div(f"Churn risk now: {result['p0']:.1%}", className="fw-semibold"),
+                         html.Div("Change an input on the left, or start from an offer, to see "
+                                  "the model-implied risk, the money and which reasons move.",
+                                  className="text-muted small")],
+                        id="customer-whatif-empty-text", className="py-2"), moved_chart([])
+    return customer_result(result, "customer-whatif"), moved_chart(result["reasons_moved"])

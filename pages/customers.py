@@ -48,6 +48,10 @@ COLUMNS = [
     {"field": "reason_1", "headerName": "Top reason", "width": 260, "sortable": False},
     {"field": "reason_2", "headerName": "2nd reason", "width": 240, "sortable": False},
     {"field": "reason_3", "headerName": "3rd reason", "width": 240, "sortable": False},
+    {"field": "recommended_offer", "headerName": "Recommended offer", "width": 230, **TEXT},
+    {"field": "expected_profit", "headerName": "Expected profit (model-implied)",
+     "valueFormatter": MONEY, "width": 170, **NUMBER},
+    {"field": "promo_code", "headerName": "Promo code", "width": 175, **TEXT},
 ]
 
 
@@ -56,7 +60,8 @@ def layout(**_query) -> html.Div:
     return html.Div([
         dbc.Row([
             dbc.Col([html.H4("Customers", className="page-title mb-0"),
-                     html.Div("The at-risk list, riskiest first. Sort or filter any column; "
+                     html.Div("The at-risk list, riskiest first, with the most profitable "
+                              "offer for each active customer. Sort or filter any column; "
                               "click a row to open that customer.",
                               className="text-muted small")], md=7),
             dbc.Col(html.Div([

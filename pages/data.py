@@ -11,7 +11,7 @@ from components.kpi import fmt_int, fmt_pct
 from dashboard import services
 
 dash.register_page(__name__, path="/data", name="Data & model",
-                   title="ChurnLens · Data & model", order=4)
+                   title="ChurnLens · Data & model", order=7)
 
 CONTENT_DIV = "data-content-div"
 LOAD_STORE = "data-load-store"

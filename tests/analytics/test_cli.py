@@ -55,7 +55,7 @@ def test_score_writes_reasons(tmp_path, cache):
     assert len(table) == 1500 and table["customer_id"].is_unique
     assert table["churn_probability"].between(0, 1).all()
     high = table[table["risk_tier"] == "High"]
-    assert (high["reason_1"].str.contains(r": .* \(\+\d+ pts\)")).all()
+    assert (high["reason_1"].str.fullmatch(r"[^:]+(: [^:]+)?: \+\d+ pts")).all()
 
 
 def test_bad_data_exits_2_with_a_message_and_no_traceback(tmp_path):

@@ -11,8 +11,8 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.e2e.browser import (as_int, dropdown_selection, hash_params, hover_bar,
-                               text_of, url_hash, wait)
+from tests.e2e.browser import (as_int, choose_option, dropdown_selection, hash_params,
+                               hover_bar, text_of, url_hash, wait)
 
 
 # Component ids (dashboard/ids.py, pages/overview.py). Hard-coded: importing the page
@@ -62,40 +62,6 @@ def wait_all_customers(driver) -> None:
 
 
 
-def choose_option(driver, dropdown_id: str, label: str) -> None:
-    """Open the dropdown, search for `label`, click the option, close the dropdown."""
-    trigger = wait(driver).until(lambda d: d.find_element(By.ID, dropdown_id))
-    trigger.click()
-    wait(driver).until(lambda d: d.find_element(By.ID, dropdown_id)
-                       .get_attribute("aria-expanded") == "true",
-                       message=f"{dropdown_id} did not open")
-    # The options live in a popover portal; the trigger names it in aria-controls.
-    popover_id = driver.find_element(By.ID, dropdown_id).get_attribute("aria-controls")
-    popover = wait(driver).until(lambda d: d.find_element(By.ID, popover_id))
-    search = popover.find_element(By.CSS_SELECTOR, "input.dash-dropdown-search")
-    search.send_keys(label)
-
-    def matching_option(d):
-        for option in d.find_element(By.ID, popover_id).find_elements(
-                By.CSS_SELECTOR, "[role='option']"):
-            if option.text.strip() == label and option.is_displayed():
-                return option
-        return False
-
-    wait(driver).until(matching_option, message=f"option {label!r} not listed").click()
-    wait(driver).until(lambda d: label in dropdown_selection(d, dropdown_id),
-                       message=f"{dropdown_id} does not show {label!r} as selected")
-    search.send_keys(Keys.ESCAPE)
-    wait(driver).until(lambda d: d.find_element(By.ID, dropdown_id)
-                       .get_attribute("aria-expanded") == "false",
-                       message=f"{dropdown_id} did not close")
-
-
-
-
-
-
-# ----- flows ----------------------------------------------------------------------------
 def test_filter_changes_kpis(browser, base_url, clean_console):
     open_overview(browser, base_url)
     wait_all_customers(browser)

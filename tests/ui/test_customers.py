@@ -26,7 +26,7 @@ def test_first_block_is_the_riskiest(in_app):
     probs = [r["churn_probability"] for r in out["rowData"]]
     assert probs == sorted(probs, reverse=True)
     first = out["rowData"][0]
-    assert first["risk_tier"] == "High" and first["reason_1"].endswith("pts)")
+    assert first["risk_tier"] == "High" and first["reason_1"].endswith(" pts")
     json.dumps(out)  # JSON-safe
 
 
@@ -85,7 +85,7 @@ def test_row_click_opens_the_customer(in_app):
 def test_customer_page(in_app):
     svc = in_app.server.config[CONFIG_KEY]
     some_id = svc.grid_page({}, {"startRow": 0, "endRow": 1})["rowData"][0]["customer_id"]
-    text = str(customer_page.show_customer(some_id))
+    text = str(customer_page.show_customer(some_id)[0])
     assert some_id in text and "What raises the risk" in text
     assert "No customer with id" in str(customer_page.show_customer("nope"))
     assert some_id in customer_page.suggest(some_id[:4])
@@ -99,7 +99,7 @@ def test_waterfall_bars_add_up_to_the_prediction(in_app):
         total = w["base"] + sum(i["points"] for i in w["items"])
         assert total == pytest.approx(w["prediction"], abs=0.1)
         assert len(w["items"]) <= 9
-    fig = customer_page.show_customer(some_id)
+    fig = customer_page.show_customer(some_id)[0]
     graph = [c for c in _walk(fig) if getattr(c, "id", None) == "customer-waterfall-graph"][0]
     bar = graph.figure.data[0]
     assert bar.type == "waterfall" and bar.measure[0] == "absolute" and bar.measure[-1] == "total"

@@ -1,0 +1,118 @@
+"""Campaign: whom to contact, with which offer, and how many the budget should cover."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, dcc, html, no_update
+
+from components.charts import empty_figure, gains_chart, offer_mix_chart
+from components.feedback import empty_state, section
+from components.kpi import fmt_int, fmt_money, fmt_pct
+from components.whatif import PROFIT_FORMULA
+from dashboard import ids, services
+
+dash.register_page(__name__, path="/campaign", name="Campaign", title="ChurnLens · Campaign",
+                   order=5)
+
+CAPACITY_INPUT = "campaign-capacity-input"
+KPI_DIV = "campaign-kpi-div"
+GAINS_GRAPH = "campaign-gains-graph"
+MIX_GRAPH = "campaign-mix-graph"
+OFFERS_DIV = "campaign-offers-div"
+EXPORT_LINK = "campaign-export-link"
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+def layout(**_query) -> html.Div:
+    return html.Div([
+        dbc.Row([
+            dbc.Col([html.H4("Campaign", className="page-title mb-0"),
+                     html.Div("Every active customer the filters select, with the offer that "
+                              "has the highest expected profit for them. Contact the ones "
+                              "worth contacting, best first.", className="text-muted small")],
+                    md=7),
+            dbc.Col(html.Div([
+                html.Label("Team capacity", htmlFor=CAPACITY_INPUT,
+                           className="small me-2 mb-0 text-nowrap"),
+                dbc.Input(id=CAPACITY_INPUT, type="number", min=0, step=1, debounce=True,
+                          placeholder="no limit", size="sm", style={"maxWidth": "9rem"}),
+                html.A([html.I(className="bi bi-filetype-csv me-1"), "Export campaign list"],
+                       id=EXPORT_LINK, href="#", download="",
+                       className="btn btn-sm btn-primary ms-3 text-nowrap"),
+            ], className="d-flex align-items-center justify-content-md-end mt-2 mt-md-0"),
+                md=5),
+        ], className="mb-3 align-items-end"),
+        dcc.Loading(html.Div(id=KPI_DIV), type="dot", delay_show=200),
+        dbc.Row([
+            dbc.Col(dbc.Card(dcc.Graph(id=GAINS_GRAPH, config=GRAPH_CONFIG,
+                                       figure=empty_figure("Loading…")), body=True,
+                             className="chart-card"), lg=7, className="mb-3"),
+            dbc.Col(dbc.Card(dcc.Graph(id=MIX_GRAPH, config=GRAPH_CONFIG,
+                                       figure=empty_figure("Loading…")), body=True,
+                             className="chart-card"), lg=5, className="mb-3"),
+        ], className="g-3"),
+        html.Div(id=OFFERS_DIV),
+    ])
+
+
+def _tile(title: str, value: str, sub: str, tile_id: str) -> dbc.Col:
+    return dbc.Col(dbc.Card(dbc.CardBody([
+        html.Div(title, className="kpi-title"),
+        html.Div(value, className="kpi-value", id=tile_id),
+        html.Div(sub, className="kpi-sub")]), className="kpi-card h-100"),
+        xs=6, xl=3, className="mb-3")
+
+
+@callback(Output(KPI_DIV, "children"), Output(GAINS_GRAPH, "figure"),
+          Output(MIX_GRAPH, "figure"), Output(OFFERS_DIV, "children"),
+          Output(EXPORT_LINK, "href"),
+          Input(ids.FILTERS_STORE, "data"), Input(CAPACITY_INPUT, "value"))
+def update_campaign(filters, capacity):
+    """Targeting for the selection and the capacity."""
+    svc = services.current()
+    if svc.analysis is None:
+        return empty_state("No data loaded."), no_update, no_update, None, "#"
+    try:
+        capacity = None if capacity in (None, "") else max(int(capacity), 0)
+    except (TypeError, ValueError):
+        capacity = None
+    data = svc.campaign(filters or {}, capacity)
+    if data.get("error"):
+        message = f"Offers are unavailable: {data['error']}"
+        return (dbc.Alert(message, color="warning", id="campaign-error-alert"),
+                empty_figure(message), empty_figure(message), None, "#")
+    plan = data["plan"]
+    tiles = [
+        _tile("Active customers", fmt_int(data["active"]), "in the selection",
+              "campaign-active-text"),
+        _tile("Worth contacting", fmt_int(plan["best_size"]),
+              f"{fmt_pct(plan['best_size'] / data['active']) if data['active'] else '–'} "
+              "have an offer with positive expected profit", "campaign-best-size-text"),
+        _tile("Expected profit", fmt_money(plan["best_total"]),
+              "contacting all of them (model-implied)", "campaign-best-profit-text"),
+    ]
+    if capacity is not None:
+        tiles.append(_tile(f"With capacity {capacity:,}", fmt_money(plan["capacity_total"]),
+                           f"contact the top {plan['capacity_size']:,}",
+                           "campaign-capacity-profit-text"))
+    else:
+        tiles.append(_tile("With capacity", "–", "enter the team's capacity above",
+                           "campaign-capacity-profit-text"))
+    offers = section("Offer catalogue", [
+        html.Table([html.Thead(html.Tr([html.Th("Offer"), html.Th("Assumed acceptance"),
+                                        html.Th("What it is")])),
+                    html.Tbody([html.Tr([html.Td(o["name"]), html.Td(fmt_pct(o["acceptance"])),
+                                         html.Td(o["description"], className="text-muted")])
+                                for o in data["offers"]])],
+                   className="table table-sm small mb-2"),
+        html.Div(f"{PROFIT_FORMULA}, with contact cost k = {fmt_money(data['contact_cost'], 2)}; "
+                 f"p1 is the model's churn probability with the offer applied (model-implied, "
+                 f"not a measured effect). Each customer gets their most profitable offer, or "
+                 f"none when nothing pays. Edit {data['catalogue']} to change the offers.",
+                 className="small text-muted"),
+    ], "from the catalogue file")
+    href = services.export_href("csv", filters, None, None, campaign={"capacity": capacity})
+    return (dbc.Row(tiles, className="g-3"),
+            gains_chart(plan["curve"], plan["best_size"], plan["capacity_size"]),
+            offer_mix_chart(data["mix"]), offers, href)

@@ -1,0 +1,106 @@
+"""Score a new customer: a form of the model's features, answered instantly."""
+
+from __future__ import annotations
+
+import json
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, dcc, html
+
+from components.feedback import empty_state, section
+from components.kpi import fmt_money, fmt_pct
+from dashboard import services
+
+dash.register_page(__name__, path="/score", name="Score", title="ChurnLens · Score a customer",
+                   order=6)
+
+FIELD = "score-field"                  # pattern-matching: {"type", "feature"}
+RESULT_DIV = "score-result-div"
+TIER_COLOURS = {"High": "danger", "Medium": "warning", "Low": "success"}
+
+
+def _field(item: dict) -> dbc.Col:
+    fid = {"type": FIELD, "feature": item["feature"]}
+    if item["kind"] == "category":
+        control = dcc.Dropdown(id=fid, options=item["choices"], value=item["default"],
+                               clearable=False)
+        hint = ""
+    else:
+        control = dbc.Input(id=fid, type="number", value=item["default"], min=item["min"],
+                            max=item["max"], step=1 if item["integer"] else "any",
+                            debounce=True, size="sm")
+        hint = f"{item['min']:,.0f}–{item['max']:,.0f} in the data"
+    return dbc.Col([html.Label(item["label"], className="form-label small mb-1",
+                               title=item["feature"]), control,
+                    html.Div(hint, className="form-text mt-0")], md=6, xl=4, className="mb-2")
+
+
+def layout(**_query) -> html.Div:
+    svc = services.current()
+    if svc.analysis is None:
+        return empty_state("No data loaded.", "See the message above.")
+    spec = svc.score_spec()
+    return html.Div([
+        html.Div([html.H4("Score a new customer", className="page-title mb-0"),
+                  html.Div("Fill in the customer's attributes (choices come from this data's "
+                           "categories, ranges from its numbers); the score updates as you "
+                           "type. The same answer is available as JSON from POST /api/score.",
+                           className="text-muted small")], className="mb-3"),
+        dbc.Row([
+            dbc.Col(section("Customer", dbc.Row([_field(item) for item in spec],
+                                                className="g-2"),
+                            "starts at the most common value and the median"), lg=7),
+            dbc.Col(section("Score", dcc.Loading(html.Div(id=RESULT_DIV), type="dot",
+                                                 delay_show=200)), lg=5),
+        ], className="g-3"),
+    ])
+
+
+@callback(Output(RESULT_DIV, "children"), Input({"type": FIELD, "feature": ALL}, "value"),
+          State({"type": FIELD, "feature": ALL}, "id"))
+def score(values, field_ids):
+    """Probability, tier, reasons and the best offer for the form's customer."""
+    record = {i["feature"]: v for i, v in zip(field_ids, values) if v not in (None, "")}
+    try:
+        result = services.current().score(record)
+    except services.ScoreInputError as exc:
+        return dbc.Alert(str(exc), color="warning", className="small py-2",
+                         id="score-error-alert")
+    tier = result["risk_tier"]
+    reasons = [html.Li([r["value"], html.Span(f" +{r['points']:.1f} pts",
+                                              className="text-danger")])
+               for r in result["reasons"]] or [html.Li("Nothing raises the risk above the "
+                                                       "model's baseline.")]
+    offer = result.get("best_offer")
+    offer_block = html.Div("No offer catalogue loaded.", className="small text-muted")
+    if offer is not None:
+        if offer["id"] == "none":
+            offer_text = [html.Div("No offer", className="fw-semibold",
+                                   id="score-offer-text"),
+                          html.Div("Nothing in the catalogue is expected to pay for this "
+                                   "customer.", className="small text-muted")]
+        else:
+            offer_text = [html.Div(offer["name"], className="fw-semibold",
+                                   id="score-offer-text"),
+                          html.Div(f"Churn risk with the offer "
+                                   f"{fmt_pct(offer['churn_probability_with_offer'])}; expected "
+                                   f"profit {fmt_money(offer['expected_profit'], 2)} "
+                                   "(model-implied)", className="small text-muted")]
+        offer_block = html.Div([html.Div("Best offer", className="kpi-title mt-3"),
+                                *offer_text])
+    return html.Div([
+        html.Div("Churn probability", className="kpi-title"),
+        html.Div([html.Span(fmt_pct(result["churn_probability"]), id="score-probability-text"),
+                  dbc.Badge(tier, color=TIER_COLOURS.get(tier, "secondary"),
+                            className="ms-2 risk-badge", id="score-tier-badge")],
+                 className="kpi-value"),
+        html.Div(f"model baseline {fmt_pct(result['base_rate'])} · CLV "
+                 f"{fmt_money(result['clv'])}", className="kpi-sub"),
+        html.Div("What raises the risk most", className="kpi-title mt-3"),
+        html.Ul(reasons, className="mb-0 small", id="score-reasons-list"),
+        offer_block,
+        html.Details([html.Summary("The same request as JSON", className="small text-muted"),
+                      html.Pre(f"POST /api/score\n{json.dumps(record, indent=1)}",
+                               className="small bg-light p-2 mb-0")], className="mt-3"),
+    ])
