@@ -31,9 +31,20 @@ def _quiet(_message: str) -> None:
     return None
 
 
+SMALL_FRAME = 2_000
+
+
 def to_pool(frame: pd.DataFrame, categorical: list[str], numeric: list[str],
             label=None) -> Pool:
-    """One CatBoost Pool with categorical columns as strings (CatBoost's native handling)."""
+    """One CatBoost Pool with categorical columns as strings (CatBoost's native handling).
+
+    Small frames (a scored customer, a what-if) go through one object array: pandas'
+    per-column conversions cost ~4 ms however few the rows, this path ~1 ms."""
+    if len(frame) <= SMALL_FRAME:
+        data = frame[categorical + numeric].to_numpy(dtype=object)
+        k = len(categorical)
+        data[:, :k] = data[:, :k].astype(str)
+        return Pool(data, label=label, cat_features=list(range(k)))
     data = frame[categorical + numeric].copy()
     for column in categorical:
         data[column] = data[column].astype(str)

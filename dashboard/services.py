@@ -111,6 +111,7 @@ class Services:
         return {"ok": True, "error": None, "source": a.source, "n": int(len(a.customers)),
                 "as_of": a.as_of, "extraction_date": a.extraction_date,
                 "from_cache": self.from_cache, "leakage": a.leakage,
+                "offers_error": self.catalogue_error,
                 "roc_auc": a.cv.overall["catboost"]["roc_auc"]}
 
     def filter_options(self) -> dict:
@@ -345,6 +346,12 @@ class Services:
                     categories=[str(x) for x in recs[OFFER_NAME].cat.categories])
                 columns["expected_profit"] = Column("number", values=recs[PROFIT].to_numpy())
                 columns["promo_code"] = Column("text", values=recs[PROMO].to_numpy())
+            else:  # no catalogue: empty columns, so sorting or filtering them still works
+                n = len(c)
+                columns["recommended_offer"] = Column("category", codes=np.zeros(n, np.int8),
+                                                      categories=[""])
+                columns["expected_profit"] = Column("number", values=np.full(n, np.nan))
+                columns["promo_code"] = Column("text", values=np.full(n, "", dtype=object))
             self._grid_columns = columns
         return self._grid_columns
 

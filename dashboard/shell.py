@@ -106,11 +106,16 @@ def _filter_bar(options: dict) -> dbc.Card:
 def _banners(status: dict) -> list:
     if not status["ok"]:
         return [error_banner(status["error"])]
+    banners = []
     if status["leakage"]:
-        return [warning_banner([w["message"] for w in status["leakage"]],
-                               "Possible leakage: a single feature predicts churn almost "
-                               "perfectly")]
-    return []
+        banners.append(warning_banner([w["message"] for w in status["leakage"]],
+                                      "Possible leakage: a single feature predicts churn "
+                                      "almost perfectly"))
+    if status.get("offers_error"):
+        banners.append(warning_banner([status["offers_error"]],
+                                      "The offer catalogue could not be read: offers, "
+                                      "campaigns and promo codes are off until it is fixed"))
+    return banners
 
 
 def layout(options: dict, status: dict) -> html.Div:

@@ -73,3 +73,31 @@ def test_missing_path_exits_2(tmp_path):
                "--no-cache")
     assert done.returncode == 2 and "not found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_campaign_plans_whom_to_contact(cache):
+    done = run("campaign", "--demo-size", "1500", "--capacity", "100", "--json", cache=cache)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    best = result["contact_for_max_profit"]
+    assert 0 < best <= result["active_customers"] < 1500
+    assert result["contact_with_capacity"] == min(100, best)
+    assert result["max_expected_profit"] >= result["expected_profit_with_capacity"] > 0
+    assert sum(result["offer_mix"].values()) == best  # every contact gets exactly one offer
+    assert "No offer" not in result["offer_mix"] and "model-implied" in result["note"]
+
+
+def test_export_carries_the_recommended_offer_and_promo_code(tmp_path, cache):
+    out = tmp_path / "list.csv"
+    done = run("export", "--demo-size", "1500", "--out", str(out), cache=cache)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out, skiprows=1, keep_default_na=False)
+    assert list(table.columns)[-3:] == ["recommended_offer", "expected_profit", "promo_code"]
+    offered = table[~table["recommended_offer"].isin(["No offer", "Not offered (left)"])]
+    assert len(offered) and (offered["expected_profit"].astype(float) > 0).all()
+    codes = table.loc[table["promo_code"] != "", "promo_code"]
+    assert codes.is_unique and codes.str.match(r"^SAVE\d+-").all()
+    again = tmp_path / "again.csv"
+    assert run("export", "--demo-size", "1500", "--out", str(again), cache=cache).returncode == 0
+    assert pd.read_csv(again, skiprows=1, keep_default_na=False)["promo_code"].equals(
+        table["promo_code"])  # stable across exports of the same data and settings

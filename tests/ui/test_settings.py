@@ -25,3 +25,24 @@ def test_options_parse():
 def test_bad_tiers_are_refused():
     with pytest.raises(SystemExit):
         Settings.from_args(["--tier-high", "0.2", "--tier-medium", "0.4"])
+
+
+def test_a_broken_offer_catalogue_is_reported_and_the_app_runs_without_offers(tmp_path):
+    from dashboard import shell
+    from dashboard.services import Services
+    from dashboard.settings import Settings
+
+    bad = tmp_path / "offers.toml"
+    bad.write_text('[settings]\ncontact_cost = 5\n[offers.x]\nname = "X"\nacceptance = 2\n')
+    svc = Services(Settings(demo_size=600, cache_dir=str(tmp_path / "cache"),
+                            offers_path=str(bad))).start(progress=lambda m: None)
+    assert svc.analysis is not None and svc.analysis.recommendations is None
+    status = svc.status()
+    assert "offers.toml" in status["offers_error"] and "acceptance" in status["offers_error"]
+    assert "could not be read" in str(shell.layout(svc.filter_options(), status))
+    assert svc.campaign({}, None)["error"] == status["offers_error"]
+    detail = svc.customer_detail(str(svc.analysis.customers["customer_id"].iloc[0]))
+    assert detail["offer"] is None and detail["recommended_offer"] == ""
+    page = svc.grid_page({}, {"startRow": 0, "endRow": 10,
+                              "sortModel": [{"colId": "expected_profit", "sort": "desc"}]})
+    assert page["rowCount"] == 600 and len(page["rowData"]) == 10

@@ -1,0 +1,254 @@
+"""What-if scenarios, recommendations and promo codes on a small trained analysis.
+
+Money is checked against the formulas written out by hand:
+profit = a x ((p0 - p1) x CLV - c) - k, ROI = profit / (a x c + k), break-even a = k / gain."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analytics.offers as offers_module
+from analytics import runner
+from analytics.dataset import ACTIVE
+from analytics.explain import describe_value, feature_label
+from analytics.loaders import load_demo
+from analytics.model import ChurnModel, to_pool
+from analytics.offers import best_offers, load_catalogue
+from analytics.pipeline import CLV, PROBABILITY, AnalysisSettings, analyse
+from analytics.recommend import (NOT_OFFERED, OFFER, OFFER_NAME, PROFIT, PROMO,
+                                 catalogue_fingerprint, promo_codes, recommend)
+from analytics.store import ArtifactStore
+from analytics.whatif import (NO_INTERNET, Scenario, affected_mask, apply, simulate_customer,
+                              simulate_selection, validate)
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = AnalysisSettings(n_splits=3, baselines=("logistic_regression",))
+CODE = re.compile(r"^SAVE\d+-[0-9A-HJKMNP-TV-Z]{10,}$")
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    return analyse(load_demo(1500, seed=5), FAST)
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue(ROOT / "data" / "offers.toml")
+
+
+def _row(analysis, **conditions) -> int:
+    c = analysis.customers
+    keep = c[ACTIVE].to_numpy(dtype=bool)
+    for column, value in conditions.items():
+        keep &= (c[column] == value).to_numpy()
+    return int(np.flatnonzero(keep)[0])
+
+
+# --- plain-language reasons ---------------------------------------------------------------
+
+@pytest.mark.parametrize("feature, value, text", [
+    ("Contract", "Month-to-month", "Month-to-month contract"),
+    ("PaymentMethod", "Electronic check", "Pays by electronic check"),
+    ("TechSupport", "No", "No tech support"),
+    ("OnlineSecurity", "Yes", "Has online security"),
+    ("Partner", "Yes", "Has a partner"),
+    ("PaperlessBilling", "Yes", "Paperless billing"),
+    ("InternetService", "Fiber optic", "Fiber optic internet"),
+    ("tenure", 1.0, "Tenure 1 month"),
+    ("tenure", 34, "Tenure 34 months"),
+    ("MonthlyCharges", 99.65, "Monthly charges 99.65"),
+    ("SeniorCitizen", 1, "Senior citizen"),
+    ("usage_GB", 3.0, "usage GB 3"),
+    ("Region", "North", "Region: North"),
+    ("MonthlyCharges", float("nan"), "Monthly charges: missing"),
+])
+def test_reasons_read_as_plain_language(feature, value, text):
+    assert describe_value(feature, value) == text
+
+
+def test_feature_labels():
+    assert feature_label("StreamingTV") == "Streaming TV"
+    assert feature_label("TotalCharges") == "Total charges to date"
+    assert feature_label("lastLoginDays") == "last login days"
+
+
+# --- scoring paths ------------------------------------------------------------------------
+
+def test_small_and_large_pool_paths_score_alike(analysis, monkeypatch):
+    import analytics.model as model_module
+    model: ChurnModel = analysis.model
+    frame = analysis.customers.iloc[:50]
+    small = model.predict_proba(frame)
+    monkeypatch.setattr(model_module, "SMALL_FRAME", 0)
+    large = model.predict_proba(frame)
+    np.testing.assert_allclose(small, large, atol=1e-12)
+    assert to_pool(frame, analysis.categorical, analysis.numeric).num_row() == 50
+
+
+def test_stacked_offer_scoring_matches_one_call_per_offer(analysis, catalogue, monkeypatch):
+    frame = analysis.customers.iloc[:200]
+    args = (analysis.model.predict_proba, frame, frame[PROBABILITY].to_numpy(float),
+            frame[CLV].to_numpy(float), catalogue)
+    stacked = best_offers(*args)
+    monkeypatch.setattr(offers_module, "STACK_ROWS", 0)
+    pd.testing.assert_frame_equal(stacked, best_offers(*args), atol=1e-9)
+
+
+# --- promo codes --------------------------------------------------------------------------
+
+def test_promo_codes_are_stable_keyed_and_only_for_discounts():
+    ids = [f"C{i}" for i in range(200)]
+    prefixes = ["SAVE10" if i % 3 else "" for i in range(200)]
+    first = promo_codes(ids, prefixes, salt="data-A")
+    assert (promo_codes(ids, prefixes, salt="data-A") == first).all()
+    other = promo_codes(ids, prefixes, salt="data-B")
+    given = first != ""
+    assert given.sum() == sum(1 for p in prefixes if p)
+    assert all(CODE.match(code) for code in first[given])
+    assert (first[given] != other[given]).all()   # the salt keys the codes
+    assert len(set(first[given])) == given.sum()
+
+
+def test_promo_code_collisions_are_lengthened_until_unique():
+    ids = [f"C{i}" for i in range(300)]
+    codes = promo_codes(ids, ["SAVE20"] * 300, salt="s", length=1)  # 32 codes for 300 people
+    assert len(set(codes)) == 300
+    assert max(len(c) for c in codes) > len("SAVE20-") + 1
+    assert (promo_codes(ids, ["SAVE20"] * 300, salt="s", length=1) == codes).all()
+
+
+# --- recommendations ----------------------------------------------------------------------
+
+def test_recommendations_pick_the_best_paying_offer(analysis, catalogue):
+    recs = recommend(analysis, catalogue, salt="t")
+    c = analysis.customers
+    active = c[ACTIVE].to_numpy(dtype=bool)
+    assert len(recs) == len(c)
+    assert (recs.loc[~active, OFFER_NAME] == NOT_OFFERED).all()
+    assert recs.loc[~active, PROFIT].isna().all()
+    frame = c.loc[active]
+    best = best_offers(analysis.model.predict_proba, frame, frame[PROBABILITY].to_numpy(float),
+                       frame[CLV].to_numpy(float), catalogue)
+    per_offer = best[[f"profit_{o.id}" for o in catalogue.offers]].to_numpy()
+    top = np.nanmax(np.where(np.isnan(per_offer), -np.inf, per_offer), axis=1)
+    profit = recs.loc[active, PROFIT].to_numpy(dtype=float)
+    np.testing.assert_allclose(profit, np.where(top > 0, top, 0.0), rtol=1e-5, atol=1e-3)
+    chosen = recs.loc[active, OFFER].astype(str).to_numpy()
+    assert ((chosen == "none") == (profit <= 0)).all()
+    discount_ids = {o.id for o in catalogue.offers if o.discount > 0}
+    has_code = recs[PROMO].to_numpy() != ""
+    assert (has_code == recs[OFFER].astype(str).isin(discount_ids).to_numpy()).all()
+    assert has_code.any() and recs.loc[has_code, PROMO].is_unique
+
+
+def test_recommendations_are_cached_beside_the_model(analysis, catalogue, tmp_path, monkeypatch):
+    store = ArtifactStore(tmp_path)
+    runner.attach_recommendations(analysis, catalogue, "key", "salt", store)
+    first = analysis.recommendations
+    monkeypatch.setattr(runner, "recommend", lambda *a, **k: pytest.fail("recomputed"))
+    runner.attach_recommendations(analysis, catalogue, "key", "salt", store)
+    pd.testing.assert_frame_equal(analysis.recommendations, first)
+    assert catalogue_fingerprint(catalogue) == catalogue_fingerprint(
+        load_catalogue(ROOT / "data" / "offers.toml"))
+
+
+# --- what-if: one customer ----------------------------------------------------------------
+
+def test_no_change_changes_nothing_and_costs_the_contact(analysis):
+    row = _row(analysis)
+    result = simulate_customer(analysis, row, Scenario(contact_cost=5.0))
+    assert result["p1"] == pytest.approx(result["p0"])
+    assert result["changed"] == [] and result["reasons_moved"] == []
+    assert result["profit"] == pytest.approx(-5.0)
+    assert result["never_pays"] and result["break_even_acceptance"] is None
+
+
+def test_customer_money_matches_the_hand_formula(analysis):
+    row = _row(analysis, Contract="Month-to-month")
+    scenario = Scenario(changes={"Contract": "Two year"}, discount=0.1, months=12,
+                        one_off_cost=7.0, acceptance=0.25, contact_cost=4.0)
+    r = simulate_customer(analysis, row, scenario)
+    c = analysis.customers.iloc[row]
+    monthly, clv = float(c["MonthlyCharges"]), float(c[CLV])
+    cost = 0.1 * monthly * 12 + 7.0
+    assert r["cost"] == pytest.approx(cost)
+    assert r["profit"] == pytest.approx(0.25 * ((r["p0"] - r["p1"]) * clv - cost) - 4.0)
+    assert r["roi"] == pytest.approx(r["profit"] / (0.25 * cost + 4.0))
+    assert r["p0"] == pytest.approx(float(c[PROBABILITY]), abs=1e-4)
+    assert r["p1"] < r["p0"]  # on this data longer contracts are associated with less churn
+    assert set(r["changed"]) == {"Contract", "MonthlyCharges"}
+    assert r["reasons_moved"][0]["feature"] == "Contract"
+    gain = (r["p0"] - r["p1"]) * clv - cost
+    if gain > 0 and r["break_even_acceptance"] is not None:
+        a = r["break_even_acceptance"]
+        assert a * gain - 4.0 == pytest.approx(0.0, abs=1e-9)
+
+
+def test_margin_rescales_clv(analysis):
+    row = _row(analysis, Contract="Month-to-month")
+    half = analysis.settings.margin / 2
+    base = simulate_customer(analysis, row, Scenario(changes={"Contract": "One year"},
+                                                     margin=half))
+    doubled = simulate_customer(analysis, row, Scenario(changes={"Contract": "One year"},
+                                                        margin=2 * half))
+    assert doubled["clv"] == pytest.approx(2 * base["clv"])
+    assert doubled["clv"] == pytest.approx(float(analysis.customers[CLV].iloc[row]))
+    assert doubled["value_kept"] == pytest.approx(2 * base["value_kept"])
+
+
+@pytest.mark.parametrize("scenario, message", [
+    (Scenario(changes={"tenure": "60"}), "frozen"),
+    (Scenario(changes={"gender": "Male"}), "frozen"),
+    (Scenario(changes={"Contract": "Ten year"}), "unknown value"),
+    (Scenario(changes={"TechSupport": NO_INTERNET}), "cannot be set"),
+    (Scenario(discount=0.2, months=0), "duration"),
+    (Scenario(acceptance=1.5), "acceptance"),
+    (Scenario(contact_cost=-1), "negative"),
+    (Scenario(margin=0), "margin"),
+])
+def test_invalid_scenarios_are_refused_by_name(analysis, scenario, message):
+    with pytest.raises(ValueError, match=message):
+        validate(analysis, scenario)
+
+
+def test_add_ons_are_not_given_to_customers_without_internet(analysis):
+    c = analysis.customers
+    frame = pd.concat([c[c["TechSupport"] == NO_INTERNET].head(3),
+                       c[c["TechSupport"] == "No"].head(3)])
+    scenario = Scenario(changes={"TechSupport": "Yes"})
+    changed = apply(frame, scenario)
+    assert (changed["TechSupport"].astype(str).tolist()
+            == [NO_INTERNET] * 3 + ["Yes"] * 3)
+    assert affected_mask(frame, scenario).tolist() == [False] * 3 + [True] * 3
+
+
+# --- what-if: a selection -----------------------------------------------------------------
+
+def test_selection_totals_add_up_customer_by_customer(analysis):
+    c = analysis.customers
+    rows = np.arange(60)
+    scenario = Scenario(changes={"Contract": "One year"}, acceptance=0.3, contact_cost=5.0)
+    total = simulate_selection(analysis, rows, scenario)
+    active = c[ACTIVE].to_numpy(dtype=bool)[rows]
+    changes = (c["Contract"].iloc[rows] != "One year").to_numpy()
+    targets = rows[active & changes]
+    assert total["selected"] == 60 and total["active"] == int(active.sum())
+    assert total["affected"] == len(targets)
+    singles = [simulate_customer(analysis, int(r), scenario) for r in targets]
+    assert total["profit"] == pytest.approx(sum(s["profit"] for s in singles), abs=0.05)
+    assert total["churners_avoided"] == pytest.approx(
+        0.3 * sum(s["p0"] - s["p1"] for s in singles), abs=1e-3)
+    assert total["total_cost"] == pytest.approx(5.0 * len(targets))
+    assert total["roi"] == pytest.approx(total["profit"] / total["total_cost"])
+
+
+def test_selection_with_nobody_to_change(analysis):
+    c = analysis.customers
+    rows = np.flatnonzero((c["Contract"] == "Two year").to_numpy())
+    result = simulate_selection(analysis, rows, Scenario(changes={"Contract": "Two year"}))
+    assert result["affected"] == 0 and result["profit"] == 0.0 and result["roi"] is None
