@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.dataset import ID, MONTHLY, TENURE
+from analytics.dataset import ACTIVE, ID, MONTHLY, TENURE
 from analytics.explain import probability_points, reason_columns
 from analytics.pipeline import CLV, PROBABILITY, REASON_COLUMNS, SEGMENT, TIER, ChurnAnalysis
 from analytics.recommend import OFFER_NAME, PROFIT, PROMO
@@ -24,9 +24,10 @@ CHUNK_ROWS = 100_000
 EXCEL_MAX_ROWS = 1_048_576 - 2  # the sheet limit, less the note and header rows
 
 # Export column -> source column in the analysed customer table (or a computed one).
-LIST_COLUMNS = ("customer_id", "churn_probability", "risk_tier", "segment", "tenure_months",
-                "contract", "monthly_charges", "clv", "revenue_at_risk", "reason_1",
-                "reason_2", "reason_3", "recommended_offer", "expected_profit", "promo_code")
+LIST_COLUMNS = ("customer_id", "churn_probability", "risk_tier", "status", "segment",
+                "tenure_months", "contract", "monthly_charges", "clv", "revenue_at_risk",
+                "reason_1", "reason_2", "reason_3", "recommended_offer", "expected_profit",
+                "promo_code")
 
 
 def neutralise(value):
@@ -72,6 +73,7 @@ def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
         "customer_id": c[ID].astype(str).to_numpy(),
         "churn_probability": proba.round(4),
         "risk_tier": c[TIER].astype(str).to_numpy(),
+        "status": np.where(c[ACTIVE].to_numpy(dtype=bool), "active", "churned"),
         "segment": c[SEGMENT].astype(str).to_numpy() if SEGMENT in c else "",
         "tenure_months": c[TENURE].to_numpy().astype(float),
         "contract": c["Contract"].astype(str).to_numpy() if "Contract" in c else "",

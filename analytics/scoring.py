@@ -45,6 +45,16 @@ def _numeric(value, field: str, index: int | None) -> float:
     return number
 
 
+def _nonnegative(analysis: ChurnAnalysis) -> set[str]:
+    """Numeric features with no negative value in the data (tenure, charges...), computed
+    once per analysis."""
+    found = getattr(analysis, "_nonnegative_features", None)
+    if found is None:
+        found = {f for f in analysis.numeric if not (analysis.customers[f] < 0).any()}
+        analysis._nonnegative_features = found
+    return found
+
+
 def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
     """Records (a dict or a list of dicts) as a feature frame the model accepts."""
     if isinstance(records, dict):
@@ -55,6 +65,7 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
         raise ScoreInputError(f"at most {MAX_RECORDS} customers per request "
                               f"(got {len(records)})")
     customers = analysis.customers
+    nonnegative = _nonnegative(analysis)
     rows = []
     for index, record in enumerate(records):
         where = index if len(records) > 1 else None
@@ -72,6 +83,10 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
             if field not in record:
                 raise ScoreInputError(f"field '{field}' is missing", field, where)
             row[field] = _numeric(record[field], field, where)
+            if field in nonnegative and row[field] < 0:
+                raise ScoreInputError(f"field '{field}' cannot be negative (got "
+                                      f"{record[field]!r}); the data has no negative values",
+                                      field, where)
         if "TotalCharges" in analysis.numeric and "TotalCharges" not in row:
             row["TotalCharges"] = row.get("tenure", 0.0) * row.get("MonthlyCharges", 0.0)
         for field in analysis.categorical:

@@ -48,13 +48,13 @@ def scenario_inputs(spec: dict, id_type: str, keep_label: str | None = None) -> 
         dbc.Col([_label("Monthly discount (%)", "Percent off the monthly bill; the model sees "
                         "the lower MonthlyCharges"),
                  dbc.Input(id={"type": id_type, "feature": "discount"}, type="number",
-                           min=0, max=90, step=1, value=0, size="sm")], md=4, className="mb-2"),
+                           debounce=True, value=0, size="sm")], md=4, className="mb-2"),
         dbc.Col([_label("for (months)"),
-                 dbc.Input(id={"type": id_type, "feature": "months"}, type="number", min=0,
-                           max=60, step=1, value=0, size="sm")], md=4, className="mb-2"),
+                 dbc.Input(id={"type": id_type, "feature": "months"}, type="number",
+                           debounce=True, value=0, size="sm")], md=4, className="mb-2"),
         dbc.Col([_label("Other cost per accepter ($)", "e.g. a free add-on or a bonus"),
-                 dbc.Input(id={"type": id_type, "feature": "other_cost"}, type="number", min=0,
-                           step=1, value=0, size="sm")], md=4, className="mb-2"),
+                 dbc.Input(id={"type": id_type, "feature": "other_cost"}, type="number",
+                           debounce=True, value=0, size="sm")], md=4, className="mb-2"),
     ]
     return [dbc.Row(fields, className="g-2"), dbc.Row(money, className="g-2")]
 
@@ -65,15 +65,15 @@ def assumption_inputs(spec: dict, id_type: str) -> dbc.Row:
     kind = f"{id_type}-assumption"
     return dbc.Row([
         dbc.Col([_label("Margin (%)", "Share of revenue that is profit; CLV scales with it"),
-                 dbc.Input(id={"type": kind, "name": "margin"}, type="number", min=1, max=100,
-                           step=1, value=round(100 * a["margin"]), size="sm")], xs=4),
+                 dbc.Input(id={"type": kind, "name": "margin"}, type="number", debounce=True,
+                           value=round(100 * a["margin"]), size="sm")], xs=4),
         dbc.Col([_label("Acceptance (%)", "Assumed share of contacted customers who accept"),
-                 dbc.Input(id={"type": kind, "name": "acceptance"}, type="number", min=0,
-                           max=100, step=1, value=round(100 * a["acceptance"]), size="sm")],
+                 dbc.Input(id={"type": kind, "name": "acceptance"}, type="number", debounce=True,
+                           value=round(100 * a["acceptance"]), size="sm")],
                 xs=4),
         dbc.Col([_label("Contact cost ($)", "Paid for every customer contacted"),
-                 dbc.Input(id={"type": kind, "name": "contact_cost"}, type="number", min=0,
-                           step=0.5, value=a["contact_cost"], size="sm")], xs=4),
+                 dbc.Input(id={"type": kind, "name": "contact_cost"}, type="number", debounce=True,
+                           value=a["contact_cost"], size="sm")], xs=4),
     ], className="g-2")
 
 

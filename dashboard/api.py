@@ -22,3 +22,5 @@ def register_api(server: flask.Flask, services: Services) -> None:
             return flask.jsonify(services.score(payload))
         except ScoreInputError as exc:
             return flask.jsonify(error=str(exc), field=exc.field, index=exc.index), 400
+        except ValueError as exc:  # anything else the analytics refuse is still bad input
+            return flask.jsonify(error=str(exc), field=None, index=None), 400

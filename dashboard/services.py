@@ -329,6 +329,8 @@ class Services:
                 "customer_id": Column("text", values=c[ID].astype(str).to_numpy(dtype=object)),
                 "churn_probability": Column("number", values=self.array(PROBABILITY)),
                 "risk_tier": category(TIER),
+                "status": Column("category", codes=(~self.array(ACTIVE).astype(bool))
+                                 .astype(np.int8), categories=["active", "churned"]),
                 "tenure_months": Column("number", values=self.array(TENURE)),
                 "monthly_charges": Column("number", values=self.array(MONTHLY)),
                 "clv": Column("number", values=self.array(CLV)),
@@ -399,6 +401,8 @@ class Services:
         profile = [(feature_label(f), str(c[f]) if not isinstance(c[f], float)
                     else f"{c[f]:,.2f}".rstrip("0").rstrip("."))
                    for f in self.analysis.features]
+        # Unrounded, so the header and the what-if show the same percentage.
+        listed["churn_probability"] = float(proba[row])
         return {**{k: (v if not isinstance(v, float) else _num(v)) for k, v in listed.items()},
                 "row": row, "churned": bool(c[CHURN]), "active": bool(c[ACTIVE]),
                 "percentile": _num(100 * (proba < proba[row]).mean()),
@@ -631,32 +635,47 @@ class Services:
         return 0 if self.analysis is None else int(len(self.analysis.customers))
 
 
-def _number(value, default: float = 0.0) -> float:
+def _field(values: dict, key: str, label: str, low: float, high: float | None = None,
+           empty: float | None = None) -> float:
+    """A number typed into a what-if input, checked in the units the page shows; an empty
+    input is `empty` (ValueError when None)."""
+    value = values.get(key)
+    if value in (None, ""):
+        if empty is None:
+            raise ValueError(f"{label} needs a number")
+        return empty
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return default
-    return number if math.isfinite(number) else default
+        raise ValueError(f"{label} must be a number (got {value!r})") from None
+    if not math.isfinite(number) or number < low or (high is not None and number > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise ValueError(f"{label} must be {bound} (got {number:g})")
+    return number
 
 
 def scenario_from(input_ids: list[dict], input_values: list, assumption_ids: list[dict],
                   assumption_values: list, current: dict | None = None) -> Scenario:
     """A what-if Scenario from the pattern-matching inputs: a feature changes when it has a
-    value other than the customer's current one; percentages become fractions."""
+    value other than the customer's current one; percentages become fractions. ValueError
+    names the input (in the page's units) when a number is missing or out of range."""
     values = {i["feature"]: v for i, v in zip(input_ids, input_values)}
     assumptions = {i["name"]: v for i, v in zip(assumption_ids, assumption_values)}
     current = current or {}
     changes = {f: str(v) for f, v in values.items()
                if f not in ("discount", "months", "other_cost") and v not in (None, "")
                and str(v) != current.get(f)}
-    discount = _number(values.get("discount")) / 100
-    margin = _number(assumptions.get("margin"), -1)
+    discount = _field(values, "discount", "Monthly discount (%)", 0, 90, empty=0.0) / 100
+    months = _field(values, "months", "Months", 0, 120, empty=0.0)
+    if not months.is_integer():
+        raise ValueError(f"Months must be a whole number (got {months:g})")
     return Scenario(changes=changes, discount=discount,
-                    months=int(_number(values.get("months"))) if discount > 0 else 0,
-                    one_off_cost=_number(values.get("other_cost")),
-                    acceptance=_number(assumptions.get("acceptance"), -100) / 100,
-                    contact_cost=_number(assumptions.get("contact_cost"), -1),
-                    margin=margin / 100 if margin > 0 else -1)
+                    months=int(months) if discount > 0 else 0,
+                    one_off_cost=_field(values, "other_cost", "Other cost per accepter ($)", 0,
+                                        empty=0.0),
+                    acceptance=_field(assumptions, "acceptance", "Acceptance (%)", 0, 100) / 100,
+                    contact_cost=_field(assumptions, "contact_cost", "Contact cost ($)", 0),
+                    margin=_field(assumptions, "margin", "Margin (%)", 1, 100) / 100)
 
 
 def export_href(fmt: str, filters: dict | None, filter_model: dict | None,

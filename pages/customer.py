@@ -238,17 +238,18 @@ def simulate(values, assumption_values, input_ids, assumption_ids, base):
     if not base or not input_ids:
         return no_update, no_update
     svc = services.current()
-    scenario = services.scenario_from(input_ids, values, assumption_ids, assumption_values,
-                                      base["current"])
     try:
+        scenario = services.scenario_from(input_ids, values, assumption_ids,
+                                          assumption_values, base["current"])
         result = svc.simulate_customer(base["row"], scenario)
     except ValueError as exc:
         return dbc.Alert(str(exc), color="warning", className="small py-2 mb-0",
                          id="customer-whatif-error-alert"), moved_chart([])
     if not result["changed"]:
-        return html.Div([html.Div(f"Churn risk now: {result['p0']:.1%}", className="fw-semibold"),
-                         html.Div("Change an input on the left, or start from an offer, to see "
-                                  "the model-implied risk, the money and which reasons move.",
-                                  className="text-muted small")],
-                        id="customer-whatif-empty-text", className="py-2"), moved_chart([])
+        return html.Div([
+            html.Div(f"Churn risk now: {result['p0']:.1%}", className="fw-semibold"),
+            html.Div("Change an input on the left, or start from an offer, to see the "
+                     "model-implied risk, the money and which reasons move.",
+                     className="text-muted small")],
+            id="customer-whatif-empty-text", className="py-2"), moved_chart([])
     return customer_result(result, "customer-whatif"), moved_chart(result["reasons_moved"])

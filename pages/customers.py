@@ -31,12 +31,16 @@ TIER_STYLE = {"styleConditions": [
     {"condition": "params.value == 'High'", "style": {"color": "#c92a3f", "fontWeight": 600}},
     {"condition": "params.value == 'Medium'", "style": {"color": "#b07800"}},
 ]}
+STATUS_STYLE = {"styleConditions": [
+    {"condition": "params.value == 'churned'", "style": {"color": "#868e96"}}]}
 COLUMNS = [
     {"field": "customer_id", "headerName": "Customer", "pinned": "left", "width": 140,
      "cellClass": "customer-link", **TEXT},
     {"field": "churn_probability", "headerName": "Churn risk", "valueFormatter": PCT,
      "width": 120, "sort": "desc", **NUMBER},
     {"field": "risk_tier", "headerName": "Tier", "width": 105, "cellStyle": TIER_STYLE, **TEXT},
+    {"field": "status", "headerName": "Status", "width": 110, "cellStyle": STATUS_STYLE,
+     **TEXT},
     {"field": "segment", "headerName": "Segment", "width": 160, **TEXT},
     {"field": "tenure_months", "headerName": "Tenure (months)", "width": 140, **NUMBER},
     {"field": "contract", "headerName": "Contract", "width": 145, **TEXT},

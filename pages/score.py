@@ -27,9 +27,10 @@ def _field(item: dict) -> dbc.Col:
                                clearable=False)
         hint = ""
     else:
-        control = dbc.Input(id=fid, type="number", value=item["default"], min=item["min"],
-                            max=item["max"], step=1 if item["integer"] else "any",
-                            debounce=True, size="sm")
+        # No min/max/step in the browser: an out-of-range number would reach the server as
+        # "missing"; the server checks it and says what is wrong.
+        control = dbc.Input(id=fid, type="number", value=item["default"], debounce=True,
+                            size="sm")
         hint = f"{item['min']:,.0f}–{item['max']:,.0f} in the data"
     return dbc.Col([html.Label(item["label"], className="form-label small mb-1",
                                title=item["feature"]), control,

@@ -85,12 +85,12 @@ def simulate(values, assumption_values, filters, input_ids, assumption_ids):
     if svc.analysis is None:
         return no_update, no_update
     summary = f"Filters: {svc.describe_filters(filters)}."
-    scenario = services.scenario_from(input_ids, values, assumption_ids, assumption_values)
-    if not scenario.changes and scenario.discount == 0:
-        return (html.Div("Choose a change on the left (or start from an offer) to see what "
-                         "it would do for these customers.", className="text-muted py-3",
-                         id="whatif-empty-text"), summary)
     try:
+        scenario = services.scenario_from(input_ids, values, assumption_ids, assumption_values)
+        if not scenario.changes and scenario.discount == 0:
+            return (html.Div("Choose a change on the left (or start from an offer) to see "
+                             "what it would do for these customers.",
+                             className="text-muted py-3", id="whatif-empty-text"), summary)
         result = svc.simulate_selection(filters or {}, scenario)
     except ValueError as exc:
         return dbc.Alert(str(exc), color="warning", className="small py-2 mb-0",

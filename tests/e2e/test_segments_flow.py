@@ -41,11 +41,11 @@ CSV_LINK = "customers-csv-link"
 
 MONTHLY = "Month-to-month"
 TIERS = ("High", "Medium", "Low")
-HEADER = ["customer_id", "churn_probability", "risk_tier", "segment", "tenure_months",
-          "contract", "monthly_charges", "clv", "revenue_at_risk", "reason_1", "reason_2",
-          "reason_3", "recommended_offer", "expected_profit", "promo_code"]
-TEXT_COLUMNS = ("customer_id", "risk_tier", "segment", "contract", "reason_1", "reason_2",
-                "reason_3", "recommended_offer", "promo_code")
+HEADER = ["customer_id", "churn_probability", "risk_tier", "status", "segment",
+          "tenure_months", "contract", "monthly_charges", "clv", "revenue_at_risk", "reason_1",
+          "reason_2", "reason_3", "recommended_offer", "expected_profit", "promo_code"]
+TEXT_COLUMNS = ("customer_id", "risk_tier", "status", "segment", "contract", "reason_1",
+                "reason_2", "reason_3", "recommended_offer", "promo_code")
 # What a spreadsheet runs as a formula (analytics/export.py neutralises these).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -70,3 +70,11 @@ def test_missing_field_and_bad_bodies(client, customer):
     assert client.post("/api/score", data="not json").status_code == 400
     assert client.post("/api/score", json=[]).status_code == 400
     assert client.post("/api/score", json=[customer, 5]).get_json()["index"] == 1
+
+
+@pytest.mark.parametrize("field", ["tenure", "MonthlyCharges", "TotalCharges"])
+def test_negative_amounts_are_refused_by_name(client, customer, field):
+    response = client.post("/api/score", json={**customer, field: -5})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["field"] == field and "negative" in body["error"]

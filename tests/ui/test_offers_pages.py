@@ -125,7 +125,8 @@ def test_customer_what_if_without_change_and_with_bad_input(in_app, svc):
     bad = _inputs(svc, customer_page.WHATIF_INPUT, {"Contract": "One year", "acceptance": 150},
                   row)
     result, _ = customer_page.simulate(*bad[:4], base)
-    assert result.id == "customer-whatif-error-alert" and "acceptance" in _text(result)
+    assert result.id == "customer-whatif-error-alert"
+    assert "Acceptance (%) must be between 0 and 100" in _text(result)
 
 
 def test_offer_preset_fills_the_inputs(in_app, svc):
@@ -199,3 +200,26 @@ def test_list_has_offer_columns_and_sorts_by_profit(in_app):
     assert rows[0]["recommended_offer"] not in ("No offer", "Not offered (left)")
     fields = [c["field"] for c in customers_page.COLUMNS]
     assert fields[-3:] == ["recommended_offer", "expected_profit", "promo_code"]
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("acceptance", 150, "Acceptance (%) must be between 0 and 100 (got 150)"),
+    ("acceptance", None, "Acceptance (%) needs a number"),
+    ("margin", 0, "Margin (%) must be between 1 and 100 (got 0)"),
+    ("contact_cost", -2, "Contact cost ($) must be at least 0 (got -2)"),
+])
+def test_what_if_inputs_are_checked_in_the_pages_units(name, value, message):
+    assumptions = {"margin": 60, "acceptance": 30, "contact_cost": 5, name: value}
+    a_ids = [{"name": n} for n in assumptions]
+    with pytest.raises(ValueError) as error:
+        scenario_from([{"feature": "Contract"}], ["Two year"], a_ids, list(assumptions.values()))
+    assert str(error.value) == message
+
+
+def test_customer_header_and_what_if_show_the_same_risk(in_app, svc):
+    row, customer_id = _month_to_month_customer(svc)
+    detail = svc.customer_detail(customer_id)
+    vals, a_vals, ids_, a_ids, current = _inputs(svc, customer_page.WHATIF_INPUT, {}, row)
+    empty, _ = customer_page.simulate(vals, a_vals, ids_, a_ids,
+                                      {"row": row, "current": current})
+    assert f"{detail['churn_probability']:.1%}" in _text(empty)
