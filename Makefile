@@ -25,6 +25,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	PYTHONPATH=. $(PY) bench/bench_start.py $(ARGS)
+	PYTHONPATH=. $(PY) bench/bench_offers.py $(OFFERS_ARGS)
 
 clean:
 	rm -rf .cache .pytest_cache
