@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from analytics.errors import ChurnLensError
 from analytics.export import SEGMENT, neutralise_frame, scored_table, write_csv, write_excel
 from analytics.dataset import ACTIVE
+from analytics.evaluation import PSI_ALERT, PSI_WARN, drift_table
+from analytics.loaders import load_path
 from analytics.offers import load_catalogue, targeting
 from analytics.pipeline import PROBABILITY, TIER
 from analytics.recommend import OFFER_NAME, PROFIT
@@ -55,6 +58,12 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
     export.add_argument("--offers", default=DEFAULT_OFFERS, metavar="FILE.toml",
                         help="offer catalogue for the recommended offer and promo code "
                              "columns (default data/offers.toml)")
+    drift = sub.add_parser("drift", help="population stability index of each feature: a "
+                           "refreshed file scored by the model trained on --data")
+    common(drift)
+    drift.add_argument("--new", required=True, metavar="PATH",
+                       help="the refreshed data file (same layout as --data)")
+    drift.add_argument("--json", action="store_true", help="one JSON object on stdout")
     campaign = sub.add_parser("campaign", help="best offer per active customer: how many to "
                               "contact, expected profit, offer mix (model-implied)")
     common(campaign)
@@ -87,6 +96,12 @@ def _print_evaluation(result: dict) -> None:
     for name, row in result["models"].items():
         cells = [f"{name:>20}"] + [f"{row[h]:9.4f}" for h in header[1:]]
         print("  ".join(cells))
+    backtest = result.get("out_of_time_backtest")
+    if backtest:
+        m = backtest["metrics"]
+        print(f"Out-of-time backtest: trained as of {backtest['train_as_of']}, tested on "
+              f"customers active on {backtest['test_as_of']}: ROC-AUC {m['roc_auc']:.4f}, "
+              f"PR-AUC {m['pr_auc']:.4f}, Brier {m['brier']:.4f}")
     for warning in result["leakage_warnings"]:
         print(f"WARNING (possible leak): {warning['message']}")
 
@@ -152,6 +167,32 @@ def _campaign(analysis, args) -> None:
           "not measured causal effects.")
 
 
+def _drift(analysis, args) -> None:
+    table = load_path(args.new, as_of=args.as_of)
+    missing = [f for f in analysis.features if f not in table.customers.columns]
+    if missing:
+        raise ChurnLensError(f"{args.new}: lacks the model's feature(s) {', '.join(missing)}")
+    current = table.customers.copy()
+    for feature in analysis.categorical:
+        current[feature] = pd.Categorical(current[feature].astype(str),
+                                          categories=analysis.customers[feature].cat.categories)
+    rows = drift_table(analysis.reference, current, analysis.categorical, analysis.numeric)
+    result = {"reference": analysis.source, "new": table.source, "n_new": int(len(current)),
+              "mean_score_new": round(float(analysis.model.predict_proba(current).mean()), 4),
+              "thresholds": {"moderate": PSI_WARN, "large": PSI_ALERT},
+              "features": [{**r, "psi": None if r["psi"] is None else round(r["psi"], 4)}
+                           for r in rows]}
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"\nDrift of {table.source} ({len(current):,} customers) against the training data "
+          f"of {analysis.source}; mean score now {result['mean_score_new']:.1%}")
+    for r in result["features"]:
+        psi_text = "   -  " if r["psi"] is None else f"{r['psi']:6.3f}"
+        print(f"  {r['feature']:>20}  {psi_text}  {r['level']}")
+    print(f"PSI above {PSI_WARN} is a moderate shift, above {PSI_ALERT} a large one.")
+
+
 def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> int:
     args = _parser(default_cache_dir).parse_args(argv)
     as_json = getattr(args, "json", False)
@@ -179,6 +220,8 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
             _export(analysis, args)
         elif args.command == "campaign":
             _campaign(analysis, args)
+        elif args.command == "drift":
+            _drift(analysis, args)
     except ChurnLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ ACTIVE = "active"
 TENURE = "tenure_months"
 MONTHLY = "monthly_charges"
 DURATION = "duration_months"  # months observed: to churn, or to the extraction date (censored)
+END_DATE = "end_date"  # dated data only: when a churner left (NaT while active); not a feature
 META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY, DURATION)
 
 
@@ -281,6 +282,7 @@ def _dated_frames(raw, base, spec: DatasetSpec, source: str, quality: DataQualit
             frame[spec.total_charges_column] = np.round(tenure * frame[MONTHLY].to_numpy(), 2)
         frame[CHURN] = churned.astype(np.int8)
         frame[ACTIVE] = ~churned
+        frame[END_DATE] = end.to_numpy()
         return frame
 
     training = at(as_of)[~early & ~started_late]

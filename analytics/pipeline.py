@@ -30,6 +30,7 @@ TENURE_BAND = "tenure_band"
 REASON_COLUMNS = ("reason_idx_1", "reason_idx_2", "reason_idx_3")
 SEGMENT = "segment"
 OUTLIER = "segment_outlier"
+REFERENCE_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class AnalysisSettings:
     cv_max_rows: int = 50_000
     train_max_rows: int = 300_000
     random_state: int = 0
-    baselines: tuple[str, ...] = ("logistic_regression", "random_forest")
+    baselines: tuple[str, ...] = ("logistic_regression", "random_forest", "mlp")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -81,6 +82,10 @@ class ChurnAnalysis:
     # catalogue in use and the best offer per customer (analytics/recommend.py).
     catalogue: object | None = None
     recommendations: pd.DataFrame | None = None
+    # The training features (a seeded sample of up to 50k rows): the reference for drift.
+    reference: pd.DataFrame | None = None
+    # Dated data only: train on the first half of the churn window, test on the second.
+    backtest: dict | None = None
 
     @property
     def features(self) -> list[str]:
@@ -97,6 +102,7 @@ class ChurnAnalysis:
             "cross_validation": {"folds": self.cv.n_splits, "rows": self.cv.n_rows,
                                  "sampled": self.cv.sampled, "threshold": self.cv.threshold},
             "leakage_warnings": self.leakage,
+            "out_of_time_backtest": self.backtest,
             "models": {name: {k: round(v, 4) for k, v in row.items()}
                        for name, row in self.cv.summary().items()},
         }
@@ -186,7 +192,10 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                          pareto_top20=pareto_share(customers.loc[customers[ACTIVE], MONTHLY]),
                          segmentation=segmentation, segment_profiles=profiles,
                          as_of=table.as_of,
-                         extraction_date=table.extraction_date, timings=timings)
+                         extraction_date=table.extraction_date, timings=timings,
+                         reference=train.iloc[_stratified_sample(
+                             y, REFERENCE_ROWS, settings.random_state)][cat + num]
+                         .reset_index(drop=True))
 
 
 __all__ = ["ACTIVE", "AnalysisSettings", "ChurnAnalysis", "PROBABILITY", "TIER", "analyse"]

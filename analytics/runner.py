@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from analytics import __version__
+from analytics.backtest import out_of_time_backtest
 from analytics.loaders import fingerprint, load_path
 from analytics.model import Progress
 from analytics.offers import Catalogue
@@ -106,6 +107,12 @@ def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore 
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
              "for training)")
     analysis = analyse(table, settings, progress=progress)
+    if table.as_of and table.extraction_date and source.path:
+        progress("out-of-time backtest")
+        analysis.backtest = out_of_time_backtest(
+            lambda date: load_path(source.path, as_of=date), table.as_of,
+            table.extraction_date, threshold=settings.threshold,
+            max_train_rows=settings.train_max_rows, random_state=settings.random_state)
     if store:
         store.put(key, analysis)
         progress(f"cached as {store.path(key)}")

@@ -32,7 +32,8 @@ def test_evaluate_json_prints_exactly_one_object(cache):
     assert result["n_customers"] == 1500
     assert 0.15 < result["churn_rate"] < 0.40
     assert result["leakage_warnings"] == []
-    assert set(result["models"]) == {"catboost", "logistic_regression", "random_forest"}
+    assert set(result["models"]) == {"catboost", "logistic_regression", "random_forest", "mlp"}
+    assert result["out_of_time_backtest"] is None  # the demo data has no dates
     for metrics in result["models"].values():
         assert 0.5 < metrics["roc_auc"] < 1 and 0 < metrics["brier"] < 0.25
     assert "cross-validation fold 5 of 5" in done.stderr  # progress goes to stderr
@@ -101,3 +102,18 @@ def test_export_carries_the_recommended_offer_and_promo_code(tmp_path, cache):
     assert run("export", "--demo-size", "1500", "--out", str(again), cache=cache).returncode == 0
     assert pd.read_csv(again, skiprows=1, keep_default_na=False)["promo_code"].equals(
         table["promo_code"])  # stable across exports of the same data and settings
+
+
+def test_drift_flags_a_shifted_file(tmp_path, cache):
+    from analytics.demo import generate_demo
+    shifted = generate_demo(1500, seed=9)
+    shifted["MonthlyCharges"] = shifted["MonthlyCharges"] * 1.6
+    path = tmp_path / "refreshed.csv"
+    shifted.to_csv(path, index=False)
+    done = run("drift", "--demo-size", "1500", "--new", str(path), "--json", cache=cache)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    levels = {r["feature"]: r["level"] for r in result["features"]}
+    assert levels["MonthlyCharges"] == "large"
+    assert levels["Contract"] == "ok" and levels["gender"] == "ok"
+    assert result["n_new"] == 1500
