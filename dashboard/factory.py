@@ -17,7 +17,8 @@ from dashboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_MODULES = ("pages.overview", "pages.segments", "pages.customers", "pages.customer",
-                "pages.whatif", "pages.campaign", "pages.score", "pages.data")
+                "pages.whatif", "pages.campaign", "pages.score", "pages.model",
+                "pages.data")
 
 
 def _summary(services: Services):

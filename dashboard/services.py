@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from collections import OrderedDict
 from collections.abc import Callable
 from urllib.parse import quote
 
 import flask
 import numpy as np
+import pandas as pd
 
 from analytics import kpis
 from analytics.dataset import ACTIVE, CHURN, DURATION, ID, MONTHLY, TENURE
 from analytics.errors import ChurnLensError
+from analytics.evaluation import (calibration_study, churn_by_bins, confusion, cost_curve,
+                                  deciles, drift_table, pr_points, roc_points,
+                                  threshold_for_recall)
 from analytics.explain import ADD_ONS, describe_value, feature_label, probability_points
+from analytics.loaders import load_path
 from analytics.export import customer_list, write_csv, write_excel
 from analytics.offers import NO_OFFER, eligible_mask, load_catalogue, targeting
 from analytics.pipeline import (CLV, PROBABILITY, SEGMENT, TENURE_BAND, TIER,
@@ -629,6 +635,204 @@ class Services:
         result["features"] = {"categorical": self.analysis.categorical,
                               "numeric": self.analysis.numeric}
         result["extraction_date"] = self.analysis.extraction_date
+        return result
+
+    # ----- the Model page ---------------------------------------------------------------------
+    def model_view(self) -> dict | None:
+        """Out-of-fold curves of every model, reliability before/after calibration, deciles,
+        metrics, SHAP importance and the data-quality panel (computed once)."""
+        if self.analysis is None:
+            return None
+        if "model_view" not in self._memo:
+            self._memo["model_view"] = self._model_view()
+        return self._memo["model_view"]
+
+    def _model_view(self) -> dict:
+        a = self.analysis
+        cv = a.cv
+        y = cv.y
+        p = cv.oof["catboost"]
+        study = calibration_study(y, p)
+        summary = cv.summary()
+        customers = a.customers
+        active = self.array(ACTIVE).astype(bool)
+        clv = self.array(CLV).astype(float)
+        quality = dict(a.quality)
+        labelled = customers[CHURN].to_numpy()
+        missing = {f: int(customers[f].isna().sum()) for f in a.features}
+        importance = self._shap_importance()
+        return {
+            "models": {name: {"roc": roc_points(y, cv.oof[name]),
+                              "pr": pr_points(y, cv.oof[name]),
+                              "metrics": summary[name]} for name in cv.oof},
+            "reliability": {"before": study["before"],
+                            "methods": {m: {k: v for k, v in r.items() if k != "scores"}
+                                        for m, r in study["methods"].items()},
+                            "best": study["best"], "needed": study["needed"]},
+            "deciles": deciles(y, p),
+            "cv": {"rows": cv.n_rows, "folds": cv.n_splits, "sampled": cv.sampled,
+                   "threshold": cv.threshold, "base_rate": float(np.mean(y))},
+            "leakage": a.leakage,
+            "backtest": a.backtest,
+            "importance": importance,
+            "defaults": {"missed_cost": _num(clv[active].mean()) if active.any() else 0.0,
+                         "false_alarm_cost": self._false_alarm_cost(),
+                         "tier_high": a.settings.tier_high},
+            "quality": {**quality, "class_balance": {"churned": int(labelled.sum()),
+                                                     "stayed": int(len(labelled)
+                                                                   - labelled.sum())},
+                        "missing_by_column": missing},
+        }
+
+    def _false_alarm_cost(self) -> float:
+        """Contact cost + the mean cost of the offers recommended (what a wasted contact
+        costs); the contact cost alone without a catalogue."""
+        if self.catalogue is None or self.analysis.recommendations is None:
+            return 5.0
+        recs = self.analysis.recommendations
+        paid = recs[PROFIT].to_numpy(dtype=float) > 0
+        mean_offer = float(recs[COST].to_numpy(dtype=float)[paid].mean()) if paid.any() else 0.0
+        return round(self.catalogue.contact_cost + mean_offer, 2)
+
+    def _shap_importance(self) -> list[dict]:
+        """Mean |SHAP| per feature in probability points (on up to 200k customers)."""
+        points = self._points_sample()[1]
+        mean_abs = np.abs(points).mean(axis=0)
+        order = np.argsort(-mean_abs)
+        return [{"feature": self.analysis.features[j],
+                 "label": feature_label(self.analysis.features[j]),
+                 "value": float(mean_abs[j])} for j in order]
+
+    def _points_sample(self, size: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, SHAP in probability points) for a seeded sample of customers."""
+        if "_points" not in self._arrays:
+            n = len(self.analysis.customers)
+            rows = np.arange(n) if n <= size else np.sort(
+                np.random.default_rng(0).choice(n, size, replace=False))
+            self._arrays["_points"] = (rows, probability_points(
+                self.analysis.shap_values[rows], self.analysis.shap_base))
+        return self._arrays["_points"]
+
+    def threshold_view(self, threshold: float, missed_cost: float | None = None,
+                       false_alarm_cost: float | None = None) -> dict:
+        """Confusion matrix (out-of-fold) at a threshold, customers it would flag today, and
+        the cost curve with its cheapest threshold."""
+        a = self.analysis
+        y, p = a.cv.y, a.cv.oof["catboost"]
+        defaults = self.model_view()["defaults"]
+        missed = defaults["missed_cost"] if missed_cost is None else float(missed_cost)
+        alarm = defaults["false_alarm_cost"] if false_alarm_cost is None \
+            else float(false_alarm_cost)
+        active = self.array(ACTIVE).astype(bool)
+        proba = self.array(PROBABILITY)
+        return {"confusion": confusion(y, p, threshold),
+                "flagged_active": int((active & (proba >= threshold)).sum()),
+                "active": int(active.sum()),
+                "cost": cost_curve(y, p, missed, alarm),
+                "recall_presets": {str(r): threshold_for_recall(y, p, r)
+                                   for r in (0.6, 0.7, 0.8, 0.9)}}
+
+    def set_tier_high(self, threshold: float) -> None:
+        """Make `threshold` the High-tier cut-off for this session (tiers recomputed; every
+        memoised view is dropped)."""
+        a = self.analysis
+        medium = min(a.settings.tier_medium, threshold)
+        a.settings = replace(a.settings, tier_high=float(threshold), tier_medium=medium)
+        a.customers[TIER] = pd.Categorical(
+            kpis.assign_tiers(a.customers[PROBABILITY].to_numpy(), threshold, medium),
+            categories=list(kpis.TIERS))
+        self._memo.clear()
+        self._selections.clear()
+        self._arrays.pop(TIER, None)
+        self._grid_columns = None
+
+    def beeswarm(self, top: int = 10, size: int = 1500) -> dict:
+        """SHAP points of the top features for a seeded sample of customers, with each
+        value's position in its feature's range (0-1) for the colour."""
+        rows, points = self._points_sample()
+        pick = np.sort(np.random.default_rng(1).choice(len(rows), min(size, len(rows)),
+                                                       replace=False))
+        c = self.analysis.customers.iloc[rows[pick]]
+        features = [item["feature"] for item in self._shap_importance()[:top]]
+        out = []
+        for feature in features:
+            j = self.analysis.features.index(feature)
+            series = c[feature]
+            if feature in self.analysis.categorical:
+                codes = series.cat.codes.to_numpy().astype(float)
+                colour = codes / max(len(series.cat.categories) - 1, 1)
+                text = series.astype(str).tolist()
+            else:
+                v = series.to_numpy(dtype=float)
+                colour = pd.Series(v).rank(pct=True).to_numpy()
+                text = [f"{x:,.4g}" for x in v]
+            out.append({"feature": feature, "label": feature_label(feature),
+                        "points": points[pick, j].astype(float).round(3).tolist(),
+                        "colour": np.nan_to_num(colour, nan=0.5).round(3).tolist(),
+                        "text": text})
+        return {"features": out, "n": int(len(pick))}
+
+    def dependence(self, feature: str, colour_by: str | None, size: int = 3000) -> dict:
+        """One feature's value against its SHAP points, coloured by a second feature."""
+        a = self.analysis
+        rows, points = self._points_sample()
+        pick = np.sort(np.random.default_rng(2).choice(len(rows), min(size, len(rows)),
+                                                       replace=False))
+        c = a.customers.iloc[rows[pick]]
+        j = a.features.index(feature)
+        out = {"feature": feature, "label": feature_label(feature),
+               "categorical": feature in a.categorical,
+               "x": (c[feature].astype(str).tolist() if feature in a.categorical
+                     else c[feature].to_numpy(dtype=float).round(3).tolist()),
+               "y": points[pick, j].astype(float).round(3).tolist(), "colour": None}
+        if colour_by and colour_by in a.features:
+            series = c[colour_by]
+            out["colour_label"] = feature_label(colour_by)
+            if colour_by in a.categorical:
+                out["colour"] = series.astype(str).tolist()
+                out["colour_categorical"] = True
+            else:
+                out["colour"] = series.to_numpy(dtype=float).round(3).tolist()
+                out["colour_categorical"] = False
+        return out
+
+    def churn_by_feature(self, feature: str) -> list[dict]:
+        """Churn rate with 95% intervals by decile (or category) of one feature, over the
+        labelled customers."""
+        c = self.analysis.customers
+        return churn_by_bins(c[feature], c[CHURN].to_numpy(),
+                             categorical=feature in self.analysis.categorical)
+
+    def feature_choices(self) -> list[dict]:
+        return [{"label": feature_label(f), "value": f} for f in self.analysis.features]
+
+    def drift(self) -> dict:
+        """PSI of each feature: the refreshed file (--compare) scored by the current model
+        against the data the model was trained on."""
+        if not self.settings.compare_path:
+            return {"available": False}
+        if "drift" in self._memo:
+            return self._memo["drift"]
+        a = self.analysis
+        try:
+            table = load_path(self.settings.compare_path, as_of=self.settings.as_of)
+        except ChurnLensError as exc:
+            return {"available": True, "error": str(exc)}
+        missing = [f for f in a.features if f not in table.customers.columns]
+        if missing:
+            return {"available": True, "error": f"{self.settings.compare_path}: the refreshed "
+                    f"file lacks the model's feature(s) {', '.join(missing)}"}
+        current = table.customers.copy()
+        for f in a.categorical:  # the model's categories (unknown ones become missing)
+            current[f] = pd.Categorical(current[f].astype(str),
+                                        categories=a.customers[f].cat.categories)
+        rows = drift_table(a.reference, current, a.categorical, a.numeric)
+        scored = a.model.predict_proba(current)
+        result = {"available": True, "error": None, "source": table.source,
+                  "n": int(len(current)), "rows": rows,
+                  "mean_score_now": float(np.mean(scored)),
+                  "mean_score_training": float(a.cv.oof["catboost"].mean())}
+        self._memo["drift"] = result
         return result
 
     def customer_count(self) -> int:

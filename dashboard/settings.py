@@ -29,6 +29,7 @@ class Settings:
     annual_discount: float = 0.10
     horizon_months: int = 60
     offers_path: str = DEFAULT_OFFERS
+    compare_path: str | None = None   # a refreshed data file to check for drift
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> Settings:
@@ -58,6 +59,9 @@ class Settings:
                             help=f"discount rate a year for CLV (default {cls.annual_discount})")
         parser.add_argument("--offers", default=DEFAULT_OFFERS, metavar="FILE.toml",
                             help="offer catalogue (default data/offers.toml)")
+        parser.add_argument("--compare", metavar="PATH",
+                            help="a refreshed data file (same layout as --data) to score with "
+                                 "the current model and check for drift on the Model page")
         parser.add_argument("--horizon", type=int, default=cls.horizon_months, metavar="MONTHS",
                             help=f"CLV horizon in months (default {cls.horizon_months})")
         args = parser.parse_args(argv)
@@ -67,4 +71,4 @@ class Settings:
                    cache_dir=args.cache_dir, host=args.host, port=args.port, debug=args.debug,
                    tier_high=args.tier_high, tier_medium=args.tier_medium, margin=args.margin,
                    annual_discount=args.annual_discount, horizon_months=args.horizon,
-                   offers_path=args.offers)
+                   offers_path=args.offers, compare_path=args.compare)

@@ -14,7 +14,7 @@ from dashboard import ids
 NAV_PAGES = (("Overview", "/", "speedometer2"), ("Segments", "/segments", "diagram-3"),
              ("Customers", "/customers", "people"), ("What-if", "/what-if", "sliders"),
              ("Campaign", "/campaign", "megaphone"), ("Score", "/score", "calculator"),
-             ("Data & model", "/data", "database-check"))
+             ("Model", "/model", "clipboard-data"), ("Data", "/data", "database-check"))
 
 
 def encode_filters(filters: dict) -> str:

@@ -1,4 +1,4 @@
-"""Data & model: where the data came from, what was coerced or dropped, honest model metrics."""
+"""Data: where the data came from, what was coerced or dropped, and the assumptions."""
 
 from __future__ import annotations
 
@@ -10,24 +10,18 @@ from components.feedback import empty_state, section
 from components.kpi import fmt_int, fmt_pct
 from dashboard import services
 
-dash.register_page(__name__, path="/data", name="Data & model",
-                   title="ChurnLens · Data & model", order=7)
+dash.register_page(__name__, path="/data", name="Data", title="ChurnLens · Data", order=8)
 
 CONTENT_DIV = "data-content-div"
 LOAD_STORE = "data-load-store"
-MODEL_LABELS = {"catboost": "CatBoost (served model)",
-                "logistic_regression": "Logistic regression (baseline)",
-                "random_forest": "Random forest (baseline)"}
-METRICS = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"),
-           ("log_loss", "Log loss"), ("recall", "Recall"), ("precision", "Precision"),
-           ("f1", "F1"))
 
 
 def layout(**_query) -> html.Div:
     """A frame; the callback fills it once on load."""
     return html.Div([
-        html.Div([html.H4("Data & model", className="page-title mb-0"),
-                  html.Div("What was loaded and how far to trust the scores.",
+        html.Div([html.H4("Data", className="page-title mb-0"),
+                  html.Div("What was loaded, what happened to it on the way in, and the "
+                           "assumptions behind the money figures.",
                            className="text-muted small")], className="mb-3"),
         dcc.Store(id=LOAD_STORE, data=0),
         dcc.Loading(html.Div(id=CONTENT_DIV), type="dot"),
@@ -43,8 +37,11 @@ def fill_data_page(_tick):
     return [
         dbc.Row([dbc.Col(_source_card(result), lg=5), dbc.Col(_quality_card(result), lg=7)],
                 className="g-3"),
-        section("Model quality", _metrics_table(result),
-                f"out-of-fold, {result['cross_validation']['folds']}-fold stratified CV"),
+        section("Model quality", html.Div([
+            f"CatBoost out-of-fold ROC-AUC {result['models']['catboost']['roc_auc']:.3f} "
+            f"({result['cross_validation']['folds']}-fold stratified CV). ",
+            dcc.Link("Curves, calibration, thresholds and explanations on the Model page",
+                     href="/model", id="data-model-link")], className="small")),
         section("Assumptions", _assumptions(result)),
     ]
 
@@ -78,27 +75,6 @@ def _quality_card(result: dict) -> dbc.Card:
     if leaks:
         body.append(html.Ul(leaks, className="small"))
     return section("Data quality", body)
-
-
-def _metrics_table(result: dict):
-    head = html.Thead(html.Tr([html.Th("Model")] + [html.Th(label, className="text-end")
-                                                    for _, label in METRICS]))
-    body = []
-    for name, row in result["models"].items():
-        cells = [html.Td(MODEL_LABELS.get(name, name))]
-        for key, _ in METRICS:
-            std = row.get(f"{key}_fold_std")
-            cells.append(html.Td([f"{row[key]:.3f}",
-                                  html.Span(f" ±{std:.3f}", className="text-muted small")
-                                  if std is not None else ""], className="text-end"))
-        body.append(html.Tr(cells))
-    cv = result["cross_validation"]
-    note = (f"Pooled out-of-fold predictions on {cv['rows']:,} customers"
-            f"{' (stratified sample)' if cv['sampled'] else ''}; ± is the standard deviation "
-            f"over folds. Recall, precision and F1 at threshold {cv['threshold']:.2f}.")
-    return [dbc.Table([head, html.Tbody(body)], hover=True, size="sm", responsive=True,
-                      className="mb-1 metrics-table", id="data-metrics-table"),
-            html.Div(note, className="small text-muted")]
 
 
 def _assumptions(result: dict):

@@ -145,8 +145,8 @@ def _tier_note() -> dbc.Card:
             html.Li("Churn rates are observed in the data; whiskers are 95% Wilson intervals, "
                     "so small groups show their uncertainty."),
             html.Li("Risk tiers come from the model's churn probability (thresholds on the "
-                    "Data & model page). The model is CatBoost; its quality is measured "
-                    "out-of-fold there too."),
+                    "Data page; pick one by cost on the Model page). The model is CatBoost; "
+                    "its quality is measured out-of-fold on the Model page."),
             html.Li("Revenue at risk is the expected monthly revenue lost: the sum of each "
                     "active customer's churn probability times their monthly charges."),
             html.Li("Filters live in the address bar: copy it to share this exact view."),

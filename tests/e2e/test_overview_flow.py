@@ -25,7 +25,7 @@ FILTER_SUMMARY = "app-filter-summary-text"
 CUSTOMERS_KPI = "overview-customers-kpi"
 CHURN_KPI = "overview-churn-kpi"
 INTERNET_GRAPH = "overview-internet-graph"
-METRICS_TABLE = "data-metrics-table"
+METRICS_TABLE = "model-metrics-table"
 
 TOTAL = 3000
 
@@ -126,8 +126,8 @@ def test_url_hash_restores_view(browser, base_url, clean_console):
     clean_console()
 
 
-def test_data_page_shows_metrics(browser, base_url, clean_console):
-    browser.get(f"{base_url}/data")
+def test_model_page_shows_metrics(browser, base_url, clean_console):
+    browser.get(f"{base_url}/model")
     table = wait(browser, 60).until(lambda d: d.find_element(By.ID, METRICS_TABLE),
                                     message="metrics table never appeared")
     headers = [th.text.strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
@@ -141,7 +141,7 @@ def test_data_page_shows_metrics(browser, base_url, clean_console):
         assert match, f"no ROC-AUC number in {cells}"
         rows[cells[0].lower()] = float(match.group(0))
 
-    for model in ("catboost", "logistic regression", "random forest"):
+    for model in ("catboost", "logistic regression", "random forest", "neural network"):
         found = [auc for name, auc in rows.items() if model in name]
         assert found, f"{model!r} missing from the metrics table: {sorted(rows)}"
         assert 0.5 < found[0] <= 1.0, f"{model} ROC-AUC {found[0]} not in (0.5, 1]"

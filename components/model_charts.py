@@ -1,0 +1,223 @@
+"""Charts of the Model page: curves, calibration, deciles, cost, SHAP summaries."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from components.charts import ABOVE, BELOW, base_layout, empty_figure, plain_figure
+
+MODEL_COLOURS = {"catboost": "#2b8a8a", "logistic_regression": "#7048e8",
+                 "random_forest": "#f08c00", "mlp": "#868e96"}
+MODEL_NAMES = {"catboost": "CatBoost (served)", "logistic_regression": "Logistic regression",
+               "random_forest": "Random forest", "mlp": "Neural network (MLP)"}
+GRID = "#f1f3f5"
+LEGEND = {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}}
+
+
+def _axis(title: str, **extra) -> dict:
+    return {"title": {"text": title}, "gridcolor": GRID, "zeroline": False, **extra}
+
+
+def roc_chart(models: dict, height: int = 340) -> go.Figure:
+    traces = [dict(type="scatter", mode="lines", x=[0, 1], y=[0, 1], name="Chance",
+                   line={"color": "#ced4da", "dash": "dot"}, hoverinfo="skip")]
+    for name, m in models.items():
+        traces.append(dict(type="scatter", mode="lines", x=m["roc"]["fpr"], y=m["roc"]["tpr"],
+                           name=f"{MODEL_NAMES.get(name, name)} ({m['roc']['auc']:.3f})",
+                           line={"color": MODEL_COLOURS.get(name), "width":
+                                 3 if name == "catboost" else 1.5},
+                           hovertemplate="false alarms %{x:.0%}<br>churners caught "
+                                         "%{y:.0%}<extra></extra>"))
+    return plain_figure(traces, base_layout(
+        "ROC curve (out-of-fold)", height, showlegend=True, legend=LEGEND,
+        xaxis=_axis("False-positive rate (share of stayers flagged)", range=[0, 1],
+                    tickformat=".0%"),
+        yaxis=_axis("True-positive rate (recall)", range=[0, 1.02], tickformat=".0%"),
+        margin={"l": 8, "r": 16, "t": 44, "b": 40}))
+
+
+def pr_chart(models: dict, base_rate: float, height: int = 340) -> go.Figure:
+    traces = [dict(type="scatter", mode="lines", x=[0, 1], y=[base_rate, base_rate],
+                   name=f"Base rate ({base_rate:.0%})", line={"color": "#ced4da", "dash": "dot"},
+                   hoverinfo="skip")]
+    for name, m in models.items():
+        traces.append(dict(type="scatter", mode="lines", x=m["pr"]["recall"],
+                           y=m["pr"]["precision"],
+                           name=f"{MODEL_NAMES.get(name, name)} "
+                                f"({m['metrics']['pr_auc']:.3f})",
+                           line={"color": MODEL_COLOURS.get(name), "width":
+                                 3 if name == "catboost" else 1.5},
+                           hovertemplate="recall %{x:.0%}<br>precision %{y:.0%}<extra></extra>"))
+    return plain_figure(traces, base_layout(
+        "Precision-recall curve (out-of-fold)", height, showlegend=True, legend=LEGEND,
+        xaxis=_axis("Recall (share of churners caught)", range=[0, 1], tickformat=".0%"),
+        yaxis=_axis("Precision (share of flagged who churn)", range=[0, 1.02],
+                    tickformat=".0%")))
+
+
+def reliability_chart(before: dict, after: dict | None, method: str,
+                      height: int = 340) -> go.Figure:
+    """Observed churn rate against the mean score per bin, with the bin counts as bars."""
+    bins = before["bins"]
+    traces = [
+        dict(type="bar", x=[b["predicted"] for b in bins], y=[b["n"] for b in bins],
+             name="Customers in bin", yaxis="y2", width=0.08, marker={"color": "#e9ecef"},
+             hovertemplate="%{y:,} customers<extra></extra>"),
+        dict(type="scatter", mode="lines", x=[0, 1], y=[0, 1], name="Perfect calibration",
+             line={"color": "#ced4da", "dash": "dot"}, hoverinfo="skip"),
+        dict(type="scatter", mode="lines+markers", x=[b["predicted"] for b in bins],
+             y=[b["observed"] for b in bins], name=f"CatBoost (ECE {before['ece']:.3f})",
+             line={"color": BELOW, "width": 2.5},
+             error_y={"type": "data", "symmetric": False,
+                      "array": [b["hi"] - b["observed"] for b in bins],
+                      "arrayminus": [b["observed"] - b["lo"] for b in bins],
+                      "color": BELOW, "thickness": 1},
+             customdata=[[b["n"]] for b in bins],
+             hovertemplate="mean score %{x:.1%}<br>observed %{y:.1%}<br>%{customdata[0]:,} "
+                           "customers<extra></extra>"),
+    ]
+    if after is not None:
+        a_bins = after["bins"]
+        traces.append(dict(type="scatter", mode="lines+markers",
+                           x=[b["predicted"] for b in a_bins], y=[b["observed"] for b in a_bins],
+                           name=f"After {method} (ECE {after['ece']:.3f})",
+                           line={"color": ABOVE, "width": 1.5, "dash": "dash"},
+                           hovertemplate="mean score %{x:.1%}<br>observed %{y:.1%}"
+                                         "<extra></extra>"))
+    return plain_figure(traces, base_layout(
+        "Calibration: observed churn by score (out-of-fold)", height, showlegend=True,
+        legend=LEGEND, barmode="overlay",
+        xaxis=_axis("Mean predicted churn probability", range=[0, 1], tickformat=".0%"),
+        yaxis=_axis("Observed churn rate", range=[0, 1.02], tickformat=".0%"),
+        yaxis2={"overlaying": "y", "side": "right", "showgrid": False,
+                "title": {"text": "Customers"}, "rangemode": "tozero"},
+        margin={"l": 8, "r": 50, "t": 44, "b": 40}))
+
+
+def gains_lift_chart(deciles: list[dict], height: int = 340) -> go.Figure:
+    x = [f"{10 * d['decile']}%" for d in deciles]
+    traces = [
+        dict(type="bar", x=x, y=[d["lift"] for d in deciles], name="Lift of the tenth",
+             marker={"color": "#a5d8d8"}, hovertemplate="%{x}: lift %{y:.2f}<extra></extra>"),
+        dict(type="scatter", mode="lines+markers", x=x, y=[d["gains"] for d in deciles],
+             name="Cumulative share of churners caught", yaxis="y2",
+             line={"color": ABOVE, "width": 2.5},
+             hovertemplate="contact the top %{x}: %{y:.0%} of churners<extra></extra>"),
+    ]
+    return plain_figure(traces, base_layout(
+        "Lift and cumulative gains by score decile", height, showlegend=True, legend=LEGEND,
+        xaxis=_axis("Customers contacted, riskiest first"),
+        yaxis=_axis("Lift (churn rate / base rate)", rangemode="tozero"),
+        yaxis2={"overlaying": "y", "side": "right", "range": [0, 1.02], "tickformat": ".0%",
+                "showgrid": False, "title": {"text": "Churners caught"}},
+        margin={"l": 8, "r": 50, "t": 44, "b": 40}))
+
+
+def decile_pr_chart(deciles: list[dict], height: int = 340) -> go.Figure:
+    x = [f"{10 * d['decile']}%" for d in deciles]
+    traces = [
+        dict(type="scatter", mode="lines+markers", x=x, y=[d["precision"] for d in deciles],
+             name="Precision", line={"color": BELOW, "width": 2.5},
+             hovertemplate="top %{x}: precision %{y:.0%}<extra></extra>"),
+        dict(type="scatter", mode="lines+markers", x=x, y=[d["recall"] for d in deciles],
+             name="Recall", line={"color": ABOVE, "width": 2.5},
+             hovertemplate="top %{x}: recall %{y:.0%}<extra></extra>"),
+    ]
+    return plain_figure(traces, base_layout(
+        "Precision and recall when flagging the top deciles", height, showlegend=True,
+        legend=LEGEND, xaxis=_axis("Customers flagged, riskiest first"),
+        yaxis=_axis("Share", range=[0, 1.02], tickformat=".0%")))
+
+
+def cost_chart(cost: dict, threshold: float, height: int = 320) -> go.Figure:
+    traces = [dict(type="scatter", mode="lines", x=cost["threshold"], y=cost["cost"],
+                   name="Expected cost per customer", line={"color": BELOW, "width": 2.5},
+                   hovertemplate="threshold %{x:.2f}: $%{y:,.2f} per customer<extra></extra>"),
+              dict(type="scatter", mode="markers+text", x=[cost["best_threshold"]],
+                   y=[cost["best_cost"]], name="Cheapest", marker={"color": ABOVE, "size": 11},
+                   text=[f"cheapest: {cost['best_threshold']:.2f}"],
+                   textposition="top center", hoverinfo="skip")]
+    shapes = [{"type": "line", "x0": threshold, "x1": threshold, "y0": 0, "y1": 1,
+               "yref": "paper", "line": {"color": "#495057", "dash": "dot"}}]
+    return plain_figure(traces, base_layout(
+        "Expected cost by threshold", height, shapes=shapes,
+        xaxis=_axis("Threshold (flag customers scoring at or above it)", range=[0, 1]),
+        yaxis=_axis("Cost per customer ($)", tickprefix="$", rangemode="tozero")))
+
+
+def importance_chart(items: list[dict], top: int = 15, height: int = 400) -> go.Figure:
+    items = items[:top][::-1]
+    bar = dict(type="bar", orientation="h", y=[i["label"] for i in items],
+               x=[i["value"] for i in items], marker={"color": BELOW},
+               text=[f"{i['value']:.1f}" for i in items], textposition="outside",
+               cliponaxis=False, hovertemplate="%{y}: %{x:.2f} pts on average<extra></extra>")
+    return plain_figure([bar], base_layout(
+        "Feature importance: mean |SHAP| in percentage points", height,
+        xaxis=_axis("Average size of the feature's push on the churn probability (pts)"),
+        yaxis={"automargin": True}, margin={"l": 8, "r": 40, "t": 44, "b": 40}))
+
+
+def beeswarm_chart(data: dict, height: int = 440) -> go.Figure:
+    """One row of dots per feature: each customer's SHAP points, coloured low to high by the
+    feature's value (jittered vertically so the density shows)."""
+    features = data["features"][::-1]
+    if not features:
+        return empty_figure("No SHAP values.", "SHAP summary", height)
+    traces = []
+    for i, f in enumerate(features):
+        n = len(f["points"])
+        jitter = [i + ((k * 0.6180339887) % 1 - 0.5) * 0.6 for k in range(n)]
+        traces.append(dict(type="scattergl", mode="markers", x=f["points"], y=jitter,
+                           name=f["label"], text=f["text"],
+                           marker={"color": f["colour"], "colorscale": "Bluered", "cmin": 0,
+                                   "cmax": 1, "size": 4, "opacity": 0.6,
+                                   "showscale": i == len(features) - 1,
+                                   "colorbar": {"title": {"text": "Feature value"},
+                                                "tickvals": [0, 1],
+                                                "ticktext": ["low", "high"], "len": 0.6}},
+                           hovertemplate=f"{f['label']}: %{{text}}<br>%{{x:+.1f}} pts"
+                                         "<extra></extra>"))
+    return plain_figure(traces, base_layout(
+        f"SHAP summary ({data['n']:,} sampled customers)", height,
+        xaxis=_axis("Push on the churn probability (pts)", zeroline=True,
+                    zerolinecolor="#868e96"),
+        yaxis={"tickvals": list(range(len(features))),
+               "ticktext": [f["label"] for f in features], "automargin": True,
+               "range": [-0.6, len(features) - 0.4], "showgrid": False},
+        margin={"l": 8, "r": 16, "t": 44, "b": 40}))
+
+
+def dependence_chart(data: dict, height: int = 380) -> go.Figure:
+    title = f"Dependence: {data['label']}"
+    marker = {"size": 5, "opacity": 0.6, "color": BELOW}
+    traces = []
+    if data.get("colour") is not None and data.get("colour_categorical"):
+        for level in sorted(set(data["colour"])):
+            idx = [k for k, c in enumerate(data["colour"]) if c == level]
+            traces.append(dict(type="scattergl", mode="markers",
+                               x=[data["x"][k] for k in idx], y=[data["y"][k] for k in idx],
+                               name=f"{data['colour_label']}: {level}",
+                               marker={"size": 5, "opacity": 0.6},
+                               hovertemplate="%{x}<br>%{y:+.1f} pts<extra></extra>"))
+        title += f", coloured by {data['colour_label']}"
+    else:
+        if data.get("colour") is not None:
+            marker = {"size": 5, "opacity": 0.6, "color": data["colour"],
+                      "colorscale": "Viridis", "showscale": True,
+                      "colorbar": {"title": {"text": data["colour_label"]}}}
+            title += f", coloured by {data['colour_label']}"
+        traces.append(dict(type="scattergl", mode="markers", x=data["x"], y=data["y"],
+                           marker=marker, name=data["label"],
+                           hovertemplate="%{x}<br>%{y:+.1f} pts<extra></extra>"))
+    jitter = {"type": "category", "categoryorder": "category ascending"} \
+        if data["categorical"] else {}
+    return plain_figure(traces, base_layout(
+        title, height, showlegend=bool(data.get("colour_categorical")), legend=LEGEND,
+        xaxis=_axis(data["label"], **jitter),
+        yaxis=_axis(f"SHAP of {data['label']} (pts)", zeroline=True,
+                    zerolinecolor="#868e96")))
+
+
+__all__ = ["beeswarm_chart", "cost_chart", "decile_pr_chart", "dependence_chart",
+           "gains_lift_chart", "importance_chart", "pr_chart", "reliability_chart",
+           "roc_chart"]
