@@ -98,7 +98,13 @@ class ChurnModel:
         return self
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Churn probability per row (1-D)."""
+        """Churn probability per row (1-D), calibrated when a calibrator is set."""
+        raw = self.raw_proba(frame)
+        calibrator = getattr(self, "calibrator_", None)
+        return raw if calibrator is None else np.asarray(calibrator.predict(raw), dtype=float)
+
+    def raw_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """CatBoost's own probability (what the SHAP values add up to)."""
         return self.estimator_.predict_proba(
             to_pool(frame, self.categorical, self.numeric))[:, 1]
 

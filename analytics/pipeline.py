@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from analytics import __version__, kpis
 from analytics.dataset import ACTIVE, CHURN, DURATION, MONTHLY, TENURE, CustomerTable
+from analytics.evaluation import calibration_study, fit_calibrator
 from analytics.explain import top_reason_indices
 from analytics.model import ChurnModel, CVResult, Progress, cross_validate, leakage_check
 from analytics.segments import Segmentation, segment_customers, segment_profiles
@@ -86,6 +87,8 @@ class ChurnAnalysis:
     reference: pd.DataFrame | None = None
     # Dated data only: train on the first half of the churn window, test on the second.
     backtest: dict | None = None
+    # Whether the served scores were recalibrated (and how), from the out-of-fold study.
+    calibration: dict | None = None
 
     @property
     def features(self) -> list[str]:
@@ -147,6 +150,14 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     iterations = int(np.median(cv.catboost_iterations)) if cv.catboost_iterations else None
     model = ChurnModel(cat, num, iterations=iterations, random_state=settings.random_state)
     model.fit(train.iloc[fit_idx], y[fit_idx])
+    # Served scores are recalibrated only when the out-of-fold study says they are off
+    # (ECE above 0.03 and the calibrated scores better out-of-fold too).
+    study = calibration_study(cv.y, cv.oof["catboost"], random_state=settings.random_state)
+    calibration = {"applied": bool(study["needed"]), "method": study["best"],
+                   "ece_before": study["before"]["ece"],
+                   "ece_after": study["methods"][study["best"]]["ece"]}
+    if study["needed"]:
+        model.calibrator_ = fit_calibrator(cv.y, cv.oof["catboost"], study["best"])
     timings["final_fit_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -189,6 +200,7 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                          model=model, shap_values=shap_values, shap_base=base, cv=cv,
                          leakage=leakage, quality=table.quality.as_dict(), settings=settings,
                          hazard=hazard, train_rows=len(fit_idx), survival=survival,
+                         calibration=calibration,
                          pareto_top20=pareto_share(customers.loc[customers[ACTIVE], MONTHLY]),
                          segmentation=segmentation, segment_profiles=profiles,
                          as_of=table.as_of,

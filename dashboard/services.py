@@ -558,8 +558,13 @@ class Services:
             items.append({"label": f"{len(rest)} other features",
                           "points": float(points[rest].sum())})
         base = 100 / (1 + np.exp(-a.shap_base))
-        return {"base": float(base), "items": items,
-                "prediction": float(100 * self.array(PROBABILITY)[row])}
+        prediction = float(100 * self.array(PROBABILITY)[row])
+        if (a.calibration or {}).get("applied"):
+            # SHAP adds up to CatBoost's own score; the served score is recalibrated.
+            raw = base + float(points.sum())
+            items.append({"label": f"Calibration ({a.calibration['method']})",
+                          "points": prediction - raw})
+        return {"base": float(base), "items": items, "prediction": prediction}
 
     def search_ids(self, text: str, limit: int = 20) -> list[str]:
         """Customer ids starting with (or else containing) the typed text."""
@@ -674,6 +679,7 @@ class Services:
                    "threshold": cv.threshold, "base_rate": float(np.mean(y))},
             "leakage": a.leakage,
             "backtest": a.backtest,
+            "calibration": a.calibration,
             "importance": importance,
             "defaults": {"missed_cost": _num(clv[active].mean()) if active.any() else 0.0,
                          "false_alarm_cost": self._false_alarm_cost(),

@@ -171,11 +171,13 @@ def fill_model_page(_tick):
     view = svc.model_view()
     rel = view["reliability"]
     best = rel["methods"][rel["best"]]
-    if rel["needed"]:
+    if (view.get("calibration") or {}).get("applied") or rel["needed"]:
         calibration = (f"CatBoost's scores are off (expected calibration error "
                        f"{rel['before']['ece']:.3f}); {rel['best']} calibration, fitted and "
                        f"tested out-of-fold, brings it to {best['ece']:.3f} and the Brier score "
-                       f"from {rel['before']['brier']:.4f} to {best['brier']:.4f}.")
+                       f"from {rel['before']['brier']:.4f} to {best['brier']:.4f}, so the "
+                       "served scores are calibrated this way (the metrics table shows "
+                       "CatBoost before calibration).")
     else:
         calibration = (f"CatBoost's scores are well calibrated (expected calibration error "
                        f"{rel['before']['ece']:.3f}, Brier {rel['before']['brier']:.4f}); "

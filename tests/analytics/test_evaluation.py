@@ -132,3 +132,32 @@ def test_churn_by_bins():
     assert rows[0]["rate"] == 0 and rows[-1]["rate"] == 1
     cats = churn_by_bins(["x", "y", "x", "y"], [1, 0, 1, 1], categorical=True)
     assert [(r["group"], r["rate"]) for r in cats] == [("x", 1.0), ("y", 0.5)]
+
+
+def test_analysis_recalibrates_served_scores_only_when_needed(monkeypatch):
+    """When the out-of-fold study says the scores are off, every served probability (table,
+    API, what-if, offers) goes through the calibrator; otherwise nothing changes."""
+    import analytics.pipeline as pipeline
+    from analytics.evaluation import calibration_study as real_study
+    from analytics.loaders import load_demo
+    from analytics.pipeline import PROBABILITY, AnalysisSettings, analyse
+
+    fast = AnalysisSettings(n_splits=3, baselines=())
+    table = load_demo(900, seed=11)
+    plain = analyse(table, fast)
+    assert plain.calibration["applied"] is False
+    np.testing.assert_allclose(plain.model.predict_proba(plain.customers),
+                               plain.model.raw_proba(plain.customers))
+
+    def forced(y, p, **kwargs):
+        return {**real_study(y, p, **kwargs), "needed": True, "best": "isotonic"}
+
+    monkeypatch.setattr(pipeline, "calibration_study", forced)
+    calibrated = analyse(table, fast)
+    assert calibrated.calibration == {**calibrated.calibration, "applied": True,
+                                      "method": "isotonic"}
+    raw = calibrated.model.raw_proba(calibrated.customers)
+    served = calibrated.customers[PROBABILITY].to_numpy()
+    expected = calibrated.model.calibrator_.predict(raw)
+    np.testing.assert_allclose(served, expected, atol=1e-6)
+    assert not np.allclose(served, raw, atol=1e-3)

@@ -98,7 +98,7 @@ def test_waterfall_bars_add_up_to_the_prediction(in_app):
         w = svc.customer_detail(some_id)["waterfall"]
         total = w["base"] + sum(i["points"] for i in w["items"])
         assert total == pytest.approx(w["prediction"], abs=0.1)
-        assert len(w["items"]) <= 9
+        assert len(w["items"]) <= 10  # 8 features, "other features", calibration
     fig = customer_page.show_customer(some_id)[0]
     graph = [c for c in _walk(fig) if getattr(c, "id", None) == "customer-waterfall-graph"][0]
     bar = graph.figure.data[0]
@@ -114,3 +114,15 @@ def _walk(component):
     children = getattr(component, "children", None)
     if children is not None:
         yield from _walk(children)
+
+
+def test_waterfall_shows_the_calibration_step_when_scores_are_recalibrated(app, monkeypatch):
+    svc = app.server.config[CONFIG_KEY]
+    proba = svc.array("churn_probability").copy()
+    proba[0] = min(0.99, proba[0] + 0.05)   # as if a calibrator had moved it
+    monkeypatch.setitem(svc._arrays, "churn_probability", proba)
+    monkeypatch.setattr(svc.analysis, "calibration", {"applied": True, "method": "isotonic"})
+    w = svc._waterfall(0)
+    assert w["items"][-1]["label"] == "Calibration (isotonic)"
+    assert w["base"] + sum(i["points"] for i in w["items"]) == pytest.approx(w["prediction"],
+                                                                             abs=0.01)
