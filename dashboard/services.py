@@ -738,11 +738,14 @@ class Services:
                 "recall_presets": {str(r): threshold_for_recall(y, p, r)
                                    for r in (0.6, 0.7, 0.8, 0.9)}}
 
-    def set_tier_high(self, threshold: float) -> None:
+    def set_tier_high(self, threshold: float, medium: float | None = None) -> None:
         """Make `threshold` the High-tier cut-off for this session (tiers recomputed; every
-        memoised view is dropped)."""
+        memoised view is dropped). Medium stays where it was unless that is not below the new
+        cut-off, then it becomes half of it."""
         a = self.analysis
-        medium = min(a.settings.tier_medium, threshold)
+        if medium is None:
+            medium = (a.settings.tier_medium if a.settings.tier_medium < threshold
+                      else round(threshold / 2, 4))
         a.settings = replace(a.settings, tier_high=float(threshold), tier_medium=medium)
         a.customers[TIER] = pd.Categorical(
             kpis.assign_tiers(a.customers[PROBABILITY].to_numpy(), threshold, medium),

@@ -70,7 +70,7 @@ def test_presets_and_cheapest_threshold(in_app, svc):
 
 
 def test_chosen_threshold_becomes_the_high_tier_cut_off(in_app, svc):
-    before = svc.analysis.settings.tier_high
+    before = svc.analysis.settings
     try:
         message = model_page.apply_tier(1, 0.4)
         assert "0.40" in str(message)
@@ -80,8 +80,12 @@ def test_chosen_threshold_becomes_the_high_tier_cut_off(in_app, svc):
         assert (c.loc[~high, "churn_probability"] < 0.4).all()
         assert svc.overview({})["kpis"]["high_risk_active"] == int(
             (high & c["active"]).sum())
+        model_page.apply_tier(1, 0.2)  # below Medium's 0.25: Medium becomes half of it
+        assert (svc.analysis.settings.tier_high, svc.analysis.settings.tier_medium) == (0.2, 0.1)
+        assert set(svc.analysis.customers["risk_tier"].unique()) == {"High", "Medium", "Low"}
     finally:
-        svc.set_tier_high(before)
+        svc.set_tier_high(before.tier_high, before.tier_medium)
+    assert svc.analysis.settings == before
 
 
 def test_dependence_and_churn_by_feature(in_app):
