@@ -19,6 +19,8 @@ COUNT_TEXT = "customers-count-text"
 CSV_LINK = "customers-csv-link"
 XLSX_LINK = "customers-xlsx-link"
 REFRESH_STORE = "customers-refresh-store"
+ACTIVE_SWITCH = "customers-active-switch"
+ACTIVE_STORE = "customers-active-store"
 
 PCT = {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}
 MONEY = {"function": "params.value == null ? '' : d3.format('$,.2f')(params.value)"}
@@ -67,8 +69,10 @@ def layout(**_query) -> html.Div:
                      html.Div("The at-risk list, riskiest first, with the most profitable "
                               "offer for each active customer. Sort or filter any column; "
                               "click a row to open that customer.",
-                              className="text-muted small")], md=7),
+                              className="text-muted small")], md=5),
             dbc.Col(html.Div([
+                dbc.Switch(id=ACTIVE_SWITCH, label="Active customers only", value=False,
+                           className="me-3 mb-0 small text-nowrap"),
                 html.Span("…", id=COUNT_TEXT, className="me-3 small text-muted"),
                 html.A([html.I(className="bi bi-filetype-csv me-1"), "Export CSV"],
                        id=CSV_LINK, href="#", className="btn btn-sm btn-primary me-2",
@@ -77,7 +81,7 @@ def layout(**_query) -> html.Div:
                        id=XLSX_LINK, href="#", className="btn btn-sm btn-outline-primary",
                        download=""),
             ], className="d-flex align-items-center justify-content-md-end mt-2 mt-md-0"),
-                md=5),
+                md=7),
         ], className="mb-3 align-items-end"),
         dbc.Card(dag.AgGrid(
             id=GRID, columnDefs=COLUMNS, rowModelType="infinite",
@@ -92,7 +96,7 @@ def layout(**_query) -> html.Div:
                              "tooltipShowDelay": 300, "animateRows": False},
             style={"height": "68vh", "width": "100%"}, className="ag-theme-quartz",
         ), body=True, className="chart-card"),
-        dcc.Store(id=REFRESH_STORE),
+        dcc.Store(id=REFRESH_STORE), dcc.Store(id=ACTIVE_STORE),
         html.Div("Exports contain every customer the filters keep (not only the rows on "
                  "screen), in this order, with the filters written in the first line. Cells "
                  "that a spreadsheet would run as a formula are neutralised.",
@@ -144,4 +148,18 @@ clientside_callback(
     }""" % GRID,
     Output(REFRESH_STORE, "data"), Input(ids.FILTERS_STORE, "data"),
     prevent_initial_call=True,
+)
+
+
+# "Active customers only" is the Status column's filter, so the grid, its count and the
+# export links all follow it, and the column's filter menu shows (and can clear) it.
+clientside_callback(
+    """async function(on) {
+        const api = await dash_ag_grid.getApiAsync('%s');
+        await api.setColumnFilterModel('status', on ?
+            {filterType: 'text', type: 'equals', filter: 'active'} : null);
+        api.onFilterChanged();
+        return window.dash_clientside.no_update;
+    }""" % GRID,
+    Output(ACTIVE_STORE, "data"), Input(ACTIVE_SWITCH, "value"), prevent_initial_call=True,
 )

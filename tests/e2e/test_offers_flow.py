@@ -350,3 +350,28 @@ def test_group_whatif(browser, base_url, clean_console):
     assert "acceptance" in alert.lower(), alert
     assert not browser.find_elements(By.ID, WHATIF_AFFECTED)
     clean_console()
+
+
+def test_active_only_switch_filters_the_list_and_its_export(browser, base_url, clean_console):
+    browser.get(f"{base_url}/customers")
+
+    def count(driver):
+        match = re.fullmatch(r"([\d,]+) customers", element(driver, "customers-count-text").text)
+        return as_int(match.group(1)) if match else None
+
+    wait(browser, 60).until(lambda d: count(d), message="the list never counted its customers")
+    total = count(browser)
+    element(browser, "customers-active-switch").click()
+    wait(browser).until(lambda d: (count(d) or total) < total,
+                        message="'Active customers only' did not shrink the list")
+
+    def statuses(driver):
+        cells = driver.find_elements(By.CSS_SELECTOR, f"#{GRID} .ag-row [col-id=status]")
+        return [c.text.strip() for c in cells if c.text.strip()]
+
+    wait(browser).until(lambda d: statuses(d) and set(statuses(d)) == {"active"},
+                        message="rows other than active customers still shown")
+    state = json.loads(parse_qs(urlsplit(
+        element(browser, "customers-csv-link").get_attribute("href")).query)["state"][0])
+    assert state["filterModel"]["status"]["filter"] == "active"  # the export follows it
+    clean_console()
