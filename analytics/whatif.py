@@ -161,13 +161,17 @@ def simulate_customer(analysis: ChurnAnalysis, row: int, scenario: Scenario) -> 
 
 
 def simulate_selection(analysis: ChurnAnalysis, rows: np.ndarray, scenario: Scenario,
-                       predict=None) -> dict:
+                       predict=None, max_rows: int | None = None,
+                       random_state: int = 0) -> dict:
     """The scenario offered to every active customer among `rows` whom it changes.
 
     Returns customers selected / active / affected, expected churners avoided (a x sum of
     p0 - p1), monthly revenue retained (a x sum of (p0 - p1) x monthly bill), value kept, total
     cost (a x sum of c + k per contact), profit, ROI, break-even acceptance, the mean churn
-    probability before and after, and how many the change would make riskier."""
+    probability before and after, and how many the change would make riskier.
+
+    With `max_rows`, more affected customers than that are estimated from a seeded random
+    sample of that many (totals scaled up; `sampled` says how many were re-scored)."""
     validate(analysis, scenario)
     predict = predict or analysis.model.predict_proba
     rows = np.asarray(rows)
@@ -178,31 +182,40 @@ def simulate_selection(analysis: ChurnAnalysis, rows: np.ndarray, scenario: Scen
     out = {"selected": int(len(rows)), "active": int(len(active_rows)),
            "affected": int(hit.sum())}
     if not hit.any():
-        return {**out, "churners_avoided": 0.0, "revenue_retained": 0.0, "value_kept": 0.0,
+        return {**out, "sampled": None, "profit_se": None, "churners_avoided": 0.0, "revenue_retained": 0.0, "value_kept": 0.0,
                 "total_cost": 0.0, "profit": 0.0, "roi": None, "break_even_acceptance": None,
                 "p0_mean": None, "p1_mean": None, "riskier": 0, "never_pays": True}
     target = frame.loc[hit]
+    n = int(hit.sum())
+    scale, sampled = 1.0, None
+    if max_rows is not None and n > max_rows:
+        pick = np.sort(np.random.default_rng(random_state).choice(n, max_rows, replace=False))
+        target, scale, sampled = target.iloc[pick], n / max_rows, max_rows
     p0 = target[PROBABILITY].to_numpy(dtype=float)
     p1 = np.asarray(predict(apply(target, scenario)), dtype=float)
     clv = target[CLV].to_numpy(dtype=float) * _clv_scale(analysis, scenario)
     monthly = target[MONTHLY].to_numpy(dtype=float)
     cost = offer_cost(scenario.offer(), monthly)
-    a, k, n = scenario.acceptance, scenario.contact_cost, int(hit.sum())
-    value_kept = a * float(((p0 - p1) * clv).sum())
-    total_cost = a * float(cost.sum()) + k * n
+    a, k = scenario.acceptance, scenario.contact_cost
+    value_kept = a * scale * float(((p0 - p1) * clv).sum())
+    total_cost = a * scale * float(cost.sum()) + k * n
     profit = value_kept - total_cost
-    gain = float(((p0 - p1) * clv - cost).sum())
+    gain = scale * float(((p0 - p1) * clv - cost).sum())
     break_even = k * n / gain if gain > 0 else None
-    return {**out,
-            "churners_avoided": a * float((p0 - p1).sum()),
-            "revenue_retained": a * float(((p0 - p1) * monthly).sum()),
+    profit_se = None
+    if sampled:  # standard error of the scaled-up total (finite-population corrected)
+        each = a * ((p0 - p1) * clv - cost) - k
+        profit_se = float(n * each.std(ddof=1) / np.sqrt(sampled) * np.sqrt(1 - sampled / n))
+    return {**out, "sampled": sampled, "profit_se": profit_se,
+            "churners_avoided": a * scale * float((p0 - p1).sum()),
+            "revenue_retained": a * scale * float(((p0 - p1) * monthly).sum()),
             "value_kept": value_kept, "total_cost": total_cost, "profit": profit,
             "roi": profit / total_cost if total_cost > 0 else None,
             "break_even_acceptance": (break_even if break_even is not None and break_even <= 1
                                       else None),
             "never_pays": gain <= 0,
             "p0_mean": float(p0.mean()), "p1_mean": float(p1.mean()),
-            "riskier": int((p1 > p0 + 1e-9).sum())}
+            "riskier": int(round(scale * (p1 > p0 + 1e-9).sum()))}
 
 
 __all__ = ["ACTIONABLE", "Scenario", "actionable_features", "affected_mask", "apply",

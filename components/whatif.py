@@ -165,8 +165,11 @@ def selection_result(r: dict, id_prefix: str) -> list:
         html.Div(f"Of {r['selected']:,} customers selected, {r['active']:,} are active; the "
                  f"change applies to the {r['affected']:,} it alters. Churners avoided and "
                  "revenue retained assume the acceptance rate. "
-                 "Total cost = a × Σc + k × customers contacted.",
-                 className="small text-muted"),
+                 "Total cost = a × Σc + k × customers contacted."
+                 + (f" Estimated from a random sample of {r['sampled']:,} of them, scaled up: "
+                    f"profit ± {fmt_money(1.96 * r['profit_se'])} (95%)."
+                    if r.get("sampled") else ""),
+                 className="small text-muted", id=f"{id_prefix}-note-text"),
     ]
 
 

@@ -219,12 +219,8 @@ def apply_preset(offer_id, input_ids, assumption_ids, assumption_values, base):
     acceptance); clearing it puts the customer's current values back."""
     if not base:
         return no_update, no_update
-    values = services.current().preset_values(offer_id, base["current"])
-    inputs = [values.get(i["feature"]) for i in input_ids]
-    assumptions = [values["acceptance"] if i["name"] == "acceptance" and
-                   values.get("acceptance") is not None else v
-                   for i, v in zip(assumption_ids, assumption_values)]
-    return inputs, assumptions
+    return services.current().preset_inputs(offer_id, base["current"], input_ids,
+                                            assumption_ids, assumption_values)
 
 
 @callback(Output(WHATIF_RESULT_DIV, "children"), Output(WHATIF_MOVED_GRAPH, "figure"),

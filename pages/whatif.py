@@ -65,12 +65,8 @@ def layout(**_query) -> html.Div:
           State({"type": ASSUMPTION, "name": ALL}, "value"), prevent_initial_call=True)
 def apply_preset(offer_id, input_ids, assumption_ids, assumption_values):
     """A catalogue offer fills in its changes, discount, costs and acceptance."""
-    values = services.current().preset_values(offer_id, {})
-    inputs = [values.get(i["feature"]) for i in input_ids]
-    assumptions = [values["acceptance"] if i["name"] == "acceptance" and
-                   values.get("acceptance") is not None else v
-                   for i, v in zip(assumption_ids, assumption_values)]
-    return inputs, assumptions
+    return services.current().preset_inputs(offer_id, {}, input_ids, assumption_ids,
+                                            assumption_values)
 
 
 @callback(Output(RESULT_DIV, "children"), Output(SELECTION_TEXT, "children"),

@@ -252,3 +252,18 @@ def test_selection_with_nobody_to_change(analysis):
     rows = np.flatnonzero((c["Contract"] == "Two year").to_numpy())
     result = simulate_selection(analysis, rows, Scenario(changes={"Contract": "Two year"}))
     assert result["affected"] == 0 and result["profit"] == 0.0 and result["roi"] is None
+
+
+def test_large_selections_are_estimated_from_a_sample(analysis):
+    c = analysis.customers
+    rows = np.arange(len(c))
+    scenario = Scenario(changes={"Contract": "Two year"}, acceptance=0.3, contact_cost=5.0)
+    full = simulate_selection(analysis, rows, scenario)
+    estimate = simulate_selection(analysis, rows, scenario, max_rows=400)
+    assert full["sampled"] is None and estimate["sampled"] == 400
+    assert estimate["affected"] == full["affected"] > 400
+    assert estimate["total_cost"] == pytest.approx(full["total_cost"], rel=1e-9)  # k x n
+    for key in ("churners_avoided", "value_kept", "profit"):
+        assert estimate[key] == pytest.approx(full[key], rel=0.15), key
+    assert full["profit_se"] is None and estimate["profit_se"] > 0
+    assert abs(estimate["profit"] - full["profit"]) < 4 * estimate["profit_se"]

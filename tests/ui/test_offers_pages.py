@@ -223,3 +223,14 @@ def test_customer_header_and_what_if_show_the_same_risk(in_app, svc):
     empty, _ = customer_page.simulate(vals, a_vals, ids_, a_ids,
                                       {"row": row, "current": current})
     assert f"{detail['churn_probability']:.1%}" in _text(empty)
+
+
+def test_group_preset_fills_the_offer_and_keeps_the_rest(in_app, svc):
+    vals, a_vals, ids_, a_ids, _ = _inputs(svc, whatif_page.INPUT, {})
+    inputs, assumptions = whatif_page.apply_preset("support_bundle", ids_, a_ids, a_vals)
+    values = {i["feature"]: v for i, v in zip(ids_, inputs)}
+    assert values["TechSupport"] == values["OnlineSecurity"] == "Yes"
+    assert values["Contract"] is None  # "keep as is" for everything the offer leaves alone
+    assert values["other_cost"] == 30.0 and values["discount"] == 0
+    assert dict(zip([a["name"] for a in a_ids], assumptions)) == {
+        "margin": 60, "acceptance": 35, "contact_cost": 5}
