@@ -579,7 +579,7 @@ def print_tables(results: list[dict], catalogue) -> None:
                 r["customer"]["first_ms"])
             if "group" in r:
                 g = r["group"]
-                row(size, f"group what-if (all, {g['affected_mean']:,.0f} rows re-scored)",
+                row(size, f"group what-if ({g['affected_mean']:,.0f} affected)",
                     g["times"], g["first_ms"])
             row(size, "POST /api/score, 1 customer", s["times"], s["first_ms"],
                 SCORE_TARGET_MS)
@@ -595,8 +595,8 @@ def print_tables(results: list[dict], catalogue) -> None:
                   f"{r['customer']['check']}")
             if g:
                 rate = g["affected_rows_per_s"]
-                print(f"            group what-if outcomes {g['outcome']}; customers re-scored "
-                      f"per second (median) {'-' if rate is None else f'{rate:,.0f}'}")
+                print(f"            group what-if outcomes {g['outcome']}; affected customers "
+                      f"per second (median; above 150k the app re-scores a 150k sample) {'-' if rate is None else f'{rate:,.0f}'}")
             s = r["score"]
             per = statistics.median(s["batch_times"]) / s["batch"] if s["batch_times"] else 0
             print(f"            /api/score errors: single {s['errors']}, batch "
