@@ -11,17 +11,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from analytics.errors import ChurnLensError
 from analytics.export import SEGMENT, neutralise_frame, scored_table, write_csv, write_excel
 from analytics.dataset import ACTIVE
-from analytics.evaluation import PSI_ALERT, PSI_WARN, drift_table
-from analytics.loaders import load_path
+from analytics.evaluation import PSI_ALERT, PSI_WARN
 from analytics.offers import load_catalogue, targeting
 from analytics.pipeline import PROBABILITY, TIER
 from analytics.recommend import OFFER_NAME, PROFIT
-from analytics.runner import DataSource, load_or_train
+from analytics.runner import DataSource, compare_file, load_or_train
 
 DEFAULT_OFFERS = str(Path(__file__).resolve().parent.parent / "data" / "offers.toml")
 
@@ -168,24 +166,16 @@ def _campaign(analysis, args) -> None:
 
 
 def _drift(analysis, args) -> None:
-    table = load_path(args.new, as_of=args.as_of)
-    missing = [f for f in analysis.features if f not in table.customers.columns]
-    if missing:
-        raise ChurnLensError(f"{args.new}: lacks the model's feature(s) {', '.join(missing)}")
-    current = table.customers.copy()
-    for feature in analysis.categorical:
-        current[feature] = pd.Categorical(current[feature].astype(str),
-                                          categories=analysis.customers[feature].cat.categories)
-    rows = drift_table(analysis.reference, current, analysis.categorical, analysis.numeric)
-    result = {"reference": analysis.source, "new": table.source, "n_new": int(len(current)),
-              "mean_score_new": round(float(analysis.model.predict_proba(current).mean()), 4),
+    drift = compare_file(analysis, args.new, args.as_of)
+    result = {"reference": analysis.source, "new": drift["source"], "n_new": drift["n"],
+              "mean_score_new": round(drift["mean_score_now"], 4),
               "thresholds": {"moderate": PSI_WARN, "large": PSI_ALERT},
               "features": [{**r, "psi": None if r["psi"] is None else round(r["psi"], 4)}
-                           for r in rows]}
+                           for r in drift["rows"]]}
     if args.json:
         print(json.dumps(result))
         return
-    print(f"\nDrift of {table.source} ({len(current):,} customers) against the training data "
+    print(f"\nDrift of {drift['source']} ({drift['n']:,} customers) against the training data "
           f"of {analysis.source}; mean score now {result['mean_score_new']:.1%}")
     for r in result["features"]:
         psi_text = "   -  " if r["psi"] is None else f"{r['psi']:6.3f}"

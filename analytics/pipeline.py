@@ -87,7 +87,8 @@ class ChurnAnalysis:
     reference: pd.DataFrame | None = None
     # Dated data only: train on the first half of the churn window, test on the second.
     backtest: dict | None = None
-    # Whether the served scores were recalibrated (and how), from the out-of-fold study.
+    # The out-of-fold calibration study: reliability before and after each method, the best
+    # method, and whether the served scores were recalibrated with it.
     calibration: dict | None = None
 
     @property
@@ -153,9 +154,11 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     # Served scores are recalibrated only when the out-of-fold study says they are off
     # (ECE above 0.03 and the calibrated scores better out-of-fold too).
     study = calibration_study(cv.y, cv.oof["catboost"], random_state=settings.random_state)
+    # Kept whole (less the per-row scores) for the Model page's reliability diagram.
     calibration = {"applied": bool(study["needed"]), "method": study["best"],
-                   "ece_before": study["before"]["ece"],
-                   "ece_after": study["methods"][study["best"]]["ece"]}
+                   "before": study["before"],
+                   "methods": {name: {k: v for k, v in result.items() if k != "scores"}
+                               for name, result in study["methods"].items()}}
     if study["needed"]:
         model.calibrator_ = fit_calibrator(cv.y, cv.oof["catboost"], study["best"])
     timings["final_fit_s"] = time.perf_counter() - clock

@@ -15,6 +15,8 @@ import pandas as pd
 
 from analytics import __version__
 from analytics.backtest import out_of_time_backtest
+from analytics.errors import DataError
+from analytics.evaluation import drift_table
 from analytics.loaders import fingerprint, load_path
 from analytics.model import Progress
 from analytics.offers import Catalogue
@@ -117,3 +119,25 @@ def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore 
         store.put(key, analysis)
         progress(f"cached as {store.path(key)}")
     return analysis
+
+
+def compare_file(analysis: ChurnAnalysis, path: str | Path, as_of: str | None = None) -> dict:
+    """A refreshed data file scored by the current model: each feature's PSI against the
+    training data (largest first), and the mean score now and out-of-fold at training.
+
+    Categories the model never saw count as missing. DataError names the file when it cannot
+    be read or lacks a model feature."""
+    table = load_path(path, as_of=as_of)
+    missing = [f for f in analysis.features if f not in table.customers.columns]
+    if missing:
+        raise DataError(f"the refreshed file lacks the model's feature(s) {', '.join(missing)}",
+                        file=str(path), column=missing[0])
+    current = table.customers.copy()
+    for feature in analysis.categorical:
+        current[feature] = pd.Categorical(current[feature].astype(str),
+                                          categories=analysis.customers[feature].cat.categories)
+    return {"source": table.source, "n": int(len(current)),
+            "rows": drift_table(analysis.reference, current, analysis.categorical,
+                                analysis.numeric),
+            "mean_score_now": float(analysis.model.predict_proba(current).mean()),
+            "mean_score_training": float(analysis.cv.oof["catboost"].mean())}

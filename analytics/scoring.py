@@ -45,16 +45,6 @@ def _numeric(value, field: str, index: int | None) -> float:
     return number
 
 
-def _nonnegative(analysis: ChurnAnalysis) -> set[str]:
-    """Numeric features with no negative value in the data (tenure, charges...), computed
-    once per analysis."""
-    found = getattr(analysis, "_nonnegative_features", None)
-    if found is None:
-        found = {f for f in analysis.numeric if not (analysis.customers[f] < 0).any()}
-        analysis._nonnegative_features = found
-    return found
-
-
 def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
     """Records (a dict or a list of dicts) as a feature frame the model accepts."""
     if isinstance(records, dict):
@@ -65,7 +55,9 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
         raise ScoreInputError(f"at most {MAX_RECORDS} customers per request "
                               f"(got {len(records)})")
     customers = analysis.customers
-    nonnegative = _nonnegative(analysis)
+    # Numeric features never negative in the training data (tenure, charges...); the
+    # reference sample keeps this check cheap.
+    nonnegative = {f for f in analysis.numeric if not analysis.reference[f].min() < 0}
     rows = []
     for index, record in enumerate(records):
         where = index if len(records) > 1 else None

@@ -30,22 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_list import percentile, timed  # same folder: the script's own directory
+
 REPO = Path(__file__).resolve().parents[1]
 UPDATE = "/_dash-update-component"
 MONEY = ("discount", "months", "other_cost")      # the what-if inputs after the features
 ASSUMPTIONS = ("margin", "acceptance", "contact_cost")
 SCORE_TARGET_MS = 50
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    out = fn(*args)
-    return time.perf_counter() - start, out
 
 
 # ----- memory (Linux /proc; elsewhere the process peak from getrusage) ------------------------

@@ -24,6 +24,15 @@ def fmt_money(value, decimals: int = 0) -> str:
     return f"${value:,.{decimals}f}"
 
 
+TIER_BADGES = {"High": "danger", "Medium": "warning", "Low": "success"}
+
+
+def risk_badge(tier: str, **props) -> dbc.Badge:
+    """The risk tier as a coloured badge (High red, Medium amber, Low green)."""
+    return dbc.Badge(tier, color=TIER_BADGES.get(tier, "secondary"),
+                     className="ms-2 risk-badge", **props)
+
+
 def kpi_tile(tile_id: str, title: str, help_text: str, icon: str) -> dbc.Col:
     """An empty tile; a callback fills `<tile_id>` (value) and `<tile_id>-sub` (subtitle)."""
     return dbc.Col(dbc.Card(dbc.CardBody([

@@ -92,6 +92,15 @@ def _stat(label: str, value: str, stat_id: str | None = None, tone: str = "") ->
                             className="whatif-stat"), xs=6, lg=4, className="mb-2")
 
 
+def _break_even(r: dict) -> str:
+    """The acceptance rate at which the offer stops losing money, in words when there is none."""
+    if r["never_pays"]:
+        return "never pays"
+    if r["break_even_acceptance"] is None:
+        return "above 100%"
+    return fmt_pct(r["break_even_acceptance"])
+
+
 def _roi(value) -> str:
     return "–" if value is None else f"{100 * value:,.0f}%"
 
@@ -108,19 +117,13 @@ def customer_result(r: dict, id_prefix: str) -> list:
                   id=f"{id_prefix}-change-text"),
     ], className="whatif-headline")
     profit_tone = "text-success" if r["profit"] > 0 else "text-danger"
-    if r["never_pays"]:
-        break_even = "never pays"
-    elif r["break_even_acceptance"] is None:
-        break_even = "above 100%"
-    else:
-        break_even = fmt_pct(r["break_even_acceptance"])
     stats = dbc.Row([
         _stat("Value kept per accepter", fmt_money(r["value_kept"], 2)),
         _stat("Cost per accepter", fmt_money(r["cost"], 2)),
         _stat("Expected profit per contact", fmt_money(r["profit"], 2),
               f"{id_prefix}-profit-text", profit_tone),
         _stat("ROI", _roi(r["roi"])),
-        _stat("Break-even acceptance", break_even),
+        _stat("Break-even acceptance", _break_even(r)),
         _stat("CLV at this margin", fmt_money(r["clv"])),
     ], className="g-2 mt-2")
     changed = ", ".join(r["changed"]) or "nothing yet: change an input"
@@ -138,12 +141,6 @@ def selection_result(r: dict, id_prefix: str) -> list:
                          className="text-muted", id=f"{id_prefix}-empty-text")]
     profit_tone = "text-success" if r["profit"] > 0 else "text-danger"
     p0, p1 = r["p0_mean"], r["p1_mean"]
-    if r["never_pays"]:
-        break_even = "never pays"
-    elif r["break_even_acceptance"] is None:
-        break_even = "above 100%"
-    else:
-        break_even = fmt_pct(r["break_even_acceptance"])
     return [
         html.Div([html.Span("Mean churn risk of those affected: ", className="small"),
                   html.Span(fmt_pct(p0), className="whatif-p0"),
@@ -159,7 +156,7 @@ def selection_result(r: dict, id_prefix: str) -> list:
                   profit_tone),
             _stat("ROI", _roi(r["roi"])),
             _stat("Value kept (CLV)", fmt_money(r["value_kept"])),
-            _stat("Break-even acceptance", break_even),
+            _stat("Break-even acceptance", _break_even(r)),
             _stat("Made riskier by the change", f"{r['riskier']:,}"),
         ], className="g-2 mt-2"),
         html.Div(f"Of {r['selected']:,} customers selected, {r['active']:,} are active; the "

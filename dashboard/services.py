@@ -21,17 +21,15 @@ import pandas as pd
 from analytics import kpis
 from analytics.dataset import ACTIVE, CHURN, DURATION, ID, MONTHLY, TENURE
 from analytics.errors import ChurnLensError
-from analytics.evaluation import (calibration_study, churn_by_bins, confusion, cost_curve,
-                                  deciles, drift_table, pr_points, roc_points,
-                                  threshold_for_recall)
+from analytics.evaluation import (churn_by_bins, confusion, cost_curve, deciles, pr_points,
+                                  roc_points, threshold_for_recall)
 from analytics.explain import ADD_ONS, describe_value, feature_label, probability_points
-from analytics.loaders import load_path
 from analytics.export import customer_list, write_csv, write_excel
 from analytics.offers import NO_OFFER, eligible_mask, load_catalogue, targeting
 from analytics.pipeline import (CLV, PROBABILITY, SEGMENT, TENURE_BAND, TIER,
                                 AnalysisSettings)
 from analytics.recommend import COST, OFFER, OFFER_NAME, P_WITH_OFFER, PROFIT, PROMO
-from analytics.runner import DataSource, load_or_train
+from analytics.runner import DataSource, compare_file, load_or_train
 from analytics.scoring import ScoreInputError, score_records
 from analytics.survival import km_by_group
 from analytics.whatif import (NO_INTERNET, Scenario, actionable_features, frozen_features,
@@ -69,6 +67,8 @@ class Services:
         self._arrays: dict[str, np.ndarray] = {}
         self._selections: OrderedDict[str, np.ndarray] = OrderedDict()
         self._grid_columns: dict[str, Column] | None = None
+        self._points: tuple[np.ndarray, np.ndarray] | None = None  # SHAP points, a sample
+        self._score_spec: list[dict] | None = None
         self.catalogue = None
         self.catalogue_error: str | None = None
 
@@ -536,7 +536,10 @@ class Services:
 
     def score_spec(self) -> list[dict]:
         """The fields of the score form: categories (most common first selected) and numeric
-        ranges with the median as the starting value."""
+        ranges with the median as the starting value. Built once: the form's page asks for it
+        on every load."""
+        if self._score_spec is not None:
+            return self._score_spec
         a = self.analysis
         c = a.customers
         fields = []
@@ -556,6 +559,7 @@ class Services:
                                "default": _num(np.round(np.nanmedian(values), 2)),
                                "integer": bool(np.all(np.mod(values[~np.isnan(values)], 1)
                                                       == 0))})
+        self._score_spec = fields
         return fields
 
     def _waterfall(self, row: int, top: int = 8) -> dict:
@@ -632,12 +636,11 @@ class Services:
                     f"filters: {self.describe_filters(filters)}; {limit}; "
                     f"{len(rows):,} customers, highest expected profit first")
             path = f"{folder}/churnlens-campaign.{fmt}"
-            (write_excel if fmt == "xlsx" else write_csv)(self.analysis, rows, path, note)
-            return path, int(len(rows))
-        rows = self.selection(filters, filter_model, sort_model)
-        note = (f"ChurnLens at-risk list; {self.analysis.source}; filters: "
-                f"{self.describe_filters(filters, filter_model)}; {len(rows):,} customers")
-        path = f"{folder}/churnlens-at-risk.{fmt}"
+        else:
+            rows = self.selection(filters, filter_model, sort_model)
+            note = (f"ChurnLens at-risk list; {self.analysis.source}; filters: "
+                    f"{self.describe_filters(filters, filter_model)}; {len(rows):,} customers")
+            path = f"{folder}/churnlens-at-risk.{fmt}"
         writer = write_excel if fmt == "xlsx" else write_csv
         writer(self.analysis, rows, path, note)
         return path, int(len(rows))
@@ -671,7 +674,6 @@ class Services:
         cv = a.cv
         y = cv.y
         p = cv.oof["catboost"]
-        study = calibration_study(y, p)
         summary = cv.summary()
         customers = a.customers
         active = self.array(ACTIVE).astype(bool)
@@ -684,16 +686,15 @@ class Services:
             "models": {name: {"roc": roc_points(y, cv.oof[name]),
                               "pr": pr_points(y, cv.oof[name]),
                               "metrics": summary[name]} for name in cv.oof},
-            "reliability": {"before": study["before"],
-                            "methods": {m: {k: v for k, v in r.items() if k != "scores"}
-                                        for m, r in study["methods"].items()},
-                            "best": study["best"], "needed": study["needed"]},
+            "calibration": a.calibration,
             "deciles": deciles(y, p),
+            # The highest threshold that catches at least this share of churners.
+            "recall_presets": {str(r): threshold_for_recall(y, p, r)
+                               for r in (0.6, 0.7, 0.8, 0.9)},
             "cv": {"rows": cv.n_rows, "folds": cv.n_splits, "sampled": cv.sampled,
                    "threshold": cv.threshold, "base_rate": float(np.mean(y))},
             "leakage": a.leakage,
             "backtest": a.backtest,
-            "calibration": a.calibration,
             "importance": importance,
             "defaults": {"missed_cost": _num(clv[active].mean()) if active.any() else 0.0,
                          "false_alarm_cost": self._false_alarm_cost(),
@@ -725,13 +726,13 @@ class Services:
 
     def _points_sample(self, size: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
         """(rows, SHAP in probability points) for a seeded sample of customers."""
-        if "_points" not in self._arrays:
+        if self._points is None:
             n = len(self.analysis.customers)
             rows = np.arange(n) if n <= size else np.sort(
                 np.random.default_rng(0).choice(n, size, replace=False))
-            self._arrays["_points"] = (rows, probability_points(
-                self.analysis.shap_values[rows], self.analysis.shap_base))
-        return self._arrays["_points"]
+            self._points = (rows, probability_points(self.analysis.shap_values[rows],
+                                                     self.analysis.shap_base))
+        return self._points
 
     def threshold_view(self, threshold: float, missed_cost: float | None = None,
                        false_alarm_cost: float | None = None) -> dict:
@@ -748,9 +749,7 @@ class Services:
         return {"confusion": confusion(y, p, threshold),
                 "flagged_active": int((active & (proba >= threshold)).sum()),
                 "active": int(active.sum()),
-                "cost": cost_curve(y, p, missed, alarm),
-                "recall_presets": {str(r): threshold_for_recall(y, p, r)
-                                   for r in (0.6, 0.7, 0.8, 0.9)}}
+                "cost": cost_curve(y, p, missed, alarm)}
 
     def set_tier_high(self, threshold: float, medium: float | None = None) -> None:
         """Make `threshold` the High-tier cut-off for this session (tiers recomputed; every
@@ -776,7 +775,7 @@ class Services:
         pick = np.sort(np.random.default_rng(1).choice(len(rows), min(size, len(rows)),
                                                        replace=False))
         c = self.analysis.customers.iloc[rows[pick]]
-        features = [item["feature"] for item in self._shap_importance()[:top]]
+        features = [item["feature"] for item in self.model_view()["importance"][:top]]
         out = []
         for feature in features:
             j = self.analysis.features.index(feature)
@@ -834,29 +833,13 @@ class Services:
         against the data the model was trained on."""
         if not self.settings.compare_path:
             return {"available": False}
-        if "drift" in self._memo:
-            return self._memo["drift"]
-        a = self.analysis
-        try:
-            table = load_path(self.settings.compare_path, as_of=self.settings.as_of)
-        except ChurnLensError as exc:
-            return {"available": True, "error": str(exc)}
-        missing = [f for f in a.features if f not in table.customers.columns]
-        if missing:
-            return {"available": True, "error": f"{self.settings.compare_path}: the refreshed "
-                    f"file lacks the model's feature(s) {', '.join(missing)}"}
-        current = table.customers.copy()
-        for f in a.categorical:  # the model's categories (unknown ones become missing)
-            current[f] = pd.Categorical(current[f].astype(str),
-                                        categories=a.customers[f].cat.categories)
-        rows = drift_table(a.reference, current, a.categorical, a.numeric)
-        scored = a.model.predict_proba(current)
-        result = {"available": True, "error": None, "source": table.source,
-                  "n": int(len(current)), "rows": rows,
-                  "mean_score_now": float(np.mean(scored)),
-                  "mean_score_training": float(a.cv.oof["catboost"].mean())}
-        self._memo["drift"] = result
-        return result
+        if "drift" not in self._memo:
+            try:
+                self._memo["drift"] = {"available": True, "error": None, **compare_file(
+                    self.analysis, self.settings.compare_path, self.settings.as_of)}
+            except ChurnLensError as exc:
+                return {"available": True, "error": str(exc)}
+        return self._memo["drift"]
 
     def customer_count(self) -> int:
         return 0 if self.analysis is None else int(len(self.analysis.customers))

@@ -11,7 +11,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
 from components.charts import moved_chart, waterfall_chart
 from components.feedback import empty_state, section
-from components.kpi import fmt_money, fmt_pct
+from components.kpi import fmt_money, fmt_pct, risk_badge
 from components.whatif import (MODEL_IMPLIED, assumption_inputs,
                                customer_result, frozen_note, scenario_inputs)
 from dashboard import ids, services
@@ -22,7 +22,6 @@ dash.register_page(__name__, path_template="/customer/<customer_id>", name="Cust
 ID_STORE = "customer-id-store"
 SEARCH_DROPDOWN = "customer-search-dropdown"
 CONTENT_DIV = "customer-content-div"
-TIER_COLOURS = {"High": "danger", "Medium": "warning", "Low": "success"}
 WHATIF_INPUT = "customer-whatif-input"          # pattern-matching: {"type", "feature"}
 WHATIF_ASSUMPTION = "customer-whatif-input-assumption"   # {"type", "name"}
 WHATIF_BASE_STORE = "customer-whatif-base-store"
@@ -161,8 +160,7 @@ def _detail(d: dict) -> list:
                           className="kpi-sub")], md=3),
         dbc.Col([html.Div("Churn risk", className="kpi-title"),
                  html.Div([fmt_pct(d["churn_probability"]),
-                           dbc.Badge(tier, color=TIER_COLOURS.get(tier, "secondary"),
-                                     className="ms-2 risk-badge")],
+                           risk_badge(tier)],
                           className="kpi-value", id="customer-risk-text"),
                  html.Div(f"riskier than {math.floor(d['percentile'])}% of customers",
                           className="kpi-sub")], md=3),

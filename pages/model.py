@@ -49,7 +49,6 @@ CONFIG = {"displayModeBar": False}
 METRICS = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"),
            ("log_loss", "Log loss"), ("recall", "Recall"), ("precision", "Precision"),
            ("f1", "F1"))
-RECALL_TARGETS = ("0.6", "0.7", "0.8", "0.9")
 
 
 def _graph(graph_id: str, lg: int = 6) -> dbc.Col:
@@ -72,7 +71,7 @@ def layout(**_query) -> html.Div:
     presets = [dbc.Button(f"Catch {int(float(r) * 100)}%", id={"type": RECALL_BUTTON,
                                                                 "recall": r},
                           size="sm", color="secondary", outline=True, className="me-1 mb-1")
-               for r in RECALL_TARGETS]
+               for r in svc.model_view()["recall_presets"]]
     threshold_panel = dbc.Row([
         dbc.Col([
             html.Label("Threshold: flag customers whose churn probability is at least",
@@ -169,11 +168,11 @@ def fill_model_page(_tick):
     """Everything that does not depend on an input, once on load."""
     svc = services.current()
     view = svc.model_view()
-    rel = view["reliability"]
-    best = rel["methods"][rel["best"]]
-    if (view.get("calibration") or {}).get("applied") or rel["needed"]:
+    rel = view["calibration"]
+    best = rel["methods"][rel["method"]]
+    if rel["applied"]:
         calibration = (f"CatBoost's scores are off (expected calibration error "
-                       f"{rel['before']['ece']:.3f}); {rel['best']} calibration, fitted and "
+                       f"{rel['before']['ece']:.3f}); {rel['method']} calibration, fitted and "
                        f"tested out-of-fold, brings it to {best['ece']:.3f} and the Brier score "
                        f"from {rel['before']['brier']:.4f} to {best['brier']:.4f}, so the "
                        "served scores are calibrated this way (the metrics table shows "
@@ -181,13 +180,13 @@ def fill_model_page(_tick):
     else:
         calibration = (f"CatBoost's scores are well calibrated (expected calibration error "
                        f"{rel['before']['ece']:.3f}, Brier {rel['before']['brier']:.4f}); "
-                       f"{rel['best']} calibration, fitted and tested out-of-fold, would give "
+                       f"{rel['method']} calibration, fitted and tested out-of-fold, would give "
                        f"ECE {best['ece']:.3f} and Brier {best['brier']:.4f}, so the served "
                        "scores are left as they are.")
     return (_leakage(view["leakage"]), _metrics_table(view), _backtest(view),
             roc_chart(view["models"]),
             pr_chart(view["models"], view["cv"]["base_rate"]),
-            reliability_chart(rel["before"], best, rel["best"]), calibration,
+            reliability_chart(rel["before"], best, rel["method"]), calibration,
             gains_lift_chart(view["deciles"]), decile_pr_chart(view["deciles"]),
             _decile_table(view["deciles"]),
             importance_chart(view["importance"]), beeswarm_chart(svc.beeswarm()),
@@ -242,10 +241,10 @@ def preset_threshold(_recall_clicks, _cheapest, missed, alarm):
     trigger = ctx.triggered_id
     if trigger is None or not ctx.triggered[0].get("value"):
         return no_update
-    view = services.current().threshold_view(0.5, missed, alarm)
+    svc = services.current()
     if trigger == CHEAPEST_BUTTON:
-        return view["cost"]["best_threshold"]
-    return view["recall_presets"][trigger["recall"]]
+        return svc.threshold_view(0.5, missed, alarm)["cost"]["best_threshold"]
+    return svc.model_view()["recall_presets"][trigger["recall"]]
 
 
 @callback(Output(APPLY_TEXT, "children"), Input(APPLY_BUTTON, "n_clicks"),

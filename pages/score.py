@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, dcc, html
 
 from components.feedback import empty_state, section
-from components.kpi import fmt_money, fmt_pct
+from components.kpi import fmt_money, fmt_pct, risk_badge
 from dashboard import services
 
 dash.register_page(__name__, path="/score", name="Score", title="ChurnLens · Score a customer",
@@ -17,7 +17,6 @@ dash.register_page(__name__, path="/score", name="Score", title="ChurnLens · Sc
 
 FIELD = "score-field"                  # pattern-matching: {"type", "feature"}
 RESULT_DIV = "score-result-div"
-TIER_COLOURS = {"High": "danger", "Medium": "warning", "Low": "success"}
 
 
 def _field(item: dict) -> dbc.Col:
@@ -93,8 +92,7 @@ def score(values, field_ids):
     return html.Div([
         html.Div("Churn probability", className="kpi-title"),
         html.Div([html.Span(fmt_pct(result["churn_probability"]), id="score-probability-text"),
-                  dbc.Badge(tier, color=TIER_COLOURS.get(tier, "secondary"),
-                            className="ms-2 risk-badge", id="score-tier-badge")],
+                  risk_badge(tier, id="score-tier-badge")],
                  className="kpi-value"),
         html.Div(f"model baseline {fmt_pct(result['base_rate'])} · CLV "
                  f"{fmt_money(result['clv'])}", className="kpi-sub"),

@@ -9,7 +9,6 @@ import re
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
 from tests.e2e.browser import (as_int, choose_option, dropdown_selection, hash_params,
                                hover_bar, text_of, url_hash, wait)

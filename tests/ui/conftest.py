@@ -42,3 +42,20 @@ def call_with_trigger(func, prop_id: str, *args, value=None):
         context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
         return func(*args)
     return copy_context().run(run)
+
+
+def walk(component):
+    """Every component of a layout tree (lists and children included), depth first."""
+    if isinstance(component, (list, tuple)):
+        for child in component:
+            yield from walk(child)
+        return
+    yield component
+    children = getattr(component, "children", None)
+    if children is not None:
+        yield from walk(children)
+
+
+def find(component, cid):
+    """The component with id `cid` in a layout tree (None when absent)."""
+    return next((c for c in walk(component) if getattr(c, "id", None) == cid), None)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from dashboard.services import CONFIG_KEY
-from tests.ui.conftest import DEMO_SIZE
+from tests.ui.conftest import DEMO_SIZE, find
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -100,20 +100,9 @@ def test_waterfall_bars_add_up_to_the_prediction(in_app):
         assert total == pytest.approx(w["prediction"], abs=0.1)
         assert len(w["items"]) <= 10  # 8 features, "other features", calibration
     fig = customer_page.show_customer(some_id)[0]
-    graph = [c for c in _walk(fig) if getattr(c, "id", None) == "customer-waterfall-graph"][0]
+    graph = find(fig, "customer-waterfall-graph")
     bar = graph.figure.data[0]
     assert bar.type == "waterfall" and bar.measure[0] == "absolute" and bar.measure[-1] == "total"
-
-
-def _walk(component):
-    if isinstance(component, list):
-        for child in component:
-            yield from _walk(child)
-        return
-    yield component
-    children = getattr(component, "children", None)
-    if children is not None:
-        yield from _walk(children)
 
 
 def test_waterfall_shows_the_calibration_step_when_scores_are_recalibrated(app, monkeypatch):

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard.services import CONFIG_KEY
-from tests.ui.conftest import call_with_trigger
+from tests.ui.conftest import call_with_trigger, find
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -18,19 +18,6 @@ def _page(app):
 @pytest.fixture(scope="module")
 def svc(app):
     return app.server.config[CONFIG_KEY]
-
-
-def _find(component, cid):
-    if isinstance(component, (list, tuple)):
-        for child in component:
-            found = _find(child, cid)
-            if found is not None:
-                return found
-        return None
-    if getattr(component, "id", None) == cid:
-        return component
-    children = getattr(component, "children", None)
-    return None if children is None else _find(children, cid)
 
 
 def test_page_lists_every_model_and_valid_figures(in_app, svc):
@@ -51,9 +38,9 @@ def test_page_lists_every_model_and_valid_figures(in_app, svc):
 def test_threshold_moves_the_confusion_matrix(in_app, svc):
     low, _ = model_page.update_threshold(0.2, 1000, 50)
     high, figure = model_page.update_threshold(0.7, 1000, 50)
-    tp_low = int(_find(low, "model-tp-text").children.replace(",", ""))
-    tp_high = int(_find(high, "model-tp-text").children.replace(",", ""))
-    fn_high = int(_find(high, "model-fn-text").children.replace(",", ""))
+    tp_low = int(find(low, "model-tp-text").children.replace(",", ""))
+    tp_high = int(find(high, "model-tp-text").children.replace(",", ""))
+    fn_high = int(find(high, "model-fn-text").children.replace(",", ""))
     assert tp_low > tp_high and tp_high + fn_high == int(svc.analysis.cv.y.sum())
     go.Figure(figure.to_plotly_json())
 

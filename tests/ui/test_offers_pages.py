@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard.services import CONFIG_KEY, scenario_from
+from tests.ui.conftest import find
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,19 +39,6 @@ def _text(component) -> str:
         return component
     children = getattr(component, "children", None)
     return "" if children is None else _text(children)
-
-
-def _find(component, cid):
-    if isinstance(component, (list, tuple)):
-        for child in component:
-            found = _find(child, cid)
-            if found is not None:
-                return found
-        return None
-    if getattr(component, "id", None) == cid:
-        return component
-    children = getattr(component, "children", None)
-    return None if children is None else _find(children, cid)
 
 
 def _inputs(svc, id_type: str, values: dict, row: int | None = None):
@@ -109,7 +97,7 @@ def test_customer_what_if_lowers_the_risk_and_prices_it(in_app, svc):
                                             {"row": row, "current": current})
     text = _text(result)
     assert "Changed: Contract" in text and "Expected profit per contact" in text
-    p1 = _find(result, "customer-whatif-p1-text").children
+    p1 = find(result, "customer-whatif-p1-text").children
     p0 = float(svc.analysis.customers["churn_probability"].iloc[row])
     assert float(p1.rstrip("%")) / 100 < p0
     go.Figure(figure.to_plotly_json())  # valid figure
@@ -152,7 +140,7 @@ def test_group_what_if_counts_and_totals(in_app, svc):
     result, _ = whatif_page.simulate(vals, a_vals, filters, ids_, a_ids)
     c = svc.analysis.customers
     expected = int(((c["Contract"] == "Month-to-month") & c["active"]).sum())
-    assert _find(result, "whatif-affected-text").children == f"{expected:,}"
+    assert find(result, "whatif-affected-text").children == f"{expected:,}"
     assert "Expected churners avoided" in _text(result)
 
 
@@ -184,8 +172,8 @@ def test_score_form_answers_and_reports_bad_input(in_app, svc):
     ids_ = [{"type": score_page.FIELD, "feature": f["feature"]} for f in spec]
     values = [f["default"] for f in spec]
     result = score_page.score(values, ids_)
-    probability = _find(result, "score-probability-text").children
-    assert probability.endswith("%") and _find(result, "score-offer-text") is not None
+    probability = find(result, "score-probability-text").children
+    assert probability.endswith("%") and find(result, "score-offer-text") is not None
     values[[f["feature"] for f in spec].index("tenure")] = None
     alert = score_page.score(values, ids_)
     assert alert.id == "score-error-alert" and "'tenure'" in _text(alert)
