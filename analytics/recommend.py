@@ -46,8 +46,8 @@ def _encode(digest: bytes, length: int) -> str:
 def promo_codes(customer_ids, prefixes, salt: str, length: int = CODE_LENGTH) -> np.ndarray:
     """One code per customer: '<prefix>-<hash>' where a prefix is given, '' where it is empty.
 
-    The hash is keyed by `salt` (data + settings + catalogue), so the same customer gets the
-    same code in every export of the same data and settings, and a code cannot be guessed from
+    The hash is keyed by `salt` (the data + the catalogue), so the same customer gets the
+    same code in every export of the same data and catalogue, and a code cannot be guessed from
     an id. Codes are unique: customers whose hashes collide get longer ones (deterministic)."""
     ids = np.asarray(customer_ids, dtype=object)
     prefixes = np.asarray(prefixes, dtype=object)

@@ -74,9 +74,10 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     if analysis is None:
         analysis = _train(source, settings, store, key, progress)
     if catalogue is not None:
-        # The promo-code salt leaves the code version out: codes survive an upgrade.
+        # The promo-code salt is the data and the catalogue only: a customer keeps their code
+        # through upgrades and model settings (adding a baseline changed every code before).
         salt = make_key(fingerprint(source.path, source.demo_size, source.seed), source.as_of,
-                        settings.as_dict(), catalogue_fingerprint(catalogue))
+                        catalogue_fingerprint(catalogue))
         attach_recommendations(analysis, catalogue, key, salt, store, progress)
     return analysis, from_cache
 
@@ -86,8 +87,8 @@ def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: s
                            progress: Progress = lambda _m: None) -> None:
     """Set analysis.catalogue and analysis.recommendations (from the cache when present).
 
-    `salt` keys the promo codes (data + settings + catalogue), so they are stable across
-    restarts and exports of the same data and settings."""
+    `salt` keys the promo codes (the data + the catalogue), so they are stable across
+    restarts and exports of the same data and catalogue."""
     offers_key = make_key(key, "offers", catalogue_fingerprint(catalogue))
     table = store.get(offers_key) if store else None
     if not isinstance(table, pd.DataFrame) or len(table) != len(analysis.customers):
