@@ -58,7 +58,7 @@ def bench_export(services, skip_excel_full: bool) -> list[dict]:
     out = []
     with tempfile.TemporaryDirectory(prefix="churnlens-export-") as folder:
         for scope, filters in (("all", {}), ("High tier", {"tier": ["High"]})):
-            rows = services.selection(filters, None, None)
+            rows = services.customers.selection(filters, None, None)
             for fmt, writer in (("csv", write_csv), ("xlsx", write_excel)):
                 entry = {"scope": scope, "format": fmt, "rows": int(len(rows))}
                 out.append(entry)

@@ -54,7 +54,7 @@ def main() -> None:
     for _ in range(args.requests):
         filters = random_filters()
         start = time.perf_counter()
-        services._overview(services.mask(filters))
+        services.overview._view(services.mask(filters))
         compute.append((time.perf_counter() - start) * 1000)
 
     client = app.server.test_client()

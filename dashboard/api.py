@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import flask
 
-from dashboard.services import ScoreInputError, Services
+from dashboard.services import Services
+from dashboard.services.score import ScoreInputError
 
 
 def register_api(server: flask.Flask, services: Services) -> None:
@@ -19,7 +20,7 @@ def register_api(server: flask.Flask, services: Services) -> None:
             return flask.jsonify(error="the body must be JSON (Content-Type: "
                                        "application/json): a customer object or a list"), 400
         try:
-            return flask.jsonify(services.score(payload))
+            return flask.jsonify(services.score.score(payload))
         except ScoreInputError as exc:
             return flask.jsonify(error=str(exc), field=exc.field, index=exc.index), 400
         except ValueError as exc:  # anything else the analytics refuse is still bad input

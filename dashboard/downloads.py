@@ -31,7 +31,7 @@ def register_downloads(server: flask.Flask, services: Services) -> None:
         try:
             state = json.loads(flask.request.args.get("state") or "{}")
             folder = tempfile.mkdtemp(prefix="churnlens-export-")
-            path, _ = services.export_file(state.get("filters"), state.get("filterModel"),
+            path, _ = services.customers.export_file(state.get("filters"), state.get("filterModel"),
                                            state.get("sortModel"), fmt, folder,
                                            campaign=state.get("campaign"))
         except (ValueError, TypeError, AttributeError) as exc:

@@ -10,7 +10,9 @@ from components.charts import empty_figure, gains_chart, offer_mix_chart
 from components.feedback import empty_state, section
 from components.kpi import fmt_int, fmt_money, fmt_pct
 from components.whatif import PROFIT_FORMULA
-from dashboard import ids, services
+from dashboard import ids
+from dashboard.services import offers as service
+from dashboard.services.core import export_href
 
 dash.register_page(__name__, path="/campaign", name="Campaign", title="ChurnLens · Campaign",
                    order=5)
@@ -70,7 +72,7 @@ def _tile(title: str, value: str, sub: str, tile_id: str) -> dbc.Col:
           Input(ids.FILTERS_STORE, "data"), Input(CAPACITY_INPUT, "value"))
 def update_campaign(filters, capacity):
     """Targeting for the selection and the capacity."""
-    svc = services.current()
+    svc = service.current()
     if svc.analysis is None:
         return empty_state("No data loaded."), no_update, no_update, None, "#"
     try:
@@ -112,7 +114,7 @@ def update_campaign(filters, capacity):
                  f"none when nothing pays. Edit {data['catalogue']} to change the offers.",
                  className="small text-muted"),
     ], "from the catalogue file")
-    href = services.export_href("csv", filters, None, None, campaign={"capacity": capacity})
+    href = export_href("csv", filters, None, None, campaign={"capacity": capacity})
     return (dbc.Row(tiles, className="g-3"),
             gains_chart(plan["curve"], plan["best_size"], plan["capacity_size"]),
             offer_mix_chart(data["mix"]), offers, href)

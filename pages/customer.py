@@ -14,7 +14,9 @@ from components.feedback import empty_state, section
 from components.kpi import fmt_money, fmt_pct, risk_badge
 from components.whatif import (MODEL_IMPLIED, assumption_inputs,
                                customer_result, frozen_note, scenario_inputs)
-from dashboard import ids, services
+from dashboard import ids
+from dashboard.services import customer as service
+from dashboard.services import offers as offers_service
 
 dash.register_page(__name__, path_template="/customer/<customer_id>", name="Customer",
                    title="ChurnLens · Customer", order=3)
@@ -81,15 +83,16 @@ def show_customer(customer_id):
     if not customer_id:
         return (empty_state("Type a customer id above, or open one from the Customers list."),
                 None, None, [], HIDDEN, True)
-    svc = services.current()
-    detail = svc.customer_detail(customer_id)
+    svc = service.current()
+    detail = svc.detail(customer_id)
+    whatif = offers_service.current()
     if detail is None:
         return (empty_state(f"No customer with id {customer_id!r} in this data.",
                             "Check the id, or search for it above."), None, None, [], HIDDEN,
                 True)
-    spec = svc.whatif_spec(detail["row"])
+    spec = whatif.whatif_spec(detail["row"])
     current = {item["feature"]: item["current"] for item in spec["actionable"]}
-    presets = [{"label": o["name"], "value": o["id"]} for o in svc.offers_for(detail["row"])]
+    presets = [{"label": o["name"], "value": o["id"]} for o in whatif.offers_for(detail["row"])]
     inputs = [*scenario_inputs(spec, WHATIF_INPUT),
               html.Div("Assumptions", className="section-subtitle mt-2 mb-1"),
               assumption_inputs(spec, WHATIF_INPUT),
@@ -105,7 +108,7 @@ def suggest(text):
     """Ids that start with (or contain) what was typed."""
     if not text:
         return no_update
-    return services.current().search_ids(text)
+    return service.current().search_ids(text)
 
 
 @callback(Output(ids.URL, "pathname", allow_duplicate=True), Input(SEARCH_DROPDOWN, "value"),
@@ -201,7 +204,7 @@ def try_recommended(n_clicks, base):
     """'Recommended offer' loads the customer's recommended offer into the what-if."""
     if not n_clicks or not base:
         return no_update
-    offer = services.current().offer_of(base["row"])
+    offer = service.current().offer_of(base["row"])
     return offer["id"] if offer and offer["id"] != "none" else no_update
 
 
@@ -217,7 +220,7 @@ def apply_preset(offer_id, input_ids, assumption_ids, assumption_values, base):
     acceptance); clearing it puts the customer's current values back."""
     if not base:
         return no_update, no_update
-    return services.current().preset_inputs(offer_id, base["current"], input_ids,
+    return offers_service.current().preset_inputs(offer_id, base["current"], input_ids,
                                             assumption_ids, assumption_values)
 
 
@@ -231,9 +234,9 @@ def simulate(values, assumption_values, input_ids, assumption_ids, base):
     """Re-score the customer with the inputs; the money of offering the change."""
     if not base or not input_ids:
         return no_update, no_update
-    svc = services.current()
+    svc = offers_service.current()
     try:
-        scenario = services.scenario_from(input_ids, values, assumption_ids,
+        scenario = offers_service.scenario_from(input_ids, values, assumption_ids,
                                           assumption_values, base["current"])
         result = svc.simulate_customer(base["row"], scenario)
     except ValueError as exc:

@@ -9,7 +9,9 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dashboard import ids, services
+from dashboard import ids
+from dashboard.services import customers as service
+from dashboard.services.core import export_href
 
 dash.register_page(__name__, path="/customers", name="Customers",
                    title="ChurnLens · Customers", order=2)
@@ -110,14 +112,14 @@ def load_rows(request, filters):
     """Serve the block of rows the grid asked for (server-side sort and filter)."""
     if not request:
         return no_update
-    return services.current().grid_page(filters or {}, request)
+    return service.current().grid_page(filters or {}, request)
 
 
 @callback(Output(COUNT_TEXT, "children"), Output(CSV_LINK, "href"), Output(XLSX_LINK, "href"),
           Input(GRID, "getRowsRequest"), Input(ids.FILTERS_STORE, "data"))
 def update_toolbar(request, filters):
     """Customer count of the current view and export links that reproduce it."""
-    svc = services.current()
+    svc = service.current()
     if svc.analysis is None:
         return "No data loaded", "#", "#"
     request = request or {}
@@ -126,8 +128,8 @@ def update_toolbar(request, filters):
         n = len(svc.selection(filters or {}, model, sort))
     except (ValueError, TypeError):
         n = 0
-    return (f"{n:,} customers", services.export_href("csv", filters, model, sort),
-            services.export_href("xlsx", filters, model, sort))
+    return (f"{n:,} customers", export_href("csv", filters, model, sort),
+            export_href("xlsx", filters, model, sort))
 
 
 @callback(Output(ids.URL, "pathname", allow_duplicate=True), Input(GRID, "cellClicked"),

@@ -8,7 +8,7 @@ from dash import Input, Output, callback, dcc, html
 
 from components.feedback import empty_state, section
 from components.kpi import fmt_int, fmt_pct
-from dashboard import services
+from dashboard.services import data as service
 
 dash.register_page(__name__, path="/data", name="Data", title="ChurnLens · Data", order=8)
 
@@ -31,7 +31,7 @@ def layout(**_query) -> html.Div:
 @callback(Output(CONTENT_DIV, "children"), Input(LOAD_STORE, "data"))
 def fill_data_page(_tick):
     """Render the data-quality report and the out-of-fold metrics table."""
-    result = services.current().evaluation()
+    result = service.current().evaluation()
     if result is None:
         return empty_state("No data loaded", "See the error above; fix the file and restart.")
     return [

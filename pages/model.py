@@ -12,7 +12,7 @@ from components.kpi import fmt_int, fmt_money, fmt_pct
 from components.model_charts import (MODEL_NAMES, beeswarm_chart, cost_chart, decile_pr_chart,
                                      dependence_chart, gains_lift_chart, importance_chart,
                                      pr_chart, reliability_chart, roc_chart)
-from dashboard import services
+from dashboard.services import model as service
 
 dash.register_page(__name__, path="/model", name="Model", title="ChurnLens · Model", order=7)
 
@@ -59,11 +59,11 @@ def _graph(graph_id: str, lg: int = 6) -> dbc.Col:
 
 
 def layout(**_query) -> html.Div:
-    svc = services.current()
+    svc = service.current()
     if svc.analysis is None:
         return empty_state("No data loaded.", "See the message above.")
     choices = svc.feature_choices()
-    ranked = [i["feature"] for i in svc.model_view()["importance"]]
+    ranked = [i["feature"] for i in svc.view()["importance"]]
     numeric = [f for f in ranked if f in svc.analysis.numeric]
     others = [f for f in ranked if f not in numeric[:1]]
     top = (numeric[:1] + others[:1]) if numeric else ranked[:2]
@@ -71,7 +71,7 @@ def layout(**_query) -> html.Div:
     presets = [dbc.Button(f"Catch {int(float(r) * 100)}%", id={"type": RECALL_BUTTON,
                                                                 "recall": r},
                           size="sm", color="secondary", outline=True, className="me-1 mb-1")
-               for r in svc.model_view()["recall_presets"]]
+               for r in svc.view()["recall_presets"]]
     threshold_panel = dbc.Row([
         dbc.Col([
             html.Label("Threshold: flag customers whose churn probability is at least",
@@ -166,8 +166,8 @@ def layout(**_query) -> html.Div:
           Input(LOAD_STORE, "data"))
 def fill_model_page(_tick):
     """Everything that does not depend on an input, once on load."""
-    svc = services.current()
-    view = svc.model_view()
+    svc = service.current()
+    view = svc.view()
     rel = view["calibration"]
     best = rel["methods"][rel["method"]]
     if rel["applied"]:
@@ -201,7 +201,7 @@ def update_threshold(threshold, missed, alarm):
     """Confusion matrix, rates, customers flagged and the cost curve at the threshold."""
     if threshold is None or missed is None or alarm is None:
         return no_update, no_update
-    view = services.current().threshold_view(float(threshold), float(missed), float(alarm))
+    view = service.current().threshold_view(float(threshold), float(missed), float(alarm))
     c = view["confusion"]
     matrix = html.Table([
         html.Thead(html.Tr([html.Th(""), html.Th("Churned"), html.Th("Stayed")])),
@@ -241,10 +241,10 @@ def preset_threshold(_recall_clicks, _cheapest, missed, alarm):
     trigger = ctx.triggered_id
     if trigger is None or not ctx.triggered[0].get("value"):
         return no_update
-    svc = services.current()
+    svc = service.current()
     if trigger == CHEAPEST_BUTTON:
         return svc.threshold_view(0.5, missed, alarm)["cost"]["best_threshold"]
-    return svc.model_view()["recall_presets"][trigger["recall"]]
+    return svc.view()["recall_presets"][trigger["recall"]]
 
 
 @callback(Output(APPLY_TEXT, "children"), Input(APPLY_BUTTON, "n_clicks"),
@@ -253,8 +253,8 @@ def apply_tier(n_clicks, threshold):
     """The slider's threshold becomes the High-tier cut-off for this session."""
     if not n_clicks or threshold is None:
         return no_update
-    svc = services.current()
-    svc.set_tier_high(float(threshold))
+    svc = service.current()
+    svc.core.set_tier_high(float(threshold))
     s = svc.analysis.settings
     return dbc.Alert(f"High tier is now churn probability >= {s.tier_high:.2f} (Medium >= "
                      f"{s.tier_medium:.2f}) on every page until the app restarts; start it "
@@ -267,16 +267,16 @@ def apply_tier(n_clicks, threshold):
 def update_dependence(feature, colour):
     if not feature:
         return empty_figure("Choose a feature.")
-    return dependence_chart(services.current().dependence(feature, colour))
+    return dependence_chart(service.current().dependence(feature, colour))
 
 
 @callback(Output(BINS_GRAPH, "figure"), Input(BINS_FEATURE, "value"))
 def update_bins(feature):
     if not feature:
         return empty_figure("Choose a feature.")
-    svc = services.current()
+    svc = service.current()
     rows = svc.churn_by_feature(feature)
-    overall = svc.model_view()["cv"]["base_rate"]
+    overall = svc.view()["cv"]["base_rate"]
     label = next(c["label"] for c in svc.feature_choices() if c["value"] == feature)
     return rate_chart(rows, f"Churn rate by {label} (deciles or categories, 95% intervals)",
                       overall, None)

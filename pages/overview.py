@@ -10,7 +10,8 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components.charts import empty_figure, rate_chart, tier_chart
 from components.kpi import fmt_int, fmt_money, fmt_pct, kpi_tile
-from dashboard import ids, services
+from dashboard import ids
+from dashboard.services import overview as service
 
 dash.register_page(__name__, path="/", name="Overview", title="ChurnLens · Overview", order=0)
 
@@ -69,7 +70,7 @@ def layout(**_query) -> html.Div:
 )
 def update_overview(filters):
     """Aggregate the selection on the server; send the tiles' text and the small figures."""
-    data = services.current().overview(filters or {})
+    data = service.current().view(filters or {})
     if data.get("error") or not data["n"]:
         message = "No data loaded" if data.get("error") else "No customers match the filters"
         return (*["–"] * 6, message, *[""] * 5,

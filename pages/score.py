@@ -10,7 +10,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 
 from components.feedback import empty_state, section
 from components.kpi import fmt_money, fmt_pct, risk_badge
-from dashboard import services
+from dashboard.services import score as service
 
 dash.register_page(__name__, path="/score", name="Score", title="ChurnLens · Score a customer",
                    order=6)
@@ -37,10 +37,10 @@ def _field(item: dict) -> dbc.Col:
 
 
 def layout(**_query) -> html.Div:
-    svc = services.current()
+    svc = service.current()
     if svc.analysis is None:
         return empty_state("No data loaded.", "See the message above.")
-    spec = svc.score_spec()
+    spec = svc.spec()
     return html.Div([
         html.Div([html.H4("Score a new customer", className="page-title mb-0"),
                   html.Div("Fill in the customer's attributes (choices come from this data's "
@@ -63,8 +63,8 @@ def score(values, field_ids):
     """Probability, tier, reasons and the best offer for the form's customer."""
     record = {i["feature"]: v for i, v in zip(field_ids, values) if v not in (None, "")}
     try:
-        result = services.current().score(record)
-    except services.ScoreInputError as exc:
+        result = service.current().score(record)
+    except service.ScoreInputError as exc:
         return dbc.Alert(str(exc), color="warning", className="small py-2",
                          id="score-error-alert")
     tier = result["risk_tier"]

@@ -11,7 +11,8 @@ from components.feedback import empty_state, section
 from components.kpi import fmt_int, fmt_money, fmt_pct
 from components.segment_charts import (risk_value_scatter, segment_colours, silhouette_chart,
                                        survival_chart, tier_heatmap)
-from dashboard import ids, services
+from dashboard import ids
+from dashboard.services import segments as service
 
 dash.register_page(__name__, path="/segments", name="Segments",
                    title="ChurnLens · Segments", order=1)
@@ -63,7 +64,7 @@ def layout(**_query) -> html.Div:
           Input(ids.FILTERS_STORE, "data"))
 def update_segments(filters):
     """Profiles, churn by segment, segment x tier and the K choice for the selection."""
-    view = services.current().segments_view(filters or {})
+    view = service.current().view(filters or {})
     if view.get("error") or not view["segments"]:
         message = view.get("error") or "No segments"
         blank = empty_figure(message)
@@ -93,8 +94,8 @@ def update_segments(filters):
           Input(ids.FILTERS_STORE, "data"), Input(CURVE_RADIO, "value"))
 def update_curves(filters, by):
     """Kaplan-Meier retention (by segment, contract or overall) and revenue vs risk."""
-    svc = services.current()
-    view = svc.segments_view(filters or {})
+    svc = service.current()
+    view = svc.view(filters or {})
     colours = segment_colours([s["name"] for s in view.get("segments", [])])
     sample = svc.risk_value_sample(filters or {})
     label = {o["value"]: o["label"] for o in CURVE_OPTIONS}.get(by or "segment", "")

@@ -9,7 +9,8 @@ from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 from components.feedback import empty_state, section
 from components.whatif import (MODEL_IMPLIED, PROFIT_FORMULA, assumption_inputs, frozen_note,
                                scenario_inputs, selection_result)
-from dashboard import ids, services
+from dashboard import ids
+from dashboard.services import offers as service
 
 dash.register_page(__name__, path="/what-if", name="What-if", title="ChurnLens · What-if",
                    order=4)
@@ -23,7 +24,7 @@ KEEP = "Keep as is"
 
 
 def layout(**_query) -> html.Div:
-    svc = services.current()
+    svc = service.current()
     if svc.analysis is None:
         return empty_state("No data loaded.", "See the message above.")
     spec = svc.whatif_spec()
@@ -65,7 +66,7 @@ def layout(**_query) -> html.Div:
           State({"type": ASSUMPTION, "name": ALL}, "value"), prevent_initial_call=True)
 def apply_preset(offer_id, input_ids, assumption_ids, assumption_values):
     """A catalogue offer fills in its changes, discount, costs and acceptance."""
-    return services.current().preset_inputs(offer_id, {}, input_ids, assumption_ids,
+    return service.current().preset_inputs(offer_id, {}, input_ids, assumption_ids,
                                             assumption_values)
 
 
@@ -77,12 +78,12 @@ def apply_preset(offer_id, input_ids, assumption_ids, assumption_values):
           State({"type": ASSUMPTION, "name": ALL}, "id"))
 def simulate(values, assumption_values, filters, input_ids, assumption_ids):
     """Re-score every active customer in the selection whom the change alters."""
-    svc = services.current()
+    svc = service.current()
     if svc.analysis is None:
         return no_update, no_update
     summary = f"Filters: {svc.describe_filters(filters)}."
     try:
-        scenario = services.scenario_from(input_ids, values, assumption_ids, assumption_values)
+        scenario = service.scenario_from(input_ids, values, assumption_ids, assumption_values)
         if not scenario.changes and scenario.discount == 0:
             return (html.Div("Choose a change on the left (or start from an offer) to see "
                              "what it would do for these customers.",

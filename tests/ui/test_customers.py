@@ -54,7 +54,7 @@ def test_a_later_block(in_app):
 def test_export_route_returns_the_whole_filtered_list(app):
     with app.server.test_request_context():
         _, href, _ = customers_page.update_toolbar({}, {"tier": ["High"]})
-        expected = len(app.server.config[CONFIG_KEY].selection({"tier": ["High"]}))
+        expected = len(app.server.config[CONFIG_KEY].customers.selection({"tier": ["High"]}))
     response = app.server.test_client().get(href)
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
@@ -84,7 +84,7 @@ def test_row_click_opens_the_customer(in_app):
 
 def test_customer_page(in_app):
     svc = in_app.server.config[CONFIG_KEY]
-    some_id = svc.grid_page({}, {"startRow": 0, "endRow": 1})["rowData"][0]["customer_id"]
+    some_id = svc.customers.grid_page({}, {"startRow": 0, "endRow": 1})["rowData"][0]["customer_id"]
     text = str(customer_page.show_customer(some_id)[0])
     assert some_id in text and "What raises the risk" in text
     assert "No customer with id" in str(customer_page.show_customer("nope"))
@@ -95,7 +95,7 @@ def test_waterfall_bars_add_up_to_the_prediction(in_app):
     svc = in_app.server.config[CONFIG_KEY]
     for row in (0, 5, 100):
         some_id = str(svc.analysis.customers["customer_id"].iloc[row])
-        w = svc.customer_detail(some_id)["waterfall"]
+        w = svc.customer.detail(some_id)["waterfall"]
         total = w["base"] + sum(i["points"] for i in w["items"])
         assert total == pytest.approx(w["prediction"], abs=0.1)
         assert len(w["items"]) <= 10  # 8 features, "other features", calibration
@@ -111,7 +111,7 @@ def test_waterfall_shows_the_calibration_step_when_scores_are_recalibrated(app, 
     proba[0] = min(0.99, proba[0] + 0.05)   # as if a calibrator had moved it
     monkeypatch.setitem(svc._arrays, "churn_probability", proba)
     monkeypatch.setattr(svc.analysis, "calibration", {"applied": True, "method": "isotonic"})
-    w = svc._waterfall(0)
+    w = svc.customer.waterfall(0)
     assert w["items"][-1]["label"] == "Calibration (isotonic)"
     assert w["base"] + sum(i["points"] for i in w["items"]) == pytest.approx(w["prediction"],
                                                                              abs=0.01)

@@ -49,7 +49,7 @@ def test_presets_and_cheapest_threshold(in_app, svc):
     clicked = call_with_trigger(model_page.preset_threshold,
                                 '{"recall":"0.8","type":"model-recall-button"}.n_clicks',
                                 [None, None, 1, None], None, 1000, 50, value=1)
-    view = svc.threshold_view(clicked, 1000, 50)
+    view = svc.model.threshold_view(clicked, 1000, 50)
     assert view["confusion"]["recall"] >= 0.8
     cheapest = call_with_trigger(model_page.preset_threshold, "model-cheapest-button.n_clicks",
                                  [None] * 4, 1, 1000, 50, value=1)
@@ -65,7 +65,7 @@ def test_chosen_threshold_becomes_the_high_tier_cut_off(in_app, svc):
         high = c["risk_tier"] == "High"
         assert (c.loc[high, "churn_probability"] >= 0.4).all()
         assert (c.loc[~high, "churn_probability"] < 0.4).all()
-        assert svc.overview({})["kpis"]["high_risk_active"] == int(
+        assert svc.overview.view({})["kpis"]["high_risk_active"] == int(
             (high & c["active"]).sum())
         model_page.apply_tier(1, 0.2)  # below Medium's 0.25: Medium becomes half of it
         assert (svc.analysis.settings.tier_high, svc.analysis.settings.tier_medium) == (0.2, 0.1)
@@ -94,7 +94,7 @@ def test_drift_of_a_refreshed_file(in_app, svc, tmp_path):
     svc.settings = replace(saved, compare_path=str(path))
     svc._memo.pop("drift", None)
     try:
-        drift = svc.drift()
+        drift = svc.model.drift()
         levels = {r["feature"]: r["level"] for r in drift["rows"]}
         assert drift["n"] == 800 and levels["tenure"] == "large"
         assert drift["rows"][0]["feature"] in ("tenure", "TotalCharges")
@@ -102,4 +102,4 @@ def test_drift_of_a_refreshed_file(in_app, svc, tmp_path):
     finally:
         svc.settings = saved
         svc._memo.pop("drift", None)
-    assert "--compare" in str(model_page._drift(svc.drift()))
+    assert "--compare" in str(model_page._drift(svc.model.drift()))

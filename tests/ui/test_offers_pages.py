@@ -12,7 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dashboard.services import CONFIG_KEY, scenario_from
+from dashboard.services import CONFIG_KEY
+from dashboard.services.offers import scenario_from
 from tests.ui.conftest import find
 
 
@@ -42,7 +43,7 @@ def _text(component) -> str:
 
 
 def _inputs(svc, id_type: str, values: dict, row: int | None = None):
-    spec = svc.whatif_spec(row)
+    spec = svc.offers.whatif_spec(row)
     ids_ = [{"type": id_type, "feature": f["feature"]} for f in spec["actionable"]]
     ids_ += [{"type": id_type, "feature": f} for f in ("discount", "months", "other_cost")]
     current = {f["feature"]: f["current"] for f in spec["actionable"]}
@@ -83,7 +84,7 @@ def test_customer_page_sets_up_the_what_if(in_app, svc):
     assert style == {} and presets  # shown, with the offers this customer may take
     assert "Frozen (not actionable)" in _text(inputs)
     assert "Tenure" in _text(inputs)
-    offer = svc.offer_of(row)
+    offer = svc.customer.offer_of(row)
     assert button_disabled == (offer["id"] == "none")
     hidden = customer_page.show_customer("no-such-id")
     assert hidden[4] == {"display": "none"} and "No customer with id" in _text(hidden[0])
@@ -147,7 +148,7 @@ def test_group_what_if_counts_and_totals(in_app, svc):
 def test_campaign_page_and_its_export(in_app, app, svc):
     kpis, gains, mix, offers, href = campaign_page.update_campaign({}, 40)
     text = _text(kpis)
-    plan = svc.campaign({}, 40)["plan"]
+    plan = svc.offers.campaign({}, 40)["plan"]
     assert f"{plan['best_size']:,}" in text and "With capacity 40" in text
     assert plan["capacity_size"] == min(40, plan["best_size"])
     for figure in (gains, mix):
@@ -168,7 +169,7 @@ def test_campaign_page_and_its_export(in_app, app, svc):
 
 
 def test_score_form_answers_and_reports_bad_input(in_app, svc):
-    spec = svc.score_spec()
+    spec = svc.score.spec()
     ids_ = [{"type": score_page.FIELD, "feature": f["feature"]} for f in spec]
     values = [f["default"] for f in spec]
     result = score_page.score(values, ids_)
@@ -206,7 +207,7 @@ def test_what_if_inputs_are_checked_in_the_pages_units(name, value, message):
 
 def test_customer_header_and_what_if_show_the_same_risk(in_app, svc):
     row, customer_id = _month_to_month_customer(svc)
-    detail = svc.customer_detail(customer_id)
+    detail = svc.customer.detail(customer_id)
     vals, a_vals, ids_, a_ids, current = _inputs(svc, customer_page.WHATIF_INPUT, {}, row)
     empty, _ = customer_page.simulate(vals, a_vals, ids_, a_ids,
                                       {"row": row, "current": current})

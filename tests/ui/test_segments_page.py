@@ -20,14 +20,14 @@ def _pages(app):
 
 def test_segments_view_adds_up(in_app):
     svc = in_app.server.config[CONFIG_KEY]
-    view = svc.segments_view({})
+    view = svc.segments.view({})
     sizes = [s["n"] for s in view["segments"]]
     assert sum(sizes) == DEMO_SIZE
     assert sum(map(sum, view["heat"]["counts"])) == DEMO_SIZE
     names = [s["name"] for s in view["segments"]]
     assert len(set(names)) == len(names) and view["k"] == len(names) or view["k"] == 1
     # With a filter, every number describes the selection only.
-    chosen = svc.segments_view({"tier": ["High"]})
+    chosen = svc.segments.view({"tier": ["High"]})
     assert sum(s["n"] for s in chosen["segments"]) == int(svc.mask({"tier": ["High"]}).sum())
     assert all(row[1] == 0 and row[2] == 0 for row in chosen["heat"]["counts"])
 
@@ -36,7 +36,7 @@ def test_update_segments_renders_cards_and_figures(in_app):
     cards, table, summary, churn, heat, k_fig = segments_page.update_segments({})
     text = str(cards)
     svc = in_app.server.config[CONFIG_KEY]
-    for s in svc.segments_view({})["segments"]:
+    for s in svc.segments.view({})["segments"]:
         assert s["name"] in text
     assert "segments" in summary and "silhouette" in summary
     assert churn.layout.title.text == "Churn rate by segment"

@@ -40,9 +40,9 @@ def test_a_broken_offer_catalogue_is_reported_and_the_app_runs_without_offers(tm
     status = svc.status()
     assert "offers.toml" in status["offers_error"] and "acceptance" in status["offers_error"]
     assert "could not be read" in str(shell.layout(svc.filter_options(), status))
-    assert svc.campaign({}, None)["error"] == status["offers_error"]
-    detail = svc.customer_detail(str(svc.analysis.customers["customer_id"].iloc[0]))
+    assert svc.offers.campaign({}, None)["error"] == status["offers_error"]
+    detail = svc.customer.detail(str(svc.analysis.customers["customer_id"].iloc[0]))
     assert detail["offer"] is None and detail["recommended_offer"] == ""
-    page = svc.grid_page({}, {"startRow": 0, "endRow": 10,
+    page = svc.customers.grid_page({}, {"startRow": 0, "endRow": 10,
                               "sortModel": [{"colId": "expected_profit", "sort": "desc"}]})
     assert page["rowCount"] == 600 and len(page["rowData"]) == 10

@@ -1,0 +1,94 @@
+"""The Customer page's queries: one customer's profile, risk, reasons and recommended offer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analytics.dataset import ACTIVE, CHURN
+from analytics.explain import describe_value, feature_label, probability_points
+from analytics.export import customer_list
+from analytics.offers import NO_OFFER
+from analytics.pipeline import PROBABILITY
+from analytics.recommend import COST, OFFER, OFFER_NAME, P_WITH_OFFER, PROFIT, PROMO
+from dashboard.services import core
+from dashboard.services.core import num
+
+
+class CustomerService(core.PageService):
+
+    def search_ids(self, text: str, limit: int = 20) -> list[str]:
+        """Customer ids starting with (or else containing) the typed text."""
+        return self.core.customers.search_ids(text, limit)
+
+    def row_of(self, customer_id: str) -> int | None:
+        """The table row of a customer id (None when unknown)."""
+        hits = np.flatnonzero(self.core.ids() == str(customer_id))
+        return int(hits[0]) if len(hits) else None
+
+    def detail(self, customer_id: str) -> dict | None:
+        """One customer's profile, risk, CLV and reasons (None when the id is unknown)."""
+        c = self.core
+        if c.analysis is None:
+            return None
+        row = self.row_of(customer_id)
+        if row is None:
+            return None
+        listed = customer_list(c.analysis, np.array([row])).iloc[0].to_dict()
+        record = c.analysis.customers.iloc[row]
+        proba = c.array(PROBABILITY)
+        profile = [(feature_label(f), str(record[f]) if not isinstance(record[f], float)
+                    else f"{record[f]:,.2f}".rstrip("0").rstrip("."))
+                   for f in c.analysis.features]
+        # Unrounded, so the header and the what-if show the same percentage.
+        listed["churn_probability"] = float(proba[row])
+        return {**{k: (v if not isinstance(v, float) else num(v)) for k, v in listed.items()},
+                "row": row, "churned": bool(record[CHURN]), "active": bool(record[ACTIVE]),
+                "percentile": num(100 * (proba < proba[row]).mean()),
+                "profile": profile, "waterfall": self.waterfall(row),
+                "offer": self.offer_of(row)}
+
+    def offer_of(self, row: int) -> dict | None:
+        """The recommended offer of one customer (None without a catalogue)."""
+        c = self.core
+        recs = c.analysis.recommendations
+        if recs is None:
+            return None
+        r = recs.iloc[row]
+        offer_id = str(r[OFFER])
+        offer = None if offer_id == NO_OFFER else c.catalogue.get(offer_id)
+        return {"id": offer_id, "name": str(r[OFFER_NAME]), "profit": num(r[PROFIT]),
+                "p1": num(r[P_WITH_OFFER]), "cost": num(r[COST]),
+                "promo_code": str(r[PROMO]),
+                "changes": dict(offer.changes) if offer else {},
+                "discount": offer.discount if offer else 0.0,
+                "months": offer.months if offer else 0,
+                "one_off_cost": (offer.one_off_cost + offer.monthly_cost * offer.months)
+                if offer else 0.0,
+                "acceptance": offer.acceptance if offer else None,
+                "description": offer.description if offer else ""}
+
+    def waterfall(self, row: int, top: int = 8) -> dict:
+        """Base rate, the largest SHAP contributions in probability points (the rest summed
+        as 'other features'), and the prediction they add up to."""
+        a = self.core.analysis
+        points = probability_points(a.shap_values[row:row + 1], a.shap_base)[0].astype(float)
+        order = np.argsort(-np.abs(points))
+        record = a.customers.iloc[row]
+        items = [{"label": describe_value(a.features[j], record[a.features[j]]),
+                  "points": float(points[j])} for j in order[:top]]
+        rest = order[top:]
+        if len(rest):
+            items.append({"label": f"{len(rest)} other features",
+                          "points": float(points[rest].sum())})
+        base = 100 / (1 + np.exp(-a.shap_base))
+        prediction = float(100 * self.core.array(PROBABILITY)[row])
+        if (a.calibration or {}).get("applied"):
+            # SHAP adds up to CatBoost's own score; the served score is recalibrated.
+            raw = base + float(points.sum())
+            items.append({"label": f"Calibration ({a.calibration['method']})",
+                          "points": prediction - raw})
+        return {"base": float(base), "items": items, "prediction": prediction}
+
+
+def current() -> CustomerService:
+    return core.current().customer

@@ -1,0 +1,114 @@
+"""The Segments page's queries: segment profiles of a selection, survival, revenue vs risk."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analytics import kpis
+from analytics.dataset import ACTIVE, CHURN, DURATION, MONTHLY
+from analytics.pipeline import CLV, PROBABILITY, SEGMENT, TIER
+from analytics.survival import km_by_group
+from dashboard.services import core
+from dashboard.services.core import num
+
+
+class SegmentsService(core.PageService):
+
+    def view(self, filters: dict | None) -> dict:
+        """Segment profiles for the selection, the K choice, segment x tier counts, Pareto."""
+        c = self.core
+        if c.analysis is None or SEGMENT not in c.analysis.customers.columns:
+            return {"error": c.error or "No segments in this analysis.", "segments": []}
+        return c.memoised("segments", filters, lambda: self._view(filters))
+
+    def _view(self, filters: dict | None) -> dict:
+        c = self.core
+        a = c.analysis
+        keep = c.mask(filters)
+        rows = slice(None) if keep.all() else np.flatnonzero(keep)
+        seg = c.array(SEGMENT)[rows]
+        churn = c.array(CHURN)[rows].astype(float)
+        active = c.array(ACTIVE)[rows].astype(float)
+        monthly = c.array(MONTHLY)[rows].astype(float)
+        proba = c.array(PROBABILITY)[rows].astype(float)
+        clv = np.nan_to_num(c.array(CLV)[rows].astype(float))  # blank for leavers
+        k = len(a.segmentation.names)
+        count = np.bincount(seg, minlength=k)
+        churned = np.bincount(seg, weights=churn, minlength=k)
+        n_active = np.bincount(seg, weights=active, minlength=k)
+
+        def per(weights):
+            return np.bincount(seg, weights=weights, minlength=k)
+
+        static = a.segment_profiles.set_index("name")
+        segments = []
+        for i, name in enumerate(a.segmentation.names):
+            lo, hi = kpis.wilson_interval(int(churned[i]), int(count[i]))
+            act = n_active[i]
+            segments.append({
+                "name": name, "n": int(count[i]), "churned": int(churned[i]),
+                "share": num(count[i] / max(len(churn), 1)),
+                "rate": num(churned[i] / count[i]) if count[i] else None,
+                "lo": num(lo), "hi": num(hi), "group": name,
+                "active": int(act),
+                "arpu": num(per(monthly * active)[i] / act) if act else None,
+                "clv": num(per(clv * active)[i] / act) if act else None,
+                "monthly_revenue": num(per(monthly * active)[i]),
+                "revenue_at_risk": num(per(proba * monthly * active)[i]),
+                "mean_risk": num(per(proba)[i] / count[i]) if count[i] else None,
+                "outliers": int(static.loc[name, "outliers"]),
+                "rule": a.segmentation.rules[i],
+                "distinguishing": [str(x) for x in static.loc[name, "distinguishing"]],
+            })
+        tiers = c.array(TIER)[rows]
+        heat = np.zeros((k, len(kpis.TIERS)), dtype=int)
+        np.add.at(heat, (seg, tiers), 1)
+        heat_churned = np.zeros((k, len(kpis.TIERS)), dtype=float)
+        np.add.at(heat_churned, (seg, tiers), churn)
+        return {
+            "error": None, "segments": segments, "k": a.segmentation.k,
+            "silhouette": {int(x): num(v) for x, v in a.segmentation.silhouette.items()},
+            "inertia": {int(x): num(v) for x, v in a.segmentation.inertia.items()},
+            "heat": {"segments": list(a.segmentation.names), "tiers": list(kpis.TIERS),
+                     "counts": heat.tolist(), "churned": heat_churned.astype(int).tolist()},
+            "pareto": num(a.pareto_top20) if a.pareto_top20 is not None else None,
+            "clv_settings": {"margin": a.settings.margin,
+                             "annual_discount": a.settings.annual_discount,
+                             "horizon_months": a.settings.horizon_months},
+            "sampled": bool(a.segmentation.sampled),
+        }
+
+    def survival_curves(self, filters: dict | None, by: str = SEGMENT) -> dict:
+        """Kaplan-Meier retention of the selection, by a column or ('all') overall."""
+        c = self.core
+        if c.analysis is None or (by != "all" and by not in c.analysis.customers.columns):
+            return {}
+        keep = c.mask(filters)
+        frame = c.analysis.customers
+        groups = (np.full(int(keep.sum()), "All customers", dtype=object) if by == "all"
+                  else frame[by].astype(str).to_numpy()[keep])
+        curves = km_by_group(frame[DURATION].to_numpy()[keep], frame[CHURN].to_numpy()[keep],
+                             groups, min_size=30)
+        return {name: {"month": curve["month"].tolist(), "survival": curve["survival"].tolist(),
+                       "lo": curve["lo"].tolist(), "hi": curve["hi"].tolist()}
+                for name, curve in curves.items()}
+
+    def risk_value_sample(self, filters: dict | None, size: int = 2500) -> dict:
+        """A seeded random sample of the selection for the revenue-vs-risk scatter."""
+        c = self.core
+        if c.analysis is None or SEGMENT not in c.analysis.customers.columns:
+            return {"points": []}
+        rows = np.flatnonzero(c.mask(filters))
+        total = len(rows)
+        if total > size:
+            rows = np.sort(np.random.default_rng(0).choice(rows, size, replace=False))
+        names = c.analysis.segmentation.names
+        return {"total": int(total), "points": {
+            "probability": c.array(PROBABILITY)[rows].astype(float).round(4).tolist(),
+            "monthly": c.array(MONTHLY)[rows].astype(float).round(2).tolist(),
+            "segment": [names[i] for i in c.array(SEGMENT)[rows]],
+            "customer_id": c.ids()[rows].tolist()}}
+
+
+def current() -> SegmentsService:
+    return core.current().segments
