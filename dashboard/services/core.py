@@ -48,7 +48,7 @@ class Services:
 
     def __init__(self, settings: Settings) -> None:
         from dashboard.services import (customer, customers, data, model, offers, overview,
-                                        score, segments)
+                                        score, segments, tiers)
         self.settings = settings
         self.analysis = None
         self.error: str | None = None
@@ -65,6 +65,7 @@ class Services:
         self.score = score.ScoreService(self)
         self.model = model.ModelService(self)
         self.data = data.DataService(self)
+        self.tiers = tiers.TierService(self)
 
     def analysis_settings(self) -> AnalysisSettings:
         s = self.settings
@@ -84,6 +85,7 @@ class Services:
                 source, self.analysis_settings(), cache_dir=self.settings.cache_dir,
                 progress=progress, catalogue=self.catalogue)
             self.error = None
+            self.tiers.restore()
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")
