@@ -46,8 +46,12 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="write id, probability, tier and top reasons to CSV")
     common(score)
     score.add_argument("--out", required=True, metavar="FILE.csv")
+    score.add_argument("--include-churned", action="store_true",
+                       help="also customers who already left (default: active customers)")
     export = sub.add_parser("export", help="the at-risk list (CSV or Excel), riskiest first")
     common(export)
+    export.add_argument("--include-churned", action="store_true",
+                        help="also customers who already left (default: active customers)")
     export.add_argument("--tier", action="append", choices=("High", "Medium", "Low"),
                         help="keep this risk tier (repeat for several)")
     export.add_argument("--segment", action="append", metavar="NAME",
@@ -104,13 +108,19 @@ def _print_evaluation(result: dict) -> None:
         print(f"WARNING (possible leak): {warning['message']}")
 
 
+def _listed(analysis, include_churned: bool) -> np.ndarray:
+    """Lists hold the customers a team can still keep, unless asked for everyone."""
+    active = analysis.customers[ACTIVE].to_numpy(dtype=bool)
+    return np.ones(len(active), dtype=bool) if include_churned else active
+
+
 def _export(analysis, args) -> None:
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".xlsx"):
         raise ChurnLensError(f"{out}: --out must end in .csv or .xlsx")
     c = analysis.customers
-    keep = np.ones(len(c), dtype=bool)
-    used = []
+    keep = _listed(analysis, args.include_churned)
+    used = ["customers who left included" if args.include_churned else "active customers only"]
     if args.tier:
         keep &= c[TIER].isin(args.tier).to_numpy()
         used.append("risk tier = " + " or ".join(args.tier))
@@ -124,8 +134,8 @@ def _export(analysis, args) -> None:
         used.append("segment = " + " or ".join(args.segment))
     rows = np.flatnonzero(keep)
     rows = rows[np.argsort(-c[PROBABILITY].to_numpy()[rows], kind="stable")]
-    note = (f"ChurnLens at-risk list; {analysis.source}; filters: "
-            f"{'; '.join(used) or 'none'}; {len(rows):,} customers")
+    note = (f"ChurnLens at-risk list; {Path(str(analysis.source)).name}; filters: "
+            f"{'; '.join(used)}; {len(rows):,} customers")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         writer = write_excel if out.suffix.lower() == ".xlsx" else write_csv
@@ -204,8 +214,10 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
         elif args.command == "score":
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
-            neutralise_frame(scored_table(analysis)).to_csv(out, index=False)
-            print(f"wrote {len(analysis.customers):,} customers to {out}", file=sys.stderr)
+            rows = np.flatnonzero(_listed(analysis, args.include_churned))
+            neutralise_frame(scored_table(analysis, rows)).to_csv(out, index=False)
+            who = "customers" if args.include_churned else "active customers"
+            print(f"wrote {len(rows):,} {who} to {out}", file=sys.stderr)
         elif args.command == "export":
             _export(analysis, args)
         elif args.command == "campaign":

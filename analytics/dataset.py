@@ -25,7 +25,10 @@ TENURE = "tenure_months"
 MONTHLY = "monthly_charges"
 DURATION = "duration_months"  # months observed: to churn, or to the extraction date (censored)
 END_DATE = "end_date"  # dated data only: when a churner left (NaT while active); not a feature
-META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY, DURATION)
+# Which model scores a customer (analytics.model.CrossFittedModel): -1 the final model, k the
+# fold model that did not see them in training.
+SCORED_BY = "scored_by"
+META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY, DURATION, SCORED_BY)
 
 
 @dataclass(frozen=True)

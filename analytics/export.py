@@ -17,6 +17,7 @@ from analytics.dataset import ACTIVE, ID, MONTHLY, TENURE
 from analytics.explain import probability_points, reason_columns
 from analytics.pipeline import CLV, PROBABILITY, REASON_COLUMNS, SEGMENT, TIER, ChurnAnalysis
 from analytics.recommend import OFFER_NAME, PROFIT, PROMO
+from analytics.whatif import actionable_features
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REVENUE_AT_RISK = "revenue_at_risk"
@@ -26,8 +27,8 @@ EXCEL_MAX_ROWS = 1_048_576 - 2  # the sheet limit, less the note and header rows
 # Export column -> source column in the analysed customer table (or a computed one).
 LIST_COLUMNS = ("customer_id", "churn_probability", "risk_tier", "status", "segment",
                 "tenure_months", "contract", "monthly_charges", "clv", "revenue_at_risk",
-                "reason_1", "reason_2", "reason_3", "recommended_offer", "expected_profit",
-                "promo_code")
+                "reason_1", "reason_2", "reason_3", "actionable_reason", "recommended_offer",
+                "expected_profit", "promo_code")
 
 
 def neutralise(value):
@@ -49,11 +50,24 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
-    """reason_1..3 text columns ('Month-to-month contract: +14 pts') for the given rows."""
+    """reason_1..3 text columns ('Month-to-month contract: +14 pts') for the given rows, and
+    `actionable_reason`: the strongest reason among the features a retention offer can
+    change (the top reasons are often tenure, which nobody can act on)."""
     customers = analysis.customers.iloc[rows]
-    points = probability_points(analysis.shap_values[rows], analysis.shap_base)
+    points = probability_points(analysis.shap_values[rows], analysis.shap_base[rows])
     indices = customers[list(REASON_COLUMNS)].to_numpy()
-    return reason_columns(customers, analysis.features, indices, points)
+    table = reason_columns(customers, analysis.features, indices, points)
+    actionable = [analysis.features.index(f) for f in actionable_features(analysis)]
+    if actionable:
+        sub = points[:, actionable]
+        best = sub.argmax(axis=1) if len(sub) else np.zeros(0, dtype=int)
+        pushed = sub[np.arange(len(sub)), best] > 0.05
+        index = np.where(pushed, np.asarray(actionable)[best], -1)[:, None].astype(np.int16)
+        table["actionable_reason"] = reason_columns(customers, analysis.features, index,
+                                                    points)["reason_1"].to_numpy()
+    else:
+        table["actionable_reason"] = ""
+    return table
 
 
 def scored_table(analysis: ChurnAnalysis, rows: np.ndarray | None = None) -> pd.DataFrame:
@@ -79,7 +93,9 @@ def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
         "contract": c["Contract"].astype(str).to_numpy() if "Contract" in c else "",
         "monthly_charges": monthly.round(2),
         "clv": c[CLV].to_numpy().astype(float).round(2),
-        "revenue_at_risk": (proba * monthly).round(2),
+        # Customers who already left carry no lifetime value and no revenue at risk.
+        "revenue_at_risk": np.where(c[ACTIVE].to_numpy(dtype=bool), proba * monthly,
+                                    np.nan).round(2),
     })
     reasons = reasons_for(analysis, rows)
     for column in reasons.columns:
@@ -130,6 +146,7 @@ def write_excel(analysis: ChurnAnalysis, rows: np.ndarray, path: str | Path, not
     sheet.append(list(LIST_COLUMNS))
     for chunk in _chunks(analysis, rows):
         for record in chunk.itertuples(index=False, name=None):
-            sheet.append(list(record))
+            # A blank cell, not NaN (which Excel would show as an error).
+            sheet.append([None if isinstance(v, float) and v != v else v for v in record])
     book.save(path)
     return len(rows)

@@ -23,6 +23,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from analytics.dataset import SCORED_BY
+
 Progress = Callable[[str], None]
 MODEL_NAMES = ("catboost", "logistic_regression", "random_forest", "mlp")
 LEAKAGE_AUC = 0.90
@@ -119,6 +121,71 @@ class ChurnModel:
                                        prediction_type="RawFormulaVal")
 
 
+class CrossFittedModel:
+    """The final model for customers it was not trained on, and for each customer it was
+    trained on the fold model that never saw them (their out-of-fold score).
+
+    Which model scores a row is read from the frame's `scored_by` column (-1: the final
+    model; k: fold model k); a frame without it (a new customer, the API) gets the final
+    model. Every path (table, what-if, offers) routes the same way, so a customer's risk,
+    what-if and reasons come from one model. Calibrated when `calibrator_` is set."""
+
+    def __init__(self, final: ChurnModel, folds: list[ChurnModel]) -> None:
+        self.final = final
+        self.folds = list(folds)
+        self.categorical = final.categorical
+        self.numeric = final.numeric
+        self.calibrator_ = None
+
+    @property
+    def best_iterations_(self) -> int:
+        return self.final.best_iterations_
+
+    def _groups(self, frame: pd.DataFrame):
+        """(model, row positions) for each model that scores some of the rows."""
+        if SCORED_BY not in frame.columns or not self.folds:
+            return [(self.final, slice(None))]
+        codes = np.asarray(frame[SCORED_BY].to_numpy(), dtype=int)
+        groups = []
+        for k in np.unique(codes):
+            model = self.final if k < 0 else self.folds[int(k)]
+            rows = np.flatnonzero(codes == k)
+            groups.append((model, slice(None) if len(rows) == len(codes) else rows))
+        return groups
+
+    def _routed(self, frame: pd.DataFrame, method: str) -> np.ndarray:
+        groups = self._groups(frame)
+        if len(groups) == 1:
+            return getattr(groups[0][0], method)(frame)
+        out = np.empty(len(frame))
+        for model, rows in groups:
+            out[rows] = getattr(model, method)(frame.iloc[rows])
+        return out
+
+    def raw_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """CatBoost's own probability from each row's model (what its SHAP values add to)."""
+        return self._routed(frame, "raw_proba")
+
+    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+        return self._routed(frame, "raw_score")
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        raw = self.raw_proba(frame)
+        return raw if self.calibrator_ is None else np.asarray(self.calibrator_.predict(raw),
+                                                               dtype=float)
+
+    def shap_values(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """SHAP values (log-odds) of each row from its own model, and each row's base value
+        (the models' base values differ slightly)."""
+        values = np.empty((len(frame), len(self.categorical) + len(self.numeric)),
+                          dtype=np.float32)
+        base = np.empty(len(frame), dtype=np.float32)
+        for model, rows in self._groups(frame):
+            part = frame if isinstance(rows, slice) else frame.iloc[rows]
+            values[rows], base[rows] = model.shap_values(part)
+        return values, base
+
+
 def _baseline(name: str, categorical: list[str], numeric: list[str], random_state: int):
     if name == "mlp":
         # A small neural network: one hidden layer, early stopping on an inner 10% split.
@@ -174,6 +241,11 @@ class CVResult:
     folds: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     overall: dict[str, dict[str, float]] = field(default_factory=dict)
     catboost_iterations: list[int] = field(default_factory=list)
+    # Kept when asked (`keep_models`): the CatBoost model of each fold and the fold each row
+    # was tested in, so customers trained on can be served the score of a model that never
+    # saw them (cross-fitting).
+    models: list = field(default_factory=list)
+    fold_of: np.ndarray | None = None
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Pooled out-of-fold metrics plus the fold mean and standard deviation of each."""
@@ -192,8 +264,9 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
                    numeric: list[str], *, n_splits: int = 5, threshold: float = 0.5,
                    random_state: int = 0, model_params: dict | None = None,
                    baselines: tuple[str, ...] = MODEL_NAMES[1:],
-                   progress: Progress = _quiet) -> CVResult:
-    """Stratified K-fold: every model sees the same folds; metrics are out-of-fold."""
+                   progress: Progress = _quiet, keep_models: bool = False) -> CVResult:
+    """Stratified K-fold: every model sees the same folds; metrics are out-of-fold. With
+    `keep_models` the fold CatBoost models and each row's test fold are kept."""
     y = np.asarray(y).astype(int)
     frame = frame.reset_index(drop=True)
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
@@ -201,11 +274,15 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
     result = CVResult(n_rows=len(y), n_splits=n_splits, threshold=threshold, sampled=False, y=y)
     result.oof = {name: np.zeros(len(y)) for name in names}
     result.folds = {name: [] for name in names}
+    fold_of = np.full(len(y), -1, dtype=np.int8)
     for k, (train, test) in enumerate(folds.split(frame, y), start=1):
+        fold_of[test] = k - 1
         progress(f"cross-validation fold {k} of {n_splits}")
         model = ChurnModel(categorical, numeric, random_state=random_state,
                            **(model_params or {})).fit(frame.iloc[train], y[train])
         result.catboost_iterations.append(model.best_iterations_)
+        if keep_models:
+            result.models.append(model)
         result.oof["catboost"][test] = model.predict_proba(frame.iloc[test])
         for name in baselines:
             est = _baseline(name, categorical, numeric, random_state)
@@ -215,6 +292,8 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
         for name in names:
             result.folds[name].append(metrics(y[test], result.oof[name][test], threshold))
     result.overall = {name: metrics(y, result.oof[name], threshold) for name in names}
+    if keep_models:
+        result.fold_of = fold_of
     return result
 
 

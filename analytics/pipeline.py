@@ -15,10 +15,12 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from analytics import __version__, kpis
-from analytics.dataset import ACTIVE, CHURN, DURATION, MONTHLY, TENURE, CustomerTable
+from analytics.dataset import (ACTIVE, CHURN, DURATION, ID, MONTHLY, SCORED_BY, TENURE,
+                              CustomerTable)
 from analytics.evaluation import calibration_study, fit_calibrator
 from analytics.explain import top_reason_indices
-from analytics.model import ChurnModel, CVResult, Progress, cross_validate, leakage_check
+from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, cross_validate,
+                             leakage_check)
 from analytics.segments import Segmentation, segment_customers, segment_profiles
 from analytics.survival import SurvivalModel, fit_survival, pareto_share, survival_clv
 
@@ -62,9 +64,9 @@ class ChurnAnalysis:
     customers: pd.DataFrame
     categorical: list[str]
     numeric: list[str]
-    model: ChurnModel
+    model: CrossFittedModel
     shap_values: np.ndarray
-    shap_base: float
+    shap_base: np.ndarray   # per customer: the base value of the model that scored them
     cv: CVResult
     leakage: list[dict]
     quality: dict
@@ -95,6 +97,13 @@ class ChurnAnalysis:
     def features(self) -> list[str]:
         return self.categorical + self.numeric
 
+    def scored_out_of_fold(self) -> dict:
+        """How many customers got an out-of-fold score (the final model was trained on
+        them, so a fold model that never saw them scores them) and how many the final model
+        (customers it was not trained on)."""
+        by = self.customers[SCORED_BY].to_numpy()
+        return {"out_of_fold": int((by >= 0).sum()), "final_model": int((by < 0).sum())}
+
     def evaluation(self) -> dict:
         """The JSON the `evaluate` command prints."""
         y = self.customers[CHURN]
@@ -120,6 +129,21 @@ def _stratified_sample(y: np.ndarray, max_rows: int, random_state: int) -> np.nd
     return np.sort(keep)
 
 
+def scorer_assignment(customer_ids, train_ids, cv_idx: np.ndarray, fold_of: np.ndarray,
+                      fit_idx: np.ndarray, n_splits: int, random_state: int) -> np.ndarray:
+    """Which model scores each customer (the `scored_by` column): the fold k whose test set
+    held their training row (cross-validated rows); for rows the final model was fitted on
+    but cross-validation did not sample (large data), a seeded random fold, whose model never
+    saw them either; -1 (the final model) for everyone the final model was not trained on."""
+    by_train = np.full(len(train_ids), -1, dtype=np.int8)
+    by_train[fit_idx] = np.random.default_rng(random_state).integers(0, n_splits,
+                                                                      len(fit_idx))
+    by_train[cv_idx] = fold_of
+    where = pd.Index(pd.Series(train_ids).astype(str)).get_indexer(
+        pd.Series(customer_ids).astype(str))
+    return np.where(where >= 0, by_train[np.maximum(where, 0)], -1).astype(np.int8)
+
+
 def tenure_bands(tenure: np.ndarray) -> pd.Categorical:
     labels = [label for _, _, label in TENURE_BANDS]
     edges = [-0.5] + [hi + 0.5 for _, hi, _ in TENURE_BANDS]
@@ -141,7 +165,7 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                             random_state=settings.random_state)
     cv = cross_validate(train.iloc[cv_idx], y[cv_idx], cat, num, n_splits=settings.n_splits,
                         threshold=settings.threshold, random_state=settings.random_state,
-                        baselines=settings.baselines, progress=progress)
+                        baselines=settings.baselines, progress=progress, keep_models=True)
     cv.sampled = len(cv_idx) < len(y)
     timings["cross_validation_s"] = time.perf_counter() - clock
 
@@ -149,8 +173,9 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     progress("final fit on all labelled customers")
     fit_idx = _stratified_sample(y, settings.train_max_rows, settings.random_state)
     iterations = int(np.median(cv.catboost_iterations)) if cv.catboost_iterations else None
-    model = ChurnModel(cat, num, iterations=iterations, random_state=settings.random_state)
-    model.fit(train.iloc[fit_idx], y[fit_idx])
+    final = ChurnModel(cat, num, iterations=iterations, random_state=settings.random_state)
+    final.fit(train.iloc[fit_idx], y[fit_idx])
+    model = CrossFittedModel(final, cv.models)
     # Served scores are recalibrated only when the out-of-fold study says they are off
     # (ECE above 0.03 and the calibrated scores better out-of-fold too).
     study = calibration_study(cv.y, cv.oof["catboost"], random_state=settings.random_state)
@@ -166,6 +191,9 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     clock = time.perf_counter()
     progress("scoring customers")
     customers = table.customers.copy()
+    customers[SCORED_BY] = scorer_assignment(customers[ID].to_numpy(), train[ID].to_numpy(),
+                                             cv_idx, cv.fold_of, fit_idx, settings.n_splits,
+                                             settings.random_state)
     proba = model.predict_proba(customers)
     customers[PROBABILITY] = proba.astype(np.float32)
     customers[TIER] = pd.Categorical(
@@ -180,6 +208,8 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
         survival, customers[TENURE], customers[MONTHLY], proba, margin=settings.margin,
         annual_discount=settings.annual_discount, horizon_months=settings.horizon_months,
     ).astype(np.float32)
+    # Customers who already left have no lifetime value left (blank, not zero).
+    customers.loc[~customers[ACTIVE].to_numpy(dtype=bool), CLV] = np.nan
     timings["scoring_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from analytics import __version__
+from analytics import __version__, kpis
 from analytics.backtest import out_of_time_backtest
 from analytics.errors import DataError
 from analytics.evaluation import drift_table
 from analytics.loaders import fingerprint, load_path
 from analytics.model import Progress
 from analytics.offers import Catalogue
-from analytics.pipeline import AnalysisSettings, ChurnAnalysis, analyse
+from analytics.pipeline import PROBABILITY, TIER, AnalysisSettings, ChurnAnalysis, analyse
 from analytics.recommend import catalogue_fingerprint, recommend
 from analytics.store import ArtifactStore, make_key
 
@@ -47,9 +47,22 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
+# Settings that only re-label the scores: not part of the cache key, applied after loading.
+RELABEL_SETTINGS = ("tier_high", "tier_medium")
+
+
 def cache_key(source: DataSource, settings: AnalysisSettings) -> str:
+    trained = {k: v for k, v in settings.as_dict().items() if k not in RELABEL_SETTINGS}
     return make_key(fingerprint(source.path, source.demo_size, source.seed), source.as_of,
-                    settings.as_dict(), __version__, code_fingerprint())
+                    trained, __version__, code_fingerprint())
+
+
+def retier(analysis: ChurnAnalysis, high: float, medium: float) -> None:
+    """New tier cut-offs for an analysis (ValueError unless 0 <= medium < high <= 1)."""
+    tiers = kpis.assign_tiers(analysis.customers[PROBABILITY].to_numpy(), high, medium)
+    analysis.settings = replace(analysis.settings, tier_high=float(high),
+                                tier_medium=float(medium))
+    analysis.customers[TIER] = pd.Categorical(tiers, categories=list(kpis.TIERS))
 
 
 def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSettings(),
@@ -71,6 +84,9 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
             progress(f"loaded model, scores and SHAP values from cache in "
                      f"{time.perf_counter() - clock:.1f} s")
             analysis, from_cache = cached, True
+            if (cached.settings.tier_high, cached.settings.tier_medium) != (
+                    settings.tier_high, settings.tier_medium):
+                retier(analysis, settings.tier_high, settings.tier_medium)
     if analysis is None:
         analysis = _train(source, settings, store, key, progress)
     if catalogue is not None:

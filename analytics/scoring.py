@@ -114,6 +114,7 @@ def score_records(records, analysis: ChurnAnalysis,
         np.zeros(len(frame))
     tenure = frame["tenure"].to_numpy() if "tenure" in frame else np.zeros(len(frame))
     reference = float(analysis.customers["churn_probability"].mean())
+    observed = float(analysis.customers["churn"].mean())
     clv = (survival_clv(analysis.survival, tenure, monthly, proba, margin=s.margin,
                         annual_discount=s.annual_discount, horizon_months=s.horizon_months,
                         reference_probability=reference)
@@ -132,7 +133,10 @@ def score_records(records, analysis: ChurnAnalysis,
                    for j in order[:3] if points[i, j] > 0]
         result = {"customer_id": frame["customer_id"].iloc[i],
                   "churn_probability": round(float(proba[i]), 4), "risk_tier": str(tiers[i]),
-                  "base_rate": round(float(1 / (1 + math.exp(-base))), 4),
+                  # Two different numbers, each named for what it is: where the reasons start
+                  # (the model's average score) and the share who left in the data.
+                  "model_baseline": round(float(1 / (1 + math.exp(-float(base[i])))), 4),
+                  "observed_churn_rate": round(observed, 4),
                   "clv": round(float(clv[i]), 2), "reasons": reasons}
         if offers is not None:
             best = offers.iloc[i]

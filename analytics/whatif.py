@@ -210,6 +210,7 @@ def simulate_selection(analysis: ChurnAnalysis, rows: np.ndarray, scenario: Scen
             "churners_avoided": a * scale * float((p0 - p1).sum()),
             "revenue_retained": a * scale * float(((p0 - p1) * monthly).sum()),
             "value_kept": value_kept, "total_cost": total_cost, "profit": profit,
+            "offer_cost_total": a * scale * float(cost.sum()), "contact_cost_total": k * n,
             "roi": profit / total_cost if total_cost > 0 else None,
             "break_even_acceptance": (break_even if break_even is not None and break_even <= 1
                                       else None),

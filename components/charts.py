@@ -40,12 +40,20 @@ def empty_figure(message: str, title: str = "", height: int = 260) -> go.Figure:
                       "showarrow": False, "font": {"size": 13, "color": "#868e96"}}]))
 
 
+def colour_key(*items: tuple[str, str]) -> str:
+    """A one-line legend for a chart's subtitle: coloured squares and what they mean."""
+    return "   ".join(f"<span style='color:{colour}'>■</span> {text}" for colour, text in items)
+
+
 def rate_chart(rows: list[dict], title: str, overall: float | None,
-               selected: list[str] | None = None, height: int = 260) -> go.Figure:
+               selected: list[str] | None = None, height: int = 260,
+               context: str | None = None) -> go.Figure:
     """Churn rate by group as horizontal bars with 95% interval whiskers.
 
     rows: dicts with group, n, churned, rate, lo, hi (rates as fractions). Groups with no
-    customers in the selection are left out; `selected` groups are drawn solid, others faded.
+    customers in the selection are left out; `selected` groups are drawn solid, others faded
+    (so a drilled group stays in context). `overall` is the rate the colours compare with
+    (the dotted line); `context` says which customers it is over when not the selection.
     """
     rows = [r for r in rows if r["n"] > 0 and r["rate"] is not None]
     if not rows:
@@ -78,11 +86,17 @@ def rate_chart(rows: list[dict], title: str, overall: float | None,
         notes.append({"text": f"overall {100 * overall:.1f}%", "x": 100 * overall, "y": 1,
                       "yref": "paper", "yanchor": "bottom", "showarrow": False,
                       "font": {"size": 11}})
-    return plain_figure([bar], base_layout(
-        title, height, shapes=shapes, annotations=notes,
+    key = colour_key((ABOVE, "above the overall rate"), (BELOW, "at or below it"),
+                     *([(MUTED, "not selected")] if selected else []))
+    if context:
+        key += f" · overall {context}"
+    layout = base_layout(title, height, shapes=shapes, annotations=notes,
         xaxis={"title": {"text": "Churn rate (%), 95% interval"}, "ticksuffix": "%",
                "rangemode": "tozero", "gridcolor": "#f1f3f5", "zeroline": False},
-        yaxis={"autorange": "reversed", "automargin": True}))
+        yaxis={"autorange": "reversed", "automargin": True},
+        margin={"l": 8, "r": 16, "t": 62, "b": 40})
+    layout["title"]["subtitle"] = {"text": key, "font": {"size": 11, "color": "#6c757d"}}
+    return plain_figure([bar], layout)
 
 
 def tier_chart(rows: list[dict], title: str = "Customers by risk tier",
@@ -113,7 +127,7 @@ def waterfall_chart(base: float, items: list[dict], prediction: float,
     """From the model's baseline churn probability to this customer's, one bar per reason.
 
     base and prediction in %, items: dicts with label and points (positive raises risk)."""
-    labels = ["Model baseline"] + [i["label"] for i in items] + ["This customer"]
+    labels = ["Model's average score"] + [i["label"] for i in items] + ["This customer"]
     values = [base] + [i["points"] for i in items] + [prediction]
     measure = ["absolute"] + ["relative"] * len(items) + ["total"]
     text = [f"{base:.1f}%"] + [f"{v:+.1f}" for v in values[1:-1]] + [f"{prediction:.1f}%"]

@@ -15,13 +15,17 @@ def fmt_pct(value) -> str:
 
 
 def fmt_money(value, decimals: int = 0) -> str:
+    """Money in one format everywhere: whole dollars with thousands separators ('$19,310',
+    '-$1,234'), or cents where asked ('$64.76'); never '$19.3k' beside '$5,217'."""
     if value is None:
         return "–"
-    if abs(value) >= 1_000_000:
-        return f"${value / 1_000_000:,.2f}M"
-    if abs(value) >= 10_000:
-        return f"${value / 1_000:,.1f}k"
-    return f"${value:,.{decimals}f}"
+    sign = "-" if value < 0 and round(abs(value), decimals) > 0 else ""
+    return f"{sign}${abs(value):,.{decimals}f}"
+
+
+def fmt_count(value) -> str:
+    """A number of people: whole ('164 churners', not 163.9)."""
+    return "–" if value is None else f"{round(value):,.0f}"
 
 
 TIER_BADGES = {"High": "danger", "Medium": "warning", "Low": "success"}

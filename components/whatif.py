@@ -10,7 +10,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.kpi import fmt_money, fmt_pct
+from components.kpi import fmt_count, fmt_money, fmt_pct
 
 MODEL_IMPLIED = ("Model-implied: the model re-scores the customer with these changes. These are "
                  "associations the model learned from past customers, not measured causal "
@@ -105,6 +105,19 @@ def _roi(value) -> str:
     return "–" if value is None else f"{100 * value:,.0f}%"
 
 
+def free_change_note(cost: float, roi: float | None, changed=None) -> list:
+    """The assumption behind a very high ROI, next to it: a change that costs nothing per
+    accepter leaves only the contact cost as spend."""
+    if not changed or cost > 0 or roi is None:
+        return []
+    return [html.Div([html.I(className="bi bi-info-circle me-1"),
+                      f"ROI {_roi(roi)} because this change is assumed to cost nothing per "
+                      "accepter (cost 0): the only spend is the contact cost. Enter what a "
+                      "contract change or add-on really costs you under 'Other cost per "
+                      "accepter' for a fair ROI."],
+                     className="small text-warning-emphasis mt-1", id="whatif-free-note")]
+
+
 def customer_result(r: dict, id_prefix: str) -> list:
     """p0 -> p1, the money of making the offer, and the break-even acceptance."""
     change = 100 * r["change"]
@@ -129,6 +142,7 @@ def customer_result(r: dict, id_prefix: str) -> list:
     changed = ", ".join(r["changed"]) or "nothing yet: change an input"
     return [headline,
             html.Div(f"Changed: {changed}", className="small text-muted"), stats,
+            *free_change_note(r["cost"], r["roi"], r.get("changed")),
             html.Div(PROFIT_FORMULA + " (value kept = (p0 − p1) × CLV)",
                      className="small text-muted font-monospace")]
 
@@ -149,7 +163,7 @@ def selection_result(r: dict, id_prefix: str) -> list:
                  className="whatif-headline"),
         dbc.Row([
             _stat("Customers affected", f"{r['affected']:,}", f"{id_prefix}-affected-text"),
-            _stat("Expected churners avoided", f"{r['churners_avoided']:,.1f}"),
+            _stat("Expected churners avoided", fmt_count(r["churners_avoided"])),
             _stat("Monthly revenue retained", fmt_money(r["revenue_retained"])),
             _stat("Total cost", fmt_money(r["total_cost"])),
             _stat("Expected profit", fmt_money(r["profit"]), f"{id_prefix}-profit-text",
@@ -159,6 +173,7 @@ def selection_result(r: dict, id_prefix: str) -> list:
             _stat("Break-even acceptance", _break_even(r)),
             _stat("Made riskier by the change", f"{r['riskier']:,}"),
         ], className="g-2 mt-2"),
+        *free_change_note(r.get("offer_cost_total", 1.0), r["roi"], [True]),
         html.Div(f"Of {r['selected']:,} customers selected, {r['active']:,} are active; the "
                  f"change applies to the {r['affected']:,} it alters. Churners avoided and "
                  "revenue retained assume the acceptance rate. "

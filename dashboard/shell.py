@@ -26,6 +26,8 @@ def encode_filters(filters: dict) -> str:
     tenure = filters.get("tenure")
     if tenure:
         pairs.append(("tenure", f"{int(tenure[0])}-{int(tenure[1])}"))
+    if filters.get(ids.EVERYONE):
+        pairs.append((ids.EVERYONE, "1"))
     return "#" + urlencode(pairs) if pairs else ""
 
 
@@ -47,14 +49,20 @@ def decode_filters(hash_text: str | None, options: dict) -> dict:
                 filters["tenure"] = [lo, hi]
         except ValueError:
             pass
+    if query.get(ids.EVERYONE, [""])[0] in ("1", "true", "yes"):
+        filters[ids.EVERYONE] = True
     return filters
 
 
-def filters_from_widgets(values: dict, tenure: list | None, tenure_max: int) -> dict:
-    """The store's JSON from the widgets' values (empty lists and the full range mean 'all')."""
+def filters_from_widgets(values: dict, tenure: list | None, tenure_max: int,
+                         everyone: bool = False) -> dict:
+    """The store's JSON from the widgets' values (empty lists and the full range mean 'all';
+    lists hold active customers unless `everyone`)."""
     filters = {key: list(v) for key, v in values.items() if v}
     if tenure and (int(tenure[0]), int(tenure[1])) != (0, int(tenure_max)):
         filters["tenure"] = [int(tenure[0]), int(tenure[1])]
+    if everyone:
+        filters[ids.EVERYONE] = True
     return filters
 
 
@@ -82,7 +90,7 @@ def _dropdown(key: str, label: str, options: list[str], width: int) -> dbc.Col:
 def _filter_bar(options: dict) -> dbc.Card:
     top = int(options.get("tenure_max", 72))
     marks = {v: str(v) for v in range(0, top + 1, 12)}
-    return dbc.Card(dbc.CardBody(dbc.Row([
+    return dbc.Card(dbc.CardBody([dbc.Row([
         _dropdown("contract", "Contract", options["contract"], 2),
         _dropdown("internet", "Internet service", options["internet"], 2),
         _dropdown("payment", "Payment method", options["payment"], 2),
@@ -100,7 +108,12 @@ def _filter_bar(options: dict) -> dbc.Card:
                             marks=marks, allowCross=False,
                             tooltip={"placement": "bottom", "always_visible": False}),
         ], xs=12, sm=6, lg=2, className="mb-2"),
-    ], className="g-3 align-items-start")), className="mb-3 filter-bar")
+    ], className="g-3 align-items-start"), html.Div(
+        dbc.Switch(id=ids.FILTER_EVERYONE, value=False, className="mb-0 small",
+                   label="Include customers who have already left (lists hold active "
+                         "customers only: those a team can still keep)"),
+        id=ids.FILTER_EVERYONE_WRAP, style={"display": "none"}, className="mt-1")]),
+        className="mb-3 filter-bar", id=ids.FILTER_BAR)
 
 
 def _banners(status: dict) -> list:
@@ -132,21 +145,30 @@ def layout(options: dict, status: dict) -> html.Div:
     ])
 
 
-def sync_state(trigger, url_hash: str | None, dropdowns, tenure, options: dict) -> tuple:
-    """(hash, store, *dropdown values, tenure) for the filter-sync callback.
+def sync_state(trigger, url_hash: str | None, dropdowns, tenure, options: dict,
+               everyone: bool = False) -> tuple:
+    """(hash, store, *dropdown values, tenure, everyone switch) for the filter-sync callback.
 
     The URL wins on first load and on navigation; a widget change rewrites store and URL;
     Reset clears everything."""
     keys = list(ids.DROPDOWN_FILTERS)
     top = int(options.get("tenure_max", 72))
     if trigger == ids.FILTER_RESET:
-        return "", {}, *[[] for _ in keys], [0, top]
+        return "", {}, *[[] for _ in keys], [0, top], False
     if trigger is None or trigger == ids.URL:
         filters = decode_filters(url_hash, options)
         return (no_update, filters, *[filters.get(k, []) for k in keys],
-                filters.get("tenure", [0, top]))
-    filters = filters_from_widgets(dict(zip(keys, dropdowns)), tenure, top)
-    return encode_filters(filters), filters, *[no_update] * len(keys), no_update
+                filters.get("tenure", [0, top]), bool(filters.get(ids.EVERYONE)))
+    filters = filters_from_widgets(dict(zip(keys, dropdowns)), tenure, top, bool(everyone))
+    return encode_filters(filters), filters, *[no_update] * len(keys), no_update, no_update
+
+
+def bar_styles(pathname: str | None) -> tuple[dict, dict]:
+    """(filter bar style, everyone-switch style) for a page path."""
+    path = "/" + (pathname or "/").strip("/")
+    hidden = {"display": "none"}
+    return ({} if path in ids.FILTERED_PAGES else hidden,
+            {} if path in ids.LIST_PAGES else hidden)
 
 
 def register_callbacks(app: dash.Dash, options: dict, count) -> None:
@@ -156,14 +178,21 @@ def register_callbacks(app: dash.Dash, options: dict, count) -> None:
     @app.callback(
         Output(ids.URL, "hash"), Output(ids.FILTERS_STORE, "data"),
         [Output(ids.DROPDOWN_FILTERS[k][0], "value") for k in keys],
-        Output(ids.FILTER_TENURE, "value"),
+        Output(ids.FILTER_TENURE, "value"), Output(ids.FILTER_EVERYONE, "value"),
         Input(ids.URL, "hash"), [Input(ids.DROPDOWN_FILTERS[k][0], "value") for k in keys],
-        Input(ids.FILTER_TENURE, "value"), Input(ids.FILTER_RESET, "n_clicks"),
+        Input(ids.FILTER_TENURE, "value"), Input(ids.FILTER_EVERYONE, "value"),
+        Input(ids.FILTER_RESET, "n_clicks"),
     )
     def sync_filters(url_hash, *widgets):
         """URL -> widgets on load and navigation; widgets -> store and URL on change."""
         return sync_state(ctx.triggered_id, url_hash, widgets[:len(keys)], widgets[len(keys)],
-                          options)
+                          options, widgets[len(keys) + 1])
+
+    @app.callback(Output(ids.FILTER_BAR, "style"), Output(ids.FILTER_EVERYONE_WRAP, "style"),
+                  Input(ids.URL, "pathname"))
+    def show_filters(pathname):
+        """The filter bar only on the pages it changes; the lists' switch on the lists."""
+        return bar_styles(pathname)
 
     @app.callback(
         Output({"type": "app-nav-link", "page": ALL}, "href"),

@@ -92,11 +92,13 @@ def update_campaign(filters, capacity):
               f"{fmt_pct(plan['best_size'] / data['active']) if data['active'] else '–'} "
               "have an offer with positive expected profit", "campaign-best-size-text"),
         _tile("Expected profit", fmt_money(plan["best_total"]),
-              "contacting all of them (model-implied)", "campaign-best-profit-text"),
+              f"contacting all of them, over the {data['horizon_months']}-month CLV horizon "
+              "(discounted; model-implied)", "campaign-best-profit-text"),
     ]
     if capacity is not None:
         tiles.append(_tile(f"With capacity {capacity:,}", fmt_money(plan["capacity_total"]),
-                           f"contact the top {plan['capacity_size']:,}",
+                           f"contact the top {plan['capacity_size']:,} (over "
+                           f"{data['horizon_months']} months)",
                            "campaign-capacity-profit-text"))
     else:
         tiles.append(_tile("With capacity", "–", "enter the team's capacity above",

@@ -168,12 +168,14 @@ def _detail(d: dict) -> list:
                  html.Div(f"riskier than {math.floor(d['percentile'])}% of customers",
                           className="kpi-sub")], md=3),
         dbc.Col([html.Div("Value", className="kpi-title"),
-                 html.Div(fmt_money(d["clv"]), className="kpi-value"),
-                 html.Div(f"CLV · pays {fmt_money(d['monthly_charges'], 2)} a month",
+                 html.Div(fmt_money(d["clv"]) if d["active"] else "–", className="kpi-value"),
+                 html.Div(f"CLV · pays {fmt_money(d['monthly_charges'], 2)} a month"
+                          if d["active"] else "Has left: no lifetime value ahead",
                           className="kpi-sub")], md=3),
         dbc.Col([html.Div("Segment", className="kpi-title"),
                  html.Div(d["segment"] or "–", className="kpi-value fs-5 mt-2"),
-                 html.Div(f"{fmt_money(d['revenue_at_risk'], 2)} a month at risk",
+                 html.Div(f"{fmt_money(d['revenue_at_risk'], 2)} a month at risk"
+                          if d["active"] else "No revenue at risk (has left)",
                           className="kpi-sub")], md=3),
     ])), className="kpi-card mb-3")
     reasons = [r for r in (d["reason_1"], d["reason_2"], d["reason_3"]) if r]
@@ -187,11 +189,17 @@ def _detail(d: dict) -> list:
                           figure=waterfall_chart(w["base"], w["items"], w["prediction"]))
     return [head, dbc.Row([
         dbc.Col([section("Why this score", [
-            waterfall, html.Div("CatBoost SHAP contributions, converted to percentage points so "
-                                "they add up from the model's baseline (its expected score) "
-                                "to this customer's. They are associations the model "
-                                "learned, not measured causes.",
-                                className="small text-muted")]),
+            waterfall, html.Div(
+                f"CatBoost SHAP contributions in percentage points: they add up from the "
+                f"model's average score ({w['base']:.1f}%, where the model starts before it "
+                f"looks at this customer) to this customer's score. The observed churn rate "
+                f"in the data is a different number: {fmt_pct(d['observed_churn_rate'])}. "
+                + ("This customer was in the training data, so their score comes from the "
+                   "cross-validation model that never saw them (out-of-fold). "
+                   if d["out_of_fold"] else "This customer was not in the training data; "
+                   "the final model scores them. ")
+                + "Contributions are associations the model learned, not measured causes.",
+                className="small text-muted", id="customer-waterfall-note")]),
                  section("What raises the risk most", why)], lg=7),
         dbc.Col([section("Recommended offer", _offer_card(d), "model-implied"),
                  section("Profile", profile)], lg=5),

@@ -21,12 +21,9 @@ COUNT_TEXT = "customers-count-text"
 CSV_LINK = "customers-csv-link"
 XLSX_LINK = "customers-xlsx-link"
 REFRESH_STORE = "customers-refresh-store"
-ACTIVE_SWITCH = "customers-active-switch"
-ACTIVE_STORE = "customers-active-store"
 
 PCT = {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}
 MONEY = {"function": "params.value == null ? '' : d3.format('$,.2f')(params.value)"}
-MONEY0 = {"function": "params.value == null ? '' : d3.format('$,.0f')(params.value)"}
 NUMBER = {"filter": "agNumberColumnFilter", "type": "rightAligned",
           "filterParams": {"buttons": ["reset"], "maxNumConditions": 2}}
 TEXT = {"filter": "agTextColumnFilter",
@@ -37,29 +34,36 @@ TIER_STYLE = {"styleConditions": [
 ]}
 STATUS_STYLE = {"styleConditions": [
     {"condition": "params.value == 'churned'", "style": {"color": "#868e96"}}]}
+WRAP = {"wrapText": True, "sortable": False, "cellClass": "cell-wrap",
+        "tooltipValueGetter": {"function": "params.value"}}
+# What a caller acts on first, visible without scrolling at 1400 px; the rest to the right.
 COLUMNS = [
-    {"field": "customer_id", "headerName": "Customer", "pinned": "left", "width": 140,
+    {"field": "customer_id", "headerName": "Customer", "pinned": "left", "width": 130,
      "cellClass": "customer-link", **TEXT},
     {"field": "churn_probability", "headerName": "Churn risk", "valueFormatter": PCT,
-     "width": 120, "sort": "desc", **NUMBER},
-    {"field": "risk_tier", "headerName": "Tier", "width": 105, "cellStyle": TIER_STYLE, **TEXT},
-    {"field": "status", "headerName": "Status", "width": 110, "cellStyle": STATUS_STYLE,
-     **TEXT},
-    {"field": "segment", "headerName": "Segment", "width": 160, **TEXT},
-    {"field": "tenure_months", "headerName": "Tenure (months)", "width": 140, **NUMBER},
-    {"field": "contract", "headerName": "Contract", "width": 145, **TEXT},
-    {"field": "monthly_charges", "headerName": "Monthly charges", "valueFormatter": MONEY,
-     "width": 145, **NUMBER},
-    {"field": "clv", "headerName": "CLV", "valueFormatter": MONEY0, "width": 115, **NUMBER},
-    {"field": "revenue_at_risk", "headerName": "Revenue at risk / month",
-     "valueFormatter": MONEY, "width": 175, **NUMBER},
-    {"field": "reason_1", "headerName": "Top reason", "width": 260, "sortable": False},
-    {"field": "reason_2", "headerName": "2nd reason", "width": 240, "sortable": False},
-    {"field": "reason_3", "headerName": "3rd reason", "width": 240, "sortable": False},
-    {"field": "recommended_offer", "headerName": "Recommended offer", "width": 230, **TEXT},
+     "width": 98, "sort": "desc", **NUMBER},
+    {"field": "risk_tier", "headerName": "Tier", "width": 88, "cellStyle": TIER_STYLE, **TEXT},
+    {"field": "reason_1", "headerName": "Top reason", "width": 235, **WRAP},
+    {"field": "actionable_reason", "headerName": "Top reason an offer can change",
+     "width": 235, **WRAP},
+    {"field": "recommended_offer", "headerName": "Recommended offer", "width": 180,
+     **TEXT, **{k: v for k, v in WRAP.items() if k != "sortable"}},
     {"field": "expected_profit", "headerName": "Expected profit (model-implied)",
-     "valueFormatter": MONEY, "width": 170, **NUMBER},
-    {"field": "promo_code", "headerName": "Promo code", "width": 175, **TEXT},
+     "valueFormatter": MONEY, "width": 128, **NUMBER},
+    {"field": "promo_code", "headerName": "Promo code", "width": 170, **TEXT},
+    {"field": "status", "headerName": "Status", "width": 100, "cellStyle": STATUS_STYLE,
+     **TEXT},
+    {"field": "segment", "headerName": "Segment", "width": 170, **TEXT},
+    {"field": "tenure_months", "headerName": "Tenure (months)", "width": 110, **NUMBER},
+    {"field": "contract", "headerName": "Contract", "width": 140, **TEXT},
+    {"field": "monthly_charges", "headerName": "Monthly charges ($)", "valueFormatter": MONEY,
+     "width": 120, **NUMBER},
+    {"field": "clv", "headerName": "CLV ($)", "valueFormatter": MONEY, "width": 110,
+     **NUMBER},
+    {"field": "revenue_at_risk", "headerName": "Revenue at risk ($ / month)",
+     "valueFormatter": MONEY, "width": 130, **NUMBER},
+    {"field": "reason_2", "headerName": "2nd reason", "width": 235, **WRAP},
+    {"field": "reason_3", "headerName": "3rd reason", "width": 235, **WRAP},
 ]
 
 
@@ -68,13 +72,12 @@ def layout(**_query) -> html.Div:
     return html.Div([
         dbc.Row([
             dbc.Col([html.H4("Customers", className="page-title mb-0"),
-                     html.Div("The at-risk list, riskiest first, with the most profitable "
-                              "offer for each active customer. Sort or filter any column; "
-                              "click a row to open that customer.",
+                     html.Div("The at-risk list: active customers, riskiest first, with the "
+                              "most profitable offer for each. Sort or filter any column; "
+                              "click a row to open that customer. To see customers who "
+                              "already left too, switch them on above.",
                               className="text-muted small")], md=5),
             dbc.Col(html.Div([
-                dbc.Switch(id=ACTIVE_SWITCH, label="Active customers only", value=False,
-                           className="me-3 mb-0 small text-nowrap"),
                 html.Span("…", id=COUNT_TEXT, className="me-3 small text-muted"),
                 html.A([html.I(className="bi bi-filetype-csv me-1"), "Export CSV"],
                        id=CSV_LINK, href="#", className="btn btn-sm btn-primary me-2",
@@ -94,11 +97,11 @@ def layout(**_query) -> html.Div:
             # second concurrent block would be left loading forever.
             dashGridOptions={"rowBuffer": 10, "cacheBlockSize": 100, "maxBlocksInCache": 20,
                              "maxConcurrentDatasourceRequests": 1,
-                             "infiniteInitialRowCount": 100, "rowHeight": 34,
+                             "infiniteInitialRowCount": 100, "rowHeight": 44,
                              "tooltipShowDelay": 300, "animateRows": False},
             style={"height": "68vh", "width": "100%"}, className="ag-theme-quartz",
         ), body=True, className="chart-card"),
-        dcc.Store(id=REFRESH_STORE), dcc.Store(id=ACTIVE_STORE),
+        dcc.Store(id=REFRESH_STORE),
         html.Div("Exports contain every customer the filters keep (not only the rows on "
                  "screen), in this order, with the filters written in the first line. Cells "
                  "that a spreadsheet would run as a formula are neutralised.",
@@ -128,7 +131,9 @@ def update_toolbar(request, filters):
         n = len(svc.selection(filters or {}, model, sort))
     except (ValueError, TypeError):
         n = 0
-    return (f"{n:,} customers", export_href("csv", filters, model, sort),
+    who = "customers (with those who left)" if (filters or {}).get(ids.EVERYONE) \
+        else "active customers"
+    return (f"{n:,} {who}", export_href("csv", filters, model, sort),
             export_href("xlsx", filters, model, sort))
 
 
@@ -150,18 +155,4 @@ clientside_callback(
     }""" % GRID,
     Output(REFRESH_STORE, "data"), Input(ids.FILTERS_STORE, "data"),
     prevent_initial_call=True,
-)
-
-
-# "Active customers only" is the Status column's filter, so the grid, its count and the
-# export links all follow it, and the column's filter menu shows (and can clear) it.
-clientside_callback(
-    """async function(on) {
-        const api = await dash_ag_grid.getApiAsync('%s');
-        await api.setColumnFilterModel('status', on ?
-            {filterType: 'text', type: 'equals', filter: 'active'} : null);
-        api.onFilterChanged();
-        return window.dash_clientside.no_update;
-    }""" % GRID,
-    Output(ACTIVE_STORE, "data"), Input(ACTIVE_SWITCH, "value"), prevent_initial_call=True,
 )

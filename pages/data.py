@@ -50,7 +50,12 @@ def _source_card(result: dict) -> dbc.Card:
     rows = [("Source", result["dataset"]), ("Customers", fmt_int(result["n_customers"])),
             ("Churn rate", fmt_pct(result["churn_rate"])),
             ("Rows used for training", fmt_int(result["quality"]["rows_used_for_training"])),
-            ("Final model trained on", fmt_int(result["train_rows"]) + " rows")]
+            ("Final model trained on", fmt_int(result["train_rows"]) + " rows"),
+            ("Scored out-of-fold", f"{fmt_int(result['scoring']['out_of_fold'])} customers the "
+                                   "model was trained on: each gets the score of the "
+                                   "cross-validation model that never saw them"),
+            ("Scored by the final model", f"{fmt_int(result['scoring']['final_model'])} "
+                                          "customers it was not trained on")]
     if result.get("as_of"):
         rows.append(("Features as of", result["as_of"]))
         rows.append(("Scored as of (active customers)", result["extraction_date"]))

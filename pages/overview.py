@@ -95,8 +95,11 @@ def update_overview(filters):
             chosen = [r["group"] for r in driver["rows"]
                       if _within(_band_range(r["group"], 10_000), chosen)]
         figures.append(rate_chart(driver["rows"], f"Churn rate by {driver['title'].lower()}",
-                                  k["churn_rate"], chosen))
-    figures.append(tier_chart(data["tiers"], selected=selected.get("tier")))
+                                  driver["overall"], chosen,
+                                  context="of the other filters" if driver["filtered"]
+                                  else None))
+    figures.append(tier_chart(data["tiers"], selected=selected.get("tier"),
+                              title=f"Risk tiers of the {k['active']:,} active customers"))
     return *values, *subs, *figures
 
 

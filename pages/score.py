@@ -71,7 +71,7 @@ def score(values, field_ids):
     reasons = [html.Li([r["value"], html.Span(f" +{r['points']:.1f} pts",
                                               className="text-danger")])
                for r in result["reasons"]] or [html.Li("Nothing raises the risk above the "
-                                                       "model's baseline.")]
+                                                       "model's average score.")]
     offer = result.get("best_offer")
     offer_block = html.Div("No offer catalogue loaded.", className="small text-muted")
     if offer is not None:
@@ -94,8 +94,10 @@ def score(values, field_ids):
         html.Div([html.Span(fmt_pct(result["churn_probability"]), id="score-probability-text"),
                   risk_badge(tier, id="score-tier-badge")],
                  className="kpi-value"),
-        html.Div(f"model baseline {fmt_pct(result['base_rate'])} · CLV "
-                 f"{fmt_money(result['clv'])}", className="kpi-sub"),
+        html.Div(f"CLV {fmt_money(result['clv'])} · reasons start from the model's average "
+                 f"score, {fmt_pct(result['model_baseline'])}; the observed churn rate in the "
+                 f"data is {fmt_pct(result['observed_churn_rate'])}", className="kpi-sub",
+                 id="score-baseline-text"),
         html.Div("What raises the risk most", className="kpi-title mt-3"),
         html.Ul(reasons, className="mb-0 small", id="score-reasons-list"),
         offer_block,

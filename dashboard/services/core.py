@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 
 from urllib.parse import quote
 
 import flask
 import numpy as np
-import pandas as pd
 
-from analytics import kpis
 
 from analytics.dataset import ID, TENURE
 from analytics.errors import ChurnLensError
 from analytics.offers import load_catalogue
-from analytics.pipeline import PROBABILITY, TIER, AnalysisSettings
-from analytics.runner import DataSource, load_or_train
+from analytics.pipeline import TIER, AnalysisSettings
+from analytics.runner import DataSource, load_or_train, retier
 from dashboard.ids import DROPDOWN_FILTERS
 from dashboard.settings import Settings
 
@@ -110,15 +108,12 @@ class Services:
     def set_tier_high(self, threshold: float, medium: float | None = None) -> None:
         """Make `threshold` the High-tier cut-off (tiers recomputed; every memoised view is
         dropped). Medium stays where it was unless that is not below the new cut-off, then
-        it becomes half of it."""
+        it becomes half of it. ValueError (nothing changed) unless 0 <= medium < high <= 1."""
         a = self.analysis
         if medium is None:
             medium = (a.settings.tier_medium if a.settings.tier_medium < threshold
                       else round(threshold / 2, 4))
-        a.settings = replace(a.settings, tier_high=float(threshold), tier_medium=medium)
-        a.customers[TIER] = pd.Categorical(
-            kpis.assign_tiers(a.customers[PROBABILITY].to_numpy(), threshold, medium),
-            categories=list(kpis.TIERS))
+        retier(a, float(threshold), float(medium))
         self.invalidate(TIER)
 
     # ----- app-wide facts -------------------------------------------------------------
@@ -127,7 +122,8 @@ class Services:
         if self.analysis is None:
             return {"ok": False, "error": self.error or "No data loaded.", "leakage": []}
         a = self.analysis
-        return {"ok": True, "error": None, "source": a.source, "n": int(len(a.customers)),
+        return {"ok": True, "error": None, "source": self.source_name(),
+                "n": int(len(a.customers)),
                 "as_of": a.as_of, "extraction_date": a.extraction_date,
                 "from_cache": self.from_cache, "leakage": a.leakage,
                 "offers_error": self.catalogue_error,
@@ -145,6 +141,14 @@ class Services:
                 options[key] = [str(c) for c in customers[column].cat.categories]
         options["tenure_max"] = int(math.ceil(customers[TENURE].max()))
         return options
+
+    def source_name(self) -> str:
+        """The data's name for pages and files: a file or folder name, never a server path."""
+        if self.analysis is None:
+            return ""
+        source = str(self.analysis.source)
+        return os.path.basename(source.rstrip("/\\")) if os.sep in source or "/" in source \
+            else source
 
     def customer_count(self) -> int:
         return 0 if self.analysis is None else int(len(self.analysis.customers))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.dataset import ACTIVE, CHURN
+from analytics.dataset import ACTIVE, CHURN, SCORED_BY
 from analytics.explain import describe_value, feature_label, probability_points
 from analytics.export import customer_list
 from analytics.offers import NO_OFFER
@@ -44,6 +44,8 @@ class CustomerService(core.PageService):
         return {**{k: (v if not isinstance(v, float) else num(v)) for k, v in listed.items()},
                 "row": row, "churned": bool(record[CHURN]), "active": bool(record[ACTIVE]),
                 "percentile": num(100 * (proba < proba[row]).mean()),
+                "out_of_fold": bool(int(record[SCORED_BY]) >= 0),
+                "observed_churn_rate": num(c.analysis.customers[CHURN].mean()),
                 "profile": profile, "waterfall": self.waterfall(row),
                 "offer": self.offer_of(row)}
 
@@ -71,7 +73,8 @@ class CustomerService(core.PageService):
         """Base rate, the largest SHAP contributions in probability points (the rest summed
         as 'other features'), and the prediction they add up to."""
         a = self.core.analysis
-        points = probability_points(a.shap_values[row:row + 1], a.shap_base)[0].astype(float)
+        points = probability_points(a.shap_values[row:row + 1],
+                                    a.shap_base[row:row + 1])[0].astype(float)
         order = np.argsort(-np.abs(points))
         record = a.customers.iloc[row]
         items = [{"label": describe_value(a.features[j], record[a.features[j]]),
@@ -80,7 +83,7 @@ class CustomerService(core.PageService):
         if len(rest):
             items.append({"label": f"{len(rest)} other features",
                           "points": float(points[rest].sum())})
-        base = 100 / (1 + np.exp(-a.shap_base))
+        base = 100 / (1 + np.exp(-float(a.shap_base[row])))
         prediction = float(100 * self.core.array(PROBABILITY)[row])
         if (a.calibration or {}).get("applied"):
             # SHAP adds up to CatBoost's own score; the served score is recalibrated.

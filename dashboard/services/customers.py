@@ -13,6 +13,7 @@ from analytics.export import customer_list, write_csv, write_excel
 from analytics.pipeline import CLV, PROBABILITY, SEGMENT, TIER
 from analytics.recommend import OFFER_NAME, PROFIT, PROMO
 from dashboard.grid import Column, filter_mask, ordered_selection
+from dashboard import ids
 from dashboard.services import core
 from dashboard.services.core import export_href  # noqa: F401  (the list's download links)
 
@@ -85,6 +86,9 @@ class CustomersService(core.PageService):
         columns = self.grid_columns()
         keep = self.core.mask(filters) & filter_mask(columns, filter_model,
                                                      len(self.core.analysis.customers))
+        if not (filters or {}).get(ids.EVERYONE):
+            # Lists are made for action: customers who already left only when asked for.
+            keep &= self.core.array(ACTIVE).astype(bool)
         rows = ordered_selection(columns, keep, sort_model, GRID_DEFAULT_SORT)
         self._selections[key] = rows
         if len(self._selections) > SELECTION_MEMO_SIZE:
@@ -102,6 +106,8 @@ class CustomersService(core.PageService):
         start = max(int(request.get("startRow") or 0), 0)
         end = min(max(int(request.get("endRow") or start + 100), start), start + 1000)
         page = customer_list(self.core.analysis, rows[start:end])
+        # Blank cells (CLV and revenue at risk of customers who left) as null, not NaN.
+        page = page.astype(object).where(page.notna(), None)
         return {"rowData": page.to_dict("records"), "rowCount": int(len(rows))}
 
     def search_ids(self, text: str, limit: int = 20) -> list[str]:
@@ -119,7 +125,7 @@ class CustomersService(core.PageService):
     def describe_filters(self, filters: dict | None, filter_model: dict | None = None) -> str:
         """The filters in words, for the export's first line."""
         parts = [f"{FILTER_LABELS.get(k, k)} = {' or '.join(v)}"
-                 for k, v in (filters or {}).items() if k != "tenure" and v]
+                 for k, v in (filters or {}).items() if k in FILTER_LABELS and v]
         if (filters or {}).get("tenure"):
             lo, hi = filters["tenure"]
             parts.append(f"tenure {lo}-{hi} months")
@@ -130,7 +136,9 @@ class CustomersService(core.PageService):
                 + (f"-{c['filterTo']}" if c.get("filterTo") is not None else "")
                 for c in conditions)
             parts.append(f"{column} {text}".strip())
-        return "; ".join(parts) or "none"
+        parts.append("customers who left included" if (filters or {}).get(ids.EVERYONE)
+                     else "active customers only")
+        return "; ".join(parts)
 
     def export_file(self, filters: dict | None, filter_model: dict | None,
                     sort_model: list | None, fmt: str, folder: str,
@@ -145,13 +153,13 @@ class CustomersService(core.PageService):
                 filters, None if capacity is None else int(capacity))
             limit = f"top {int(capacity):,} by capacity" if capacity is not None else \
                 "all with a positive expected profit"
-            note = (f"ChurnLens campaign list (model-implied offers); {a.source}; "
+            note = (f"ChurnLens campaign list (model-implied offers); {self.core.source_name()}; "
                     f"filters: {self.describe_filters(filters)}; {limit}; "
                     f"{len(rows):,} customers, highest expected profit first")
             path = f"{folder}/churnlens-campaign.{fmt}"
         else:
             rows = self.selection(filters, filter_model, sort_model)
-            note = (f"ChurnLens at-risk list; {a.source}; filters: "
+            note = (f"ChurnLens at-risk list; {self.core.source_name()}; filters: "
                     f"{self.describe_filters(filters, filter_model)}; {len(rows):,} customers")
             path = f"{folder}/churnlens-at-risk.{fmt}"
         writer = write_excel if fmt == "xlsx" else write_csv

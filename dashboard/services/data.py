@@ -19,6 +19,8 @@ class DataService(core.PageService):
         result["hazard"] = a.hazard
         result["features"] = {"categorical": a.categorical, "numeric": a.numeric}
         result["extraction_date"] = a.extraction_date
+        result["dataset"] = self.core.source_name()
+        result["scoring"] = a.scored_out_of_fold()
         return result
 
 

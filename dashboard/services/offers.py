@@ -4,6 +4,7 @@ model-implied what-if, catalogue presets, and campaign targeting."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -40,8 +41,20 @@ class OffersService(core.PageService):
         catalogue = self.core.catalogue
         return {"actionable": actionable, "frozen": frozen, "assumptions": {
             "margin": a.settings.margin,
-            "acceptance": 0.3,
+            "acceptance": self.default_acceptance(row),
             "contact_cost": catalogue.contact_cost if catalogue else 5.0}}
+
+    def default_acceptance(self, row: int | None = None) -> float:
+        """The simulator's starting acceptance rate: the customer's recommended offer's (so
+        the offer card and the simulator agree), else the catalogue's mean, else 30%."""
+        catalogue = self.core.catalogue
+        if catalogue is None or not catalogue.offers:
+            return 0.3
+        if row is not None:
+            offer = self.core.customer.offer_of(row)
+            if offer and offer.get("acceptance") is not None:
+                return float(offer["acceptance"])
+        return round(sum(o.acceptance for o in catalogue.offers) / len(catalogue.offers), 2)
 
     def simulate_customer(self, row: int, scenario: Scenario) -> dict:
         """One customer's what-if (ValueError on an invalid scenario); the moved reasons get
@@ -120,10 +133,11 @@ class OffersService(core.PageService):
                             "cost": num(recs[COST].to_numpy(dtype=float)[chosen].sum())})
         mix.sort(key=lambda item: -item["n"])
         return {"error": None, "active": int(keep.sum()), "plan": plan, "mix": mix,
+                "horizon_months": c.analysis.settings.horizon_months,
                 "contact_cost": c.catalogue.contact_cost,
                 "offers": [{"id": o.id, "name": o.name, "acceptance": o.acceptance,
                             "description": o.description} for o in c.catalogue.offers],
-                "catalogue": c.catalogue.source}
+                "catalogue": os.path.basename(str(c.catalogue.source))}
 
     def campaign_rows(self, filters: dict | None, capacity: int | None) -> np.ndarray:
         """Active customers of the selection with a positive expected profit, best first,

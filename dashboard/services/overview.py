@@ -10,8 +10,11 @@ from analytics.pipeline import CLV, PROBABILITY, TENURE_BAND, TIER
 from dashboard.services import core
 from dashboard.services.core import num
 
-DRIVER_COLUMNS = (("Contract", "Contract"), (TENURE_BAND, "Tenure band"),
-                  ("InternetService", "Internet service"), ("PaymentMethod", "Payment method"))
+# (column, title, the global filter on it): each driver chart is drawn for the selection
+# without its own filter, so a drilled group is highlighted among the others, not alone.
+DRIVER_COLUMNS = (("Contract", "Contract", "contract"), (TENURE_BAND, "Tenure band", "tenure"),
+                  ("InternetService", "Internet service", "internet"),
+                  ("PaymentMethod", "Payment method", "payment"))
 
 
 class OverviewService(core.PageService):
@@ -21,11 +24,12 @@ class OverviewService(core.PageService):
         c = self.core
         if c.analysis is None:
             return {"n": 0, "error": c.error}
-        return c.memoised("overview", filters, lambda: self._view(c.mask(filters)))
+        return c.memoised("overview", filters, lambda: self._view(filters or {}))
 
-    def _view(self, keep: np.ndarray) -> dict:
+    def _view(self, filters: dict) -> dict:
         core_ = self.core
         c = core_.analysis.customers
+        keep = core_.mask(filters)
         rows = slice(None) if keep.all() else np.flatnonzero(keep)
         churn = core_.array(CHURN)[rows]
         active = core_.array(ACTIVE)[rows]
@@ -47,13 +51,24 @@ class OverviewService(core.PageService):
                                      & active).sum()),
         }
         out["drivers"] = {}
-        for column, title in DRIVER_COLUMNS:
-            if column in c.columns:
-                out["drivers"][column] = {"title": title,
-                                          "rows": self._rates_by(column, rows, churn)}
-        counts = np.bincount(tiers, minlength=len(kpis.TIERS))
+        for column, title, key in DRIVER_COLUMNS:
+            if column not in c.columns:
+                continue
+            if filters.get(key):
+                context = core_.mask({k: v for k, v in filters.items() if k != key})
+                context_rows = np.flatnonzero(context)
+            else:
+                context_rows = rows
+            context_churn = core_.array(CHURN)[context_rows]
+            out["drivers"][column] = {
+                "title": title, "filtered": bool(filters.get(key)),
+                "overall": num(kpis.churn_rate(context_churn)),
+                "rows": self._rates_by(column, context_rows, context_churn)}
+        # The tier mix of the customers a team can still act on: the active ones.
+        counts = np.bincount(tiers[active.astype(bool)], minlength=len(kpis.TIERS))
+        total = int(counts.sum())
         out["tiers"] = [{"tier": t, "n": int(counts[i]),
-                         "share": num(counts[i] / n) if n else None}
+                         "share": num(counts[i] / total) if total else None}
                         for i, t in enumerate(kpis.TIERS)]
         return out
 

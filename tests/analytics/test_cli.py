@@ -53,10 +53,16 @@ def test_score_writes_reasons(tmp_path, cache):
     table = pd.read_csv(out, keep_default_na=False)
     assert list(table.columns) == ["customer_id", "churn_probability", "risk_tier",
                                    "reason_1", "reason_2", "reason_3"]
-    assert len(table) == 1500 and table["customer_id"].is_unique
+    # Active customers only by default: those a team can still keep.
+    assert 0 < len(table) < 1500 and table["customer_id"].is_unique
     assert table["churn_probability"].between(0, 1).all()
     high = table[table["risk_tier"] == "High"]
     assert (high["reason_1"].str.fullmatch(r"[^:]+(: [^:]+)?: \+\d+ pts")).all()
+    everyone = tmp_path / "everyone.csv"
+    done = run("score", "--demo-size", "1500", "--out", str(everyone), "--include-churned",
+               cache=cache)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(everyone, keep_default_na=False)) == 1500
 
 
 def test_bad_data_exits_2_with_a_message_and_no_traceback(tmp_path):
@@ -94,10 +100,23 @@ def test_export_carries_the_recommended_offer_and_promo_code(tmp_path, cache):
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out, skiprows=1, keep_default_na=False)
     assert list(table.columns)[-3:] == ["recommended_offer", "expected_profit", "promo_code"]
+    # The default list is a call list: nobody who already left, nobody "not offered".
+    assert set(table["status"]) == {"active"}
+    assert "Not offered (left)" not in set(table["recommended_offer"])
+    assert "active customers only" in out.read_text().splitlines()[0]
     offered = table[~table["recommended_offer"].isin(["No offer", "Not offered (left)"])]
     assert len(offered) and (offered["expected_profit"].astype(float) > 0).all()
     codes = table.loc[table["promo_code"] != "", "promo_code"]
     assert codes.is_unique and codes.str.match(r"^SAVE\d+-").all()
+    everyone = tmp_path / "everyone.csv"
+    done = run("export", "--demo-size", "1500", "--out", str(everyone), "--include-churned",
+               cache=cache)
+    assert done.returncode == 0, done.stderr
+    everyone_table = pd.read_csv(everyone, skiprows=1)
+    assert len(everyone_table) == 1500
+    assert set(everyone_table["status"]) == {"active", "churned"}
+    left = everyone_table[everyone_table["status"] == "churned"]
+    assert left["clv"].isna().all() and left["revenue_at_risk"].isna().all()
     again = tmp_path / "again.csv"
     assert run("export", "--demo-size", "1500", "--out", str(again), cache=cache).returncode == 0
     assert pd.read_csv(again, skiprows=1, keep_default_na=False)["promo_code"].equals(

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from analytics.demo import generate_demo
+from analytics.explain import feature_label
 from analytics.export import (LIST_COLUMNS, customer_list, neutralise, neutralise_frame,
                               write_csv, write_excel)
 from analytics.loaders import load_path
@@ -68,8 +69,42 @@ def test_excel_has_note_header_every_row_and_safe_cells(hostile_analysis, tmp_pa
 
 
 def test_list_columns_are_consistent(hostile_analysis):
-    table = customer_list(hostile_analysis, np.array([0, 1, 2]))
+    rows = np.arange(len(hostile_analysis.customers))
+    table = customer_list(hostile_analysis, rows)
     assert list(table.columns) == list(LIST_COLUMNS)
-    np.testing.assert_allclose(table["revenue_at_risk"],
-                               (table["churn_probability"] * table["monthly_charges"]).round(2),
-                               atol=0.02)
+    active = table["status"] == "active"
+    assert active.any() and (~active).any()
+    np.testing.assert_allclose(table.loc[active, "revenue_at_risk"],
+                               (table["churn_probability"] * table["monthly_charges"])
+                               [active].round(2), atol=0.02)
+    # Customers who already left carry no CLV and no revenue at risk: blank, not a number.
+    assert table.loc[~active, "revenue_at_risk"].isna().all()
+    assert table.loc[~active, "clv"].isna().all()
+    assert table.loc[active, "clv"].notna().all()
+
+
+def test_excel_leaves_blank_cells_for_customers_who_left(hostile_analysis, tmp_path):
+    from openpyxl import load_workbook
+    churned = np.flatnonzero(~hostile_analysis.customers["active"].to_numpy(dtype=bool))[:3]
+    path = tmp_path / "left.xlsx"
+    write_excel(hostile_analysis, churned, path, "note")
+    values = list(load_workbook(path, read_only=True).active.iter_rows(values_only=True))
+    header = list(values[1])
+    for row in values[2:]:
+        assert row[header.index("clv")] is None
+        assert row[header.index("revenue_at_risk")] is None
+        assert row[header.index("status")] == "churned"
+
+
+def test_actionable_reason_names_a_feature_an_offer_can_change(hostile_analysis):
+    from analytics.whatif import actionable_features
+    labels = [feature_label(f) for f in actionable_features(hostile_analysis)]
+    table = customer_list(hostile_analysis, np.arange(len(hostile_analysis.customers)))
+    filled = table["actionable_reason"][table["actionable_reason"] != ""]
+    assert len(filled) > len(table) / 2
+    assert not filled.str.startswith("Tenure").any()
+    assert filled.str.contains(r"pts$").all()
+    # Every actionable reason is about an actionable feature, in the waterfall's words.
+    for text in filled.head(200):
+        assert any(word.lower() in text.lower() for word in
+                   [*labels, "contract", "pays by", "paper"]), text

@@ -218,7 +218,9 @@ def test_best_offers_with_a_real_model(catalogue):
     from analytics.pipeline import CLV, PROBABILITY, AnalysisSettings, analyse
 
     analysis = analyse(load_demo(800, seed=3), AnalysisSettings(n_splits=2, baselines=()))
-    customers = analysis.customers
+    # Offers are for customers still here (those who left have no CLV).
+    customers = analysis.customers[analysis.customers["active"]]
+    assert analysis.customers.loc[~analysis.customers["active"], CLV].isna().all()
     p0 = customers[PROBABILITY].to_numpy(dtype=float)
     clv = customers[CLV].to_numpy(dtype=float)
     upgrade = catalogue.get("upgrade_one_year")

@@ -29,8 +29,15 @@ def test_scores_one_customer_like_the_model(client, app, customer):
     assert response.status_code == 200
     body = response.get_json()
     svc = app.server.config[CONFIG_KEY]
-    expected = float(svc.analysis.customers["churn_probability"].iloc[0])
+    # A record sent to the API is a new customer: the final model scores it. The table
+    # serves this customer (who was trained on) their out-of-fold score instead.
+    frame = svc.analysis.customers.iloc[[0]].drop(columns=["scored_by"])
+    expected = float(svc.analysis.model.predict_proba(frame)[0])
     assert body["churn_probability"] == pytest.approx(expected, abs=1e-3)
+    assert body["model_baseline"] != body["observed_churn_rate"]
+    assert body["observed_churn_rate"] == pytest.approx(
+        float(svc.analysis.customers["churn"].mean()), abs=1e-4)
+    assert "base_rate" not in body  # one meaning per name
     assert body["risk_tier"] in ("High", "Medium", "Low")
     assert all(r["points"] > 0 for r in body["reasons"])
     offer = body["best_offer"]

@@ -6,6 +6,7 @@ from dash import no_update
 
 import pytest
 
+from components.charts import MUTED
 from dashboard import ids, shell
 from tests.ui.conftest import DEMO_SIZE, call_with_trigger
 
@@ -37,10 +38,23 @@ def test_overview_figures_show_the_selection(in_app):
     result = overview.update_overview({"contract": ["Two year"]})
     contract_fig = result[12]
     bars = contract_fig.data[0]
-    assert list(bars.y) == ["Two year"]  # groups with nobody selected are left out
+    # The drilled chart keeps the other groups for context, the chosen one highlighted.
+    assert set(bars.y) == {"Month-to-month", "One year", "Two year"}
+    colours = dict(zip(bars.y, bars.marker.color))
+    assert colours["Two year"] != MUTED and colours["One year"] == MUTED
     assert contract_fig.layout.title.text == "Churn rate by contract"
+    assert "above the overall rate" in contract_fig.layout.title.subtitle.text
+    # The other charts show only the selection.
+    assert sum(b["n"] for b in _rows_of(result[14])) == int(result[0].replace(",", ""))
+    # The tier chart counts the active customers, like the tiles that say "active".
     tier_fig = result[16]
-    assert sum(tier_fig.data[0].y) == int(result[0].replace(",", ""))
+    active = int(result[8].split()[0].replace(",", ""))
+    assert sum(tier_fig.data[0].y) == active
+    assert f"{active:,} active customers" in tier_fig.layout.title.text
+
+
+def _rows_of(figure):
+    return [{"n": c[1]} for c in figure.data[0].customdata]
 
 
 def test_overview_empty_selection_says_so(in_app):
@@ -85,7 +99,26 @@ def test_filter_sync_url_to_widgets_and_back():
     # Reset clears all.
     out = shell.sync_state(ids.FILTER_RESET, "#tier=High", [[], [], [], ["High"], []], [0, 72],
                            options)
-    assert out[:2] == ("", {}) and out[-1] == [0, 72]
+    assert out[:2] == ("", {}) and out[-2] == [0, 72] and out[-1] is False
+    # "Include customers who have left" is in the URL and survives navigation.
+    out = shell.sync_state(ids.FILTER_EVERYONE, "", [[], [], [], ["High"], []], [0, 72],
+                           options, True)
+    assert out[1] == {"tier": ["High"], "everyone": True}
+    assert out[0] == "#tier=High&everyone=1"
+    out = shell.sync_state(ids.URL, "#tier=High&everyone=1", [None] * 5, [0, 72], options)
+    assert out[1] == {"tier": ["High"], "everyone": True} and out[-1] is True
+    out = shell.sync_state(ids.URL, "#tier=High", [None] * 5, [0, 72], options)
+    assert out[-1] is False and "everyone" not in out[1]
+
+
+def test_filter_bar_only_on_the_pages_it_changes():
+    hidden = {"display": "none"}
+    for path in ("/", "/segments", "/customers", "/what-if", "/campaign"):
+        assert shell.bar_styles(path)[0] == {}, path
+    for path in ("/model", "/data", "/score", "/customer/0001-ABC"):
+        assert shell.bar_styles(path)[0] == hidden, path
+    assert shell.bar_styles("/customers")[1] == {}
+    assert shell.bar_styles("/")[1] == hidden
 
 
 def test_data_page_points_to_the_model_page(in_app):

@@ -22,12 +22,23 @@ def _pages(app):
 
 def test_first_block_is_the_riskiest(in_app):
     out = customers_page.load_rows({"startRow": 0, "endRow": 100}, {})
-    assert out["rowCount"] == DEMO_SIZE and len(out["rowData"]) == 100
+    svc = in_app.server.config[CONFIG_KEY]
+    active = int(svc.analysis.customers["active"].sum())
+    # The default list holds the customers a team can still keep: the active ones.
+    assert out["rowCount"] == active < DEMO_SIZE and len(out["rowData"]) == 100
+    assert {r["status"] for r in out["rowData"]} == {"active"}
     probs = [r["churn_probability"] for r in out["rowData"]]
     assert probs == sorted(probs, reverse=True)
     first = out["rowData"][0]
     assert first["risk_tier"] == "High" and first["reason_1"].endswith(" pts")
     json.dumps(out)  # JSON-safe
+    # Everyone when asked; those who left carry no CLV and no revenue at risk.
+    everyone = customers_page.load_rows({"startRow": 0, "endRow": 1000}, {"everyone": True})
+    assert everyone["rowCount"] == DEMO_SIZE
+    left = [r for r in everyone["rowData"] if r["status"] == "churned"]
+    assert left and all(r["clv"] is None and r["revenue_at_risk"] is None for r in left)
+    count, _, _ = customers_page.update_toolbar({}, {"everyone": True})
+    assert count == f"{DEMO_SIZE:,} customers (with those who left)"
 
 
 def test_global_and_grid_filters_and_sort_apply(in_app):
@@ -42,7 +53,7 @@ def test_global_and_grid_filters_and_sort_apply(in_app):
     tenures = [r["tenure_months"] for r in rows]
     assert tenures == sorted(tenures)
     count, csv_href, xlsx_href = customers_page.update_toolbar(request, {"contract": ["Two year"]})
-    assert count == f"{out['rowCount']:,} customers"
+    assert count == f"{out['rowCount']:,} active customers"
     assert csv_href.startswith("/export/csv?state=") and xlsx_href.startswith("/export/xlsx")
 
 

@@ -188,7 +188,11 @@ def test_list_has_offer_columns_and_sorts_by_profit(in_app):
     assert profit == sorted(profit, reverse=True) and profit[0] > 0
     assert rows[0]["recommended_offer"] not in ("No offer", "Not offered (left)")
     fields = [c["field"] for c in customers_page.COLUMNS]
-    assert fields[-3:] == ["recommended_offer", "expected_profit", "promo_code"]
+    # What a caller acts on comes first (visible without scrolling at 1400 px).
+    assert fields[:8] == ["customer_id", "churn_probability", "risk_tier", "reason_1",
+                          "actionable_reason", "recommended_offer", "expected_profit",
+                          "promo_code"]
+    assert sum(c["width"] for c in customers_page.COLUMNS[:8]) <= 1330
 
 
 @pytest.mark.parametrize("name, value, message", [
