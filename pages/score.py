@@ -30,8 +30,10 @@ def _field(item: dict) -> dbc.Col:
         # "missing"; the server checks it and says what is wrong.
         control = dbc.Input(id=fid, type="number", value=item["default"], debounce=True,
                             size="sm")
-        hint = f"{item['min']:,.0f}–{item['max']:,.0f} in the data"
-    return dbc.Col([html.Label(item["label"], className="form-label small mb-1",
+        unit = f" {item['unit']}" if item.get("unit") else ""
+        hint = f"{item['min']:,.0f}–{item['max']:,.0f}{unit} in the data"
+    label = f"{item['label']} ({item['unit']})" if item.get("unit") else item["label"]
+    return dbc.Col([html.Label(label, className="form-label small mb-1",
                                title=item["feature"]), control,
                     html.Div(hint, className="form-text mt-0")], md=6, xl=4, className="mb-2")
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from analytics.dataset import MONTHLY, TENURE
 from analytics.explain import feature_label
 from analytics.scoring import ScoreInputError, score_records
 from dashboard.services import core
 from dashboard.services.core import num
+
+MONEY_WORDS = ("charge", "revenue", "balance", "salary", "amount", "price", "fee",
+               "spend", "mrr")
 
 
 class ScoreService(core.PageService):
@@ -19,6 +23,18 @@ class ScoreService(core.PageService):
         """Score customers sent as JSON (raises ScoreInputError on bad input)."""
         results = score_records(payload, self.core.analysis, self.core.catalogue)
         return results[0] if isinstance(payload, dict) else {"results": results}
+
+    def _unit(self, feature: str, values: np.ndarray) -> str | None:
+        """The unit a number is typed in, from its role in the data: the monthly revenue is
+        '$ / month', the tenure 'months'; other money-named columns '$'."""
+        c = self.core.analysis.customers
+        if _same(values, c[MONTHLY].to_numpy(dtype=float)):
+            return "$ / month"
+        if _same(values, c[TENURE].to_numpy(dtype=float)):
+            return "months"
+        if any(word in feature.lower() for word in MONEY_WORDS):
+            return "$"
+        return None
 
     def spec(self) -> list[dict]:
         """The fields of the score form: categories (most common first selected) and numeric
@@ -40,13 +56,18 @@ class ScoreService(core.PageService):
             else:
                 values = series.to_numpy(dtype=float)
                 fields.append({"feature": feature, "label": feature_label(feature),
-                               "kind": "number", "min": num(np.nanmin(values)),
+                               "kind": "number", "unit": self._unit(feature, values), "min": num(np.nanmin(values)),
                                "max": num(np.nanmax(values)),
                                "default": num(np.round(np.nanmedian(values), 2)),
                                "integer": bool(np.all(np.mod(values[~np.isnan(values)], 1)
                                                       == 0))})
         self._spec = fields
         return fields
+
+
+def _same(values: np.ndarray, other: np.ndarray) -> bool:
+    both = ~(np.isnan(values) | np.isnan(other))
+    return bool(both.any()) and bool(np.allclose(values[both], other[both]))
 
 
 def current() -> ScoreService:

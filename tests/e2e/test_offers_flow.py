@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.e2e.browser import (as_int, choose_option, dropdown_selection, element, pattern_id,
-                               scroll_to, text_of, wait)
+                               scroll_to, text_of, url_hash, wait)
 
 
 # Component ids (pages/customers.py, customer.py, score.py, campaign.py, whatif.py and
@@ -352,26 +352,47 @@ def test_group_whatif(browser, base_url, clean_console):
     clean_console()
 
 
-def test_active_only_switch_filters_the_list_and_its_export(browser, base_url, clean_console):
+def test_list_holds_active_customers_unless_asked_and_the_switch_lives_in_the_url(
+        browser, base_url, clean_console):
     browser.get(f"{base_url}/customers")
 
-    def count(driver):
-        match = re.fullmatch(r"([\d,]+) customers", element(driver, "customers-count-text").text)
+    def count(driver, who: str = "active customers"):
+        match = re.fullmatch(r"([\d,]+) " + re.escape(who),
+                             element(driver, "customers-count-text").text)
         return as_int(match.group(1)) if match else None
-
-    wait(browser, 60).until(lambda d: count(d), message="the list never counted its customers")
-    total = count(browser)
-    element(browser, "customers-active-switch").click()
-    wait(browser).until(lambda d: (count(d) or total) < total,
-                        message="'Active customers only' did not shrink the list")
 
     def statuses(driver):
         cells = driver.find_elements(By.CSS_SELECTOR, f"#{GRID} .ag-row [col-id=status]")
         return [c.text.strip() for c in cells if c.text.strip()]
 
+    # By default the list is a call list: active customers only, and so is its export.
+    active = wait(browser, 60).until(lambda d: count(d),
+                                     message="the list never counted its active customers")
     wait(browser).until(lambda d: statuses(d) and set(statuses(d)) == {"active"},
-                        message="rows other than active customers still shown")
+                        message="customers who already left are in the default list")
+    note = json.loads(parse_qs(urlsplit(
+        element(browser, "customers-csv-link").get_attribute("href")).query)["state"][0])
+    assert not note["filters"].get("everyone")
+
+    # The switch brings everyone back, and lives in the address bar.
+    switch = element(browser, "app-filter-everyone-switch")
+    assert switch.is_displayed()
+    switch.click()
+    wait(browser).until(lambda d: (count(d, "customers (with those who left)") or 0) > active,
+                        message="the switch did not add the customers who left")
+    assert "everyone=1" in url_hash(browser)
     state = json.loads(parse_qs(urlsplit(
         element(browser, "customers-csv-link").get_attribute("href")).query)["state"][0])
-    assert state["filterModel"]["status"]["filter"] == "active"  # the export follows it
+    assert state["filters"]["everyone"] is True  # the export follows it
+
+    # It survives navigation and Back.
+    element(browser, "app-navbar").find_element(By.LINK_TEXT, "Overview").click()
+    wait(browser).until(lambda d: url_path(d) == "/", message="Overview did not open")
+    assert "everyone=1" in url_hash(browser)
+    assert not element(browser, "app-filter-everyone-div").is_displayed()
+    browser.back()
+    wait(browser).until(lambda d: url_path(d) == "/customers", message="Back did not return")
+    wait(browser).until(lambda d: count(d, "customers (with those who left)"),
+                        message="the switch was lost on Back")
+    assert element(browser, "app-filter-everyone-switch").is_selected()
     clean_console()

@@ -227,3 +227,12 @@ def test_group_preset_fills_the_offer_and_keeps_the_rest(in_app, svc):
     assert values["other_cost"] == 30.0 and values["discount"] == 0
     assert dict(zip([a["name"] for a in a_ids], assumptions)) == {
         "margin": 60, "acceptance": 35, "contact_cost": 5}
+
+
+def test_score_form_fields_carry_their_units(svc):
+    units = {f["feature"]: f.get("unit") for f in svc.score.spec() if f["kind"] == "number"}
+    assert units["MonthlyCharges"] == "$ / month"
+    assert units["tenure"] == "months"
+    assert units["TotalCharges"] == "$"
+    labels = [score_page._field(f).children[0].children for f in svc.score.spec()]
+    assert "Monthly charges ($ / month)" in labels and "Tenure (months)" in labels
