@@ -193,7 +193,7 @@ def gains_chart(curve: dict, best_size: int, capacity_size: int | None,
 
 
 def offer_mix_chart(mix: list[dict], title: str = "Recommended offers (customers worth "
-                    "contacting)", height: int = 300) -> go.Figure:
+                    "contacting)", height: int = 340) -> go.Figure:
     if not mix:
         return empty_figure("No offer pays for any customer in this selection.", title, height)
     rows = mix[::-1]

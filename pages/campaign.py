@@ -48,11 +48,13 @@ def layout(**_query) -> html.Div:
         dcc.Loading(html.Div(id=KPI_DIV), type="dot", delay_show=200),
         dbc.Row([
             dbc.Col(dbc.Card(dcc.Graph(id=GAINS_GRAPH, config=GRAPH_CONFIG,
-                                       figure=empty_figure("Loading…")), body=True,
-                             className="chart-card"), lg=7, className="mb-3"),
+                                       figure=empty_figure("Loading…"),
+                                       style={"height": "340px"}), body=True,
+                             className="chart-card h-100"), lg=7, className="mb-3"),
             dbc.Col(dbc.Card(dcc.Graph(id=MIX_GRAPH, config=GRAPH_CONFIG,
-                                       figure=empty_figure("Loading…")), body=True,
-                             className="chart-card"), lg=5, className="mb-3"),
+                                       figure=empty_figure("Loading…"),
+                                       style={"height": "340px"}), body=True,
+                             className="chart-card h-100"), lg=5, className="mb-3"),
         ], className="g-3"),
         html.Div(id=OFFERS_DIV),
     ])
