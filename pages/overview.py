@@ -137,8 +137,10 @@ def drill_down(contract, internet, payment, tier, tenure, filters, tenure_max):
 
 def _graph(graph_id: str) -> dbc.Card:
     return dbc.Card(dbc.CardBody(dcc.Loading(
+        # A fixed height: a responsive graph inside dcc.Loading can measure its parent
+        # before it has one and collapse to 0 px.
         dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…"),
-                  className="clickable-graph"),
+                  className="clickable-graph", style={"height": "260px"}),
         type="circle", delay_show=250)), className="chart-card h-100")
 
 
