@@ -8,27 +8,42 @@ silhouette wins (ties: smaller k). Segment 0 is the largest. Under 20 customers 
 distinct profiles: one segment, "All customers". Outliers: farther from the centroid than the
 `outlier_quantile` quantile of distances within the segment; flagged, never dropped.
 
-Naming rules, in this order. Each picks, among the segments not yet named, the one with the
-most extreme segment mean and names it only when that mean passes the threshold relative to
-the overall (customer-weighted) mean:
-  1. "At-Risk"         highest mean churn probability   >= 1.25x overall
-  2. "High-Value"      highest mean monthly charges     >= 1.15x overall
-  3. "Loyal"           longest mean tenure              >= 1.3x overall
-  4. "New"             shortest mean tenure             <= 0.6x overall
-  5. "Low-Engagement"  fewest services (if available)   <= 0.75x overall
-Every other segment is "<tenure word> <spend word>": "Recent" / "Steady" / "Established" and
-"Low-Spend" / "Mid-Spend" / "High-Spend" by the third of the customers' distribution
-(tertiles over all customers) its mean tenure and mean monthly charges fall in. When several
-segments get the same such name, each gets a qualifier in brackets from the other behaviour
-feature where its mean is most standard deviations from the overall mean (the next feature
-when that name is taken): "Few-Services" / "Many-Services", "Monthly-Contract" /
-"Long-Contract", "Manual-Pay" / "Auto-Pay", "Paper-Billed" / "Paperless" (e.g. "Steady
-Mid-Spend (Paperless)"). A name still taken gets " 2", " 3", ... appended.
+Naming. A name never contradicts the segment's numbers and never repeats another with a
+bracket or a number. r = the segment's mean churn probability / the overall (customer-
+weighted) mean. Thresholds are module constants.
+  Risk word: "High-Risk" when r >= 1.25 (HIGH_RISK), "Low-Risk" when r <= 0.5 (LOW_RISK),
+     none in between.
+  1. Business names, in this order, each given at most once. Each picks, among the segments
+     not yet named (and allowed by its risk condition), the one with the most extreme mean and
+     names it only when that mean passes the threshold against the overall mean:
+       "High-Value"      highest mean monthly charges   >= 1.15x overall   risk word in front
+       "Loyal"           longest mean tenure            >= 1.3x overall    only if r <= 1.1
+       "New"             shortest mean tenure           <= 0.6x overall    risk word in front
+       "Low-Engagement"  fewest services (if known)     <= 0.75x overall   risk word in front
+     ("High-Risk New", "Low-Risk High-Value"; "Loyal" carries no risk word, it says it.)
+  2. Every other segment is "<first word> <spend word>". The spend word is "Low-Spend" /
+     "Mid-Spend" / "High-Spend" by the third of all customers' monthly charges (tertiles) its
+     mean falls in. The first word is the risk word when there is one ("High-Risk
+     High-Spend"); otherwise a tenure word by the tertile of its mean tenure: "Recent" /
+     "Steady" / "Established", where the stability words "Steady" and "Established" (like
+     "Loyal") need r <= 1.1 (STABLE_RISK); above it they are "Mid-Tenure" / "Long-Tenure".
+  3. When several segments get alike names in step 2 (the same risk word and spend word, or
+     the same tenure third and spend third, e.g. "Steady Mid-Spend" and "Mid-Tenure
+     Mid-Spend"), each keeps its first word and swaps the spend word for its most
+     distinguishing feature word: the behaviour feature whose segment mean is the most
+     standard deviations (at least 0.5, MIN_Z) from the overall mean, spend and (after a
+     tenure word) tenure excluded, whose resulting name is still free (segments in index
+     order). Feature words (below / above the overall mean): "Recent" / "Long-Tenure",
+     "Few-Services" / "Many-Services", "Monthly-Contract" / "Long-Contract", "Manual-Pay" /
+     "Auto-Pay", "Paper-Billed" / "Paperless"; e.g. "High-Risk Paper-Billed" and "High-Risk
+     Auto-Pay". Only when no such word is free does a name get " 2", " 3", ... (last resort).
+Each segment's `rules` entry says in words which rule gave each word and the numbers behind it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,28 +63,40 @@ YES = frozenset({"yes", "y", "true", "1", "1.0"})
 MIN_CUSTOMERS = 20
 N_INIT = 4
 SINGLE_NAME = "All customers"
-NAME_RULES = (  # (name, profile key, direction, ratio to the overall mean, what is compared)
-    ("At-Risk", "risk", "max", 1.25, "highest mean churn probability"),
-    ("High-Value", "monthly", "max", 1.15, "highest mean monthly charges"),
-    ("Loyal", "tenure", "max", 1.3, "longest mean tenure"),
-    ("New", "tenure", "min", 0.6, "shortest mean tenure"),
-    ("Low-Engagement", "services", "min", 0.75, "fewest services"),
+HIGH_RISK = 1.25    # mean churn probability / overall from which a name says "High-Risk"
+LOW_RISK = 0.5      # ... up to which it says "Low-Risk"
+STABLE_RISK = 1.1   # stability words ("Loyal", "Steady", "Established") only up to this ratio
+MIN_Z = 0.5         # a feature word needs the segment mean this many sd from the overall
+# (name, profile key, direction, ratio to the overall mean, what is compared, the highest
+#  risk ratio the name may carry (None: any), whether the risk word is put in front)
+NAME_RULES = (
+    ("High-Value", "monthly", "max", 1.15, "highest mean monthly charges", None, True),
+    ("Loyal", "tenure", "max", 1.3, "longest mean tenure", STABLE_RISK, False),
+    ("New", "tenure", "min", 0.6, "shortest mean tenure", None, True),
+    ("Low-Engagement", SERVICES, "min", 0.75, "fewest services on average", None, True),
 )
-TENURE_WORDS = ("Recent", "Steady", "Established")
+STABLE_TENURE_WORDS = ("Recent", "Steady", "Established")
+TENURE_WORDS = ("Recent", "Mid-Tenure", "Long-Tenure")  # when churn is above STABLE_RISK
 SPEND_WORDS = ("Low-Spend", "Mid-Spend", "High-Spend")
 THIRDS = ("lower", "middle", "upper")
-QUALIFIERS = {SERVICES: ("Few-Services", "Many-Services"),  # (below, above) the overall mean
-              "contract_length": ("Monthly-Contract", "Long-Contract"),
-              "auto_payment": ("Manual-Pay", "Auto-Pay"),
-              "paperless_billing": ("Paper-Billed", "Paperless")}
-NUMERIC_LABELS = {TENURE: ("tenure", " months"), MONTHLY: ("monthly charges", ""),
-                  SERVICES: ("services", "")}
+FEATURE_WORDS = {TENURE: ("Recent", "Long-Tenure"),  # (below, above) the overall mean
+                 MONTHLY: ("Low-Spend", "High-Spend"),
+                 SERVICES: ("Few-Services", "Many-Services"),
+                 "contract_length": ("Monthly-Contract", "Long-Contract"),
+                 "auto_payment": ("Manual-Pay", "Auto-Pay"),
+                 "paperless_billing": ("Paper-Billed", "Paperless")}
+FEATURE_LABELS = {TENURE: "tenure (months)", MONTHLY: "monthly charges",
+                  SERVICES: "number of services", "contract_length": "contract length",
+                  "auto_payment": "automatic payment", "paperless_billing": "paperless billing"}
+# Units of the distinguishing items: "months", "money" (a month), "count" or "" (plain).
+NUMERIC_LABELS = {TENURE: ("Tenure", "months"), MONTHLY: ("Monthly charges", "money"),
+                  SERVICES: ("Services", "count")}
 # Not source features: the canonical columns and what `pipeline.analyse` adds (scores, the
 # segment itself); also any column starting with "reason_idx".
 SKIP_COLUMNS = (*META_COLUMNS, "churn_probability", "risk_tier", "clv", "tenure_band",
                 "segment", "segment_outlier")
 MAX_CATEGORIES = 30
-TOP_DISTINGUISHING = 3
+TOP_DISTINGUISHING = 5
 
 
 @dataclass
@@ -85,6 +112,7 @@ class Segmentation:
     inertia: dict[int, float]     # k -> inertia (for the elbow chart)
     features: list[str]           # behavioural features used, in the order of the space
     sampled: bool                 # whether KMeans was fitted on a sample
+    outlier_quantile: float = 0.99  # distance quantile within a segment beyond which: outlier
 
 
 def _map_values(series: pd.Series, fn) -> np.ndarray:
@@ -210,52 +238,128 @@ def _outliers(X: np.ndarray, labels: np.ndarray, centres: np.ndarray, q: float) 
     return out
 
 
+def _ratios(values: np.ndarray, base: float) -> np.ndarray:
+    """Each segment's mean over the overall mean (NaN when the overall is not positive)."""
+    values = np.asarray(values, dtype=float)
+    if not np.isfinite(base) or base <= 0:
+        return np.full(len(values), np.nan)
+    return values / base
+
+
+def _third(value: float, cut: tuple[float, float]) -> int:
+    """0, 1 or 2: the third of the customers' distribution `value` falls in."""
+    return int(np.searchsorted(cut, value))
+
+
+def _third_phrase(what: str, value: float, cut: tuple[float, float], unit: str) -> str:
+    bounds = (f"up to {_fmt(cut[0])}", f"{_fmt(cut[0])} to {_fmt(cut[1])}",
+              f"above {_fmt(cut[1])}")
+    third = _third(value, cut)
+    return (f"mean {what} {_fmt(value)}{unit}: the {THIRDS[third]} third of customers "
+            f"({bounds[third]}{unit})")
+
+
+def _feature_words(z: dict[str, np.ndarray], s: int, skip: tuple[str, ...]) -> list[str]:
+    """Segment s's feature words, most distinguishing first: features at least MIN_Z sd
+    from the overall mean, strongest |z| first (ties: the order of FEATURE_WORDS)."""
+    found = [(-abs(z[f][s]), i, FEATURE_WORDS[f][int(z[f][s] > 0)])
+             for i, f in enumerate(FEATURE_WORDS)
+             if f in z and f not in skip and np.isfinite(z[f][s]) and abs(z[f][s]) >= MIN_Z]
+    return [word for *_, word in sorted(found)]
+
+
 def _name_segments(means: dict[str, np.ndarray], overall: dict[str, float],
                    cuts: dict[str, tuple[float, float]],
                    z: dict[str, np.ndarray] | None = None) -> tuple[list[str], list[str]]:
     """Names and the rule behind each, from per-segment means (see the module docstring).
-    `z`: per qualifier feature, each segment's (mean - overall) / sd."""
+    `z`: per behaviour feature, each segment's (mean - overall) / sd."""
     k = len(means["tenure"])
+    risk = _ratios(means["risk"], overall.get("risk", math.nan)) if "risk" in means \
+        else np.full(k, np.nan)
+    risk_word = ["High-Risk" if r >= HIGH_RISK else "Low-Risk" if r <= LOW_RISK else ""
+                 for r in risk]
     names: list = [None] * k
-    rules = [""] * k
-    for name, key, direction, ratio, phrase in NAME_RULES:
-        if key not in means or not np.isfinite(overall[key]) or overall[key] <= 0:
+    rules: list[list[str]] = [[] for _ in range(k)]
+    _business_names(means, overall, risk, risk_word, names, rules)
+    first = _descriptive_names(means, cuts, risk, risk_word, names, rules)
+    _separate_alike(first, z or {}, names, rules)
+    used: set[str] = set()
+    for s in range(k):  # the last resort: a number
+        base_name, suffix = names[s], 2
+        while names[s] in used:
+            names[s], suffix = f"{base_name} {suffix}", suffix + 1
+        used.add(names[s])
+        if risk_word[s] and names[s].startswith(risk_word[s]):
+            rules[s].insert(0, f"{risk_word[s]}: mean churn probability {means['risk'][s]:.0%},"
+                               f" {risk[s]:.2f}x the overall {overall['risk']:.0%} (High-Risk "
+                               f"from {HIGH_RISK}x, Low-Risk up to {LOW_RISK}x)")
+    return names, ["; ".join(r) for r in rules]
+
+
+def _business_names(means, overall, risk, risk_word, names, rules) -> None:
+    """Step 1: NAME_RULES, each to the most extreme eligible segment that passes."""
+    for name, key, direction, ratio, phrase, max_risk, prefixed in NAME_RULES:
+        if key not in means or not np.isfinite(overall.get(key, math.nan)) or overall[key] <= 0:
             continue
         values, base = means[key], overall[key]
-        free = [s for s in range(k) if names[s] is None and np.isfinite(values[s])]
+        free = [s for s in range(len(names)) if names[s] is None and np.isfinite(values[s])
+                and (max_risk is None or not risk[s] > max_risk)]
         if not free:
             continue
         pick = (max if direction == "max" else min)(free, key=lambda s: values[s])
         value = values[pick]
         if (value >= ratio * base and value > base if direction == "max"
                 else value <= ratio * base and value < base):
-            names[pick] = name
-            rules[pick] = (f"{phrase}: {_fmt(value)} = {value / base:.2f}x the overall "
-                           f"{_fmt(base)} (named when {'>=' if direction == 'max' else '<='} "
-                           f"{ratio}x)")
-    descriptive = [s for s in range(k) if names[s] is None]
-    for s in descriptive:
-        (t, ti), (m, mi) = ((means[key][s], int(np.searchsorted(cuts[key], means[key][s])))
-                            for key in ("tenure", "monthly"))  # third: <= low, <= high, above
-        names[s] = f"{TENURE_WORDS[ti]} {SPEND_WORDS[mi]}"
-        rules[s] = (f"no priority rule applied; mean tenure {_fmt(t)} months in the {THIRDS[ti]} "
-                    f"third of customers (tertiles {' and '.join(map(_fmt, cuts['tenure']))}), "
-                    f"mean monthly charges {_fmt(m)} in the {THIRDS[mi]} third "
-                    f"({' and '.join(map(_fmt, cuts['monthly']))})")
-    shared = [s for s in descriptive if sum(names[o] == names[s] for o in descriptive) > 1]
-    for s in shared:  # strongest qualifier whose name is still free, else the strongest
-        usable = sorted((f for f in z or {} if np.isfinite(z[f][s])), key=lambda f: -abs(z[f][s]))
-        options = [(f, f"{names[s]} ({QUALIFIERS[f][int(z[f][s] > 0)]})") for f in usable]
-        if options:
-            feature, names[s] = next((o for o in options if o[1] not in names), options[0])
-            rules[s] += f"; {names[s]}: {feature} {z[feature][s]:+.1f} sd from the overall mean"
-    used: set[str] = set()
-    for s in range(k):
-        base_name, suffix = names[s], 2
-        while names[s] in used:
-            names[s], suffix = f"{base_name} {suffix}", suffix + 1
-        used.add(names[s])
-    return names, rules
+            names[pick] = f"{risk_word[pick]} {name}".strip() if prefixed else name
+            unit = " months" if key == "tenure" else ""
+            rules[pick].append(
+                f"{name}: {phrase} {_fmt(value)}{unit}, {value / base:.2f}x the overall "
+                f"{_fmt(base)} (named when {'at least' if direction == 'max' else 'at most'} "
+                f"{ratio}x" + (f", and mean churn probability at most {max_risk}x the "
+                               "overall" if max_risk is not None else "") + ")")
+
+
+def _descriptive_names(means, cuts, risk, risk_word, names, rules) -> dict[int, tuple]:
+    """Step 2: '<risk or tenure word> <spend word>' for the segments still unnamed. Returns,
+    per such segment, (its first word, what its name says: alike names say the same)."""
+    first = {}
+    for s in [s for s in range(len(names)) if names[s] is None]:
+        tenure, monthly = means["tenure"][s], means["monthly"][s]
+        third = _third(tenure, cuts["tenure"])
+        spend = SPEND_WORDS[_third(monthly, cuts["monthly"])]
+        if risk_word[s]:
+            first[s] = (risk_word[s], (risk_word[s], spend))
+        else:
+            stable = not risk[s] > STABLE_RISK
+            word = (STABLE_TENURE_WORDS if stable else TENURE_WORDS)[third]
+            first[s] = (word, (third, spend))
+            rules[s].append(f"{word}: " + _third_phrase("tenure", tenure, cuts["tenure"],
+                                                        " months")
+                            + ("" if word == STABLE_TENURE_WORDS[third] else
+                               f" (not '{STABLE_TENURE_WORDS[third]}': mean churn probability "
+                               f"{risk[s]:.2f}x the overall, above {STABLE_RISK}x)"))
+        rules[s].append(f"{spend}: " + _third_phrase("monthly charges", monthly,
+                                                     cuts["monthly"], ""))
+        names[s] = f"{first[s][0]} {spend}"
+    return first
+
+
+def _separate_alike(first: dict[int, tuple], z, names, rules) -> None:
+    """Step 3: segments whose step-2 names say the same swap the spend word for their most
+    distinguishing free feature word."""
+    for said in dict.fromkeys(said for _word, said in first.values()):
+        alike = [s for s, (_word, other) in first.items() if other == said]
+        for s in alike if len(alike) > 1 else ():
+            word, old = first[s][0], names[s]
+            skip = (MONTHLY,) if word in ("High-Risk", "Low-Risk") else (MONTHLY, TENURE)
+            free = [w for w in _feature_words(z, s, skip) if f"{word} {w}" not in names]
+            if free:
+                names[s] = f"{word} {free[0]}"
+                feature = next(f for f in FEATURE_WORDS if free[0] in FEATURE_WORDS[f])
+                rules[s].append(f"{free[0]} instead of '{old.split(' ', 1)[1]}' (alike "
+                                f"another segment's): {FEATURE_LABELS[feature]} "
+                                f"{z[feature][s]:+.1f} sd from the overall mean, the most "
+                                "distinguishing feature whose name is free")
 
 
 def segment_customers(frame: pd.DataFrame, probability: np.ndarray, *, k_range=range(2, 11),
@@ -279,7 +383,8 @@ def segment_customers(frame: pd.DataFrame, probability: np.ndarray, *, k_range=r
         centre = X.mean(axis=0, keepdims=True) if n else np.zeros((1, X.shape[1]))
         return Segmentation(labels=labels, names=[SINGLE_NAME], rules=[f"one segment: {why}"],
                             outlier=_outliers(X, labels, centre, outlier_quantile), k=1,
-                            silhouette={}, inertia={}, features=features, sampled=sampled)
+                            silhouette={}, inertia={}, features=features, sampled=sampled,
+                            outlier_quantile=outlier_quantile)
 
     n_sil = min(silhouette_sample, len(X_fit))
     sil_idx = (np.sort(rng.choice(len(X_fit), n_sil, replace=False)) if n_sil < len(X_fit)
@@ -308,22 +413,34 @@ def segment_customers(frame: pd.DataFrame, probability: np.ndarray, *, k_range=r
     overall = {key: _nanmean(v) for key, v in keys.items() if v is not None}
     cuts = {key: tuple(np.nanquantile(raw[col], [1 / 3, 2 / 3]))
             for key, col in (("tenure", TENURE), ("monthly", MONTHLY))}
-    z = {f: _standardized(raw[f], labels, best_k)[2] for f in QUALIFIERS if f in raw}
+    z = {f: _standardized(values, labels, best_k)[2] for f, values in raw.items()}
     names, rules = _name_segments(means, overall, cuts,
                                   {f: v for f, v in z.items() if v is not None})
     return Segmentation(labels=labels, names=names, rules=rules,
                         outlier=_outliers(X, labels, centres, outlier_quantile), k=best_k,
                         silhouette=silhouette, inertia=inertia, features=features,
-                        sampled=sampled)
+                        sampled=sampled, outlier_quantile=outlier_quantile)
+
+
+def humanise(column: str) -> str:
+    """A column name in words: 'PaymentMethod' -> 'Payment method', 'num_tickets' ->
+    'Num tickets'."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\s]+", " ", str(column)).split()
+    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+    return text[:1].upper() + text[1:]
 
 
 def _distinguishing(frame: pd.DataFrame, labels: np.ndarray, k: int,
-                    services: np.ndarray | None) -> list[list[str]]:
-    """Up to 3 phrases per segment, by standardized difference: numeric (segment mean -
-    mean) / sd; categorical, the category of largest share lift, (share - overall) /
-    sqrt(overall (1 - overall)). Categories with equal shares in every segment (the same
-    customers, e.g. "No internet service" in each add-on) count once."""
-    found: list[list[tuple[float, object, str]]] = [[] for _ in range(k)]
+                    services: np.ndarray | None) -> list[list[dict]]:
+    """Up to TOP_DISTINGUISHING facts per segment, the most distinguishing first, by
+    standardized difference: numeric (segment mean - mean) / sd; categorical, the category of
+    largest share lift, (share - overall) / sqrt(overall (1 - overall)). Categories with equal
+    shares in every segment (the same customers, e.g. "No internet service" in each add-on)
+    count once. Each fact is a JSON-safe dict: feature (the column), label (in words), kind
+    ("category": share of customers with `category`; "share": a 0/1 column's share of 1s;
+    "mean"), category, value (the segment's), overall, unit ("months", "money" a month,
+    "count" or "")."""
+    found: list[list[tuple[float, object, dict]]] = [[] for _ in range(k)]
     numeric = {TENURE: frame[TENURE].to_numpy(dtype=float),
                MONTHLY: frame[MONTHLY].to_numpy(dtype=float)}
     if services is not None:
@@ -350,26 +467,29 @@ def _distinguishing(frame: pd.DataFrame, labels: np.ndarray, k: int,
             lift = np.nan_to_num(share[s] - whole, nan=-1.0)
             j = int(np.argmax(lift))
             if lift[j] > 0 and 0 < whole[j] < 1:
-                text = f"{column}: {cats[j]} {share[s, j]:.0%} vs {whole[j]:.0%} overall"
+                fact = {"feature": str(column), "label": humanise(column), "kind": "category",
+                        "category": str(cats[j]), "value": float(share[s, j]),
+                        "overall": float(whole[j]), "unit": ""}
                 key = tuple(np.round(share[:, j], 4)) + (round(whole[j], 4),)
-                found[s].append((lift[j] / math.sqrt(whole[j] * (1 - whole[j])), key, text))
+                found[s].append((lift[j] / math.sqrt(whole[j] * (1 - whole[j])), key, fact))
     for column, values in numeric.items():
         means, mean, z = _standardized(values, labels, k)
         if z is None:
             continue
         binary = bool(np.isin(values[np.isfinite(values)], (0.0, 1.0)).all())
-        label, unit = NUMERIC_LABELS.get(column, (column, ""))
+        label, unit = NUMERIC_LABELS.get(column, (humanise(column), ""))
         for s in np.flatnonzero(np.isfinite(z)):
-            text = (f"{label} {means[s]:.0%} vs {mean:.0%} overall" if binary
-                    else f"{label} {_fmt(means[s])} vs {_fmt(mean)}{unit}")
-            found[s].append((abs(z[s]), None, text))
+            fact = {"feature": str(column), "label": label,
+                    "kind": "share" if binary else "mean", "category": None,
+                    "value": float(means[s]), "overall": float(mean), "unit": unit}
+            found[s].append((abs(z[s]), None, fact))
     out = []
     for items in found:
         chosen, seen = [], set()
-        for _score, key, text in sorted(items, key=lambda c: -c[0]):
+        for _score, key, fact in sorted(items, key=lambda c: -c[0]):
             if key is None or key not in seen:
                 seen.add(key)
-                chosen.append(text)
+                chosen.append(fact)
         out.append(chosen[:TOP_DISTINGUISHING])
     return out
 
@@ -377,7 +497,9 @@ def _distinguishing(frame: pd.DataFrame, labels: np.ndarray, k: int,
 def segment_profiles(frame: pd.DataFrame, seg: Segmentation, probability: np.ndarray,
                      clv: np.ndarray) -> pd.DataFrame:
     """One row per segment (ordered by index): size, churn with 95% Wilson bounds, revenue
-    of the active customers, risk, tenure, services, outliers and what sets it apart."""
+    and CLV of the active customers (a churner's CLV may be NaN: it is ignored), risk,
+    tenure, services, outliers and what sets it apart (`distinguishing`: the facts of
+    `_distinguishing`, most distinguishing first)."""
     n = len(frame)
     p = _check_length(probability, n, "probability")
     value = _check_length(clv, n, "clv")

@@ -6,11 +6,12 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
 
-from components.charts import empty_figure, rate_chart
+from components.charts import empty_figure
 from components.feedback import empty_state, section
-from components.kpi import fmt_int, fmt_money, fmt_pct
-from components.segment_charts import (risk_value_scatter, segment_colours, silhouette_chart,
-                                       survival_chart, tier_heatmap)
+from components.kpi import fmt_int
+from components.segment_charts import (money, risk_value_scatter, segment_churn_chart,
+                                       segment_colours, silhouette_chart, survival_chart,
+                                       tier_heatmap)
 from dashboard import ids
 from dashboard.services import segments as service
 
@@ -23,6 +24,8 @@ SUMMARY_TEXT = "segments-summary-text"
 CHURN_GRAPH = "segments-churn-graph"
 HEAT_GRAPH = "segments-heat-graph"
 K_GRAPH = "segments-k-graph"
+METHOD_DIV = "segments-method-div"
+METHOD_ACCORDION = "segments-method-accordion"
 SURVIVAL_GRAPH = "segments-survival-graph"
 SCATTER_GRAPH = "segments-scatter-graph"
 CURVE_RADIO = "segments-curve-radio"
@@ -31,16 +34,17 @@ CURVE_OPTIONS = [{"label": "by segment", "value": "segment"},
                  {"label": "all customers", "value": "all"}]
 OPEN_BUTTON = "segments-open-button"  # dict ids: {"type": OPEN_BUTTON, "segment": name}
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+APART_SHOWN = 3
 
 
 def layout(**_query) -> html.Div:
     """Frames; the callbacks fill them for the current filters."""
     return html.Div([
         html.Div([html.H4("Segments", className="page-title mb-0"),
-                  html.Div("Behavioural groups (KMeans on tenure, charges, services, contract "
-                           "and payment; K chosen by silhouette), named by rules from their "
-                           "profile. Click a segment or a heat-map cell to list its customers.",
-                           className="text-muted small"),
+                  html.Div("Groups of customers who behave alike, named from their own "
+                           "numbers. Click a card, a bar or a heat-map cell to list the "
+                           "customers; how the groups were made is under Method, at the "
+                           "bottom.", className="text-muted small"),
                   html.Div(id=SUMMARY_TEXT, className="small mt-1")], className="mb-3"),
         dcc.Loading(html.Div(id=CARDS_DIV), type="dot", delay_show=250),
         dbc.Row([dbc.Col(_graph(CHURN_GRAPH), lg=6, className="mb-3"),
@@ -53,41 +57,42 @@ def layout(**_query) -> html.Div:
                         delay_show=250)]), className="chart-card h-100"), lg=6,
             className="mb-3"),
                  dbc.Col(_graph(SCATTER_GRAPH), lg=6, className="mb-3")], className="g-3"),
-        dbc.Row([dbc.Col(html.Div(id=TABLE_DIV), lg=8, className="mb-3"),
-                 dbc.Col(_graph(K_GRAPH), lg=4, className="mb-3")], className="g-3"),
+        html.Div(id=TABLE_DIV, className="mb-3"),
+        dbc.Accordion(dbc.AccordionItem(
+            dbc.Row([dbc.Col(html.Div(id=METHOD_DIV, className="small"), lg=5),
+                     dbc.Col(dcc.Graph(id=K_GRAPH, config=GRAPH_CONFIG,
+                                       figure=empty_figure("Loading…")), lg=7)]),
+            title="Method: how the segments were made and named"),
+            id=METHOD_ACCORDION, start_collapsed=True, className="mb-3"),
     ])
 
 
 @callback(Output(CARDS_DIV, "children"), Output(TABLE_DIV, "children"),
           Output(SUMMARY_TEXT, "children"), Output(CHURN_GRAPH, "figure"),
           Output(HEAT_GRAPH, "figure"), Output(K_GRAPH, "figure"),
-          Input(ids.FILTERS_STORE, "data"))
+          Output(METHOD_DIV, "children"), Input(ids.FILTERS_STORE, "data"))
 def update_segments(filters):
-    """Profiles, churn by segment, segment x tier and the K choice for the selection."""
+    """Cards, table, churn by segment, segment x tier and the Method panel for the selection."""
     view = service.current().view(filters or {})
     if view.get("error") or not view["segments"]:
         message = view.get("error") or "No segments"
         blank = empty_figure(message)
-        return empty_state(message), None, "", blank, blank, blank
+        return empty_state(message), None, "", blank, blank, blank, message
+    colours = segment_colours([s["name"] for s in view["segments"]])
     segments = [s for s in view["segments"] if s["n"] > 0]
+    method = view["method"]
+    k_fig = silhouette_chart(view["silhouette"], view["inertia"], view["k"])
+    heat = view["heat"]  # with no customers the builders draw their own empty state
+    figures = (segment_churn_chart(segments, colours, view["overall"]["rate"],
+                                   (filters or {}).get("segment"),
+                                   height=max(280, 34 * len(segments) + 90)),
+               tier_heatmap(heat["segments"], heat["tiers"], heat["counts"], heat["churned"],
+                            heat["active"], height=max(300, 34 * len(heat["segments"]) + 110)))
     if not segments:
-        blank = empty_figure("No customers match the filters")
-        return empty_state("No customers match the filters"), None, "", blank, blank, blank
-    total = sum(s["n"] for s in segments)
-    overall = sum(s["churned"] for s in segments) / total
-    summary = (f"{view['k']} segments{' (fitted on a sample, all customers assigned)' if view['sampled'] else ''}"
-               f" · silhouette {view['silhouette'][view['k']]:.2f}"
-               + (f" · the top 20% of active customers pay {view['pareto']:.0%} of monthly "
-                  "revenue" if view.get("pareto") else "")
-               + " · CLV assumes a {margin:.0%} margin, {annual_discount:.0%} a year discount, "
-                 "{horizon_months}-month horizon".format(**view["clv_settings"]))
-    churn = rate_chart(segments, "Churn rate by segment", overall,
-                       (filters or {}).get("segment"), height=max(260, 40 * len(segments)))
-    heat = view["heat"]
-    return (_cards(segments), _table(segments), summary, churn,
-            tier_heatmap(heat["segments"], heat["tiers"], heat["counts"],
-                         height=max(300, 36 * len(heat["segments"]) + 80)),
-            silhouette_chart(view["silhouette"], view["inertia"], view["k"]))
+        return (empty_state("No customers match the filters", "Loosen or reset the filters."),
+                None, "", *figures, k_fig, _method(method))
+    return (_cards(segments, colours, view["overall"]), _table(segments, colours),
+            _summary(view), *figures, k_fig, _method(method))
 
 
 @callback(Output(SURVIVAL_GRAPH, "figure"), Output(SCATTER_GRAPH, "figure"),
@@ -100,7 +105,8 @@ def update_curves(filters, by):
     sample = svc.risk_value_sample(filters or {})
     label = {o["value"]: o["label"] for o in CURVE_OPTIONS}.get(by or "segment", "")
     return (survival_chart(svc.survival_curves(filters or {}, by or "segment"), colours,
-                           title=f"Retention {label} (Kaplan-Meier)"),
+                           title=f"Still active by months since joining, {label} "
+                                 "(Kaplan-Meier)"),
             risk_value_scatter(sample.get("points"), colours, sample.get("total", 0)))
 
 
@@ -131,52 +137,120 @@ def _graph(graph_id: str) -> dbc.Card:
         className="chart-card h-100")
 
 
-def _cards(segments: list[dict]) -> dbc.Row:
-    colours = segment_colours([s["name"] for s in segments])
+def _pct(value, digits: int = 0) -> str:
+    return "–" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def _summary(view: dict) -> str:
+    parts = [f"{view['k']} segments" + (" (found on a sample; every customer assigned)"
+                                        if view["sampled"] else "")]
+    if view.get("pareto"):
+        parts.append(f"the top 20% of active customers pay {view['pareto']:.0%} of the "
+                     "monthly revenue")
+    parts.append("lifetime value assumes a {margin:.0%} margin, {annual_discount:.0%} a year "
+                 "discount and a {horizon_months}-month horizon".format(**view["clv_settings"]))
+    return " · ".join(parts)
+
+
+def _bullets(s: dict, overall: dict) -> list[str]:
+    """The card's facts in plain words with units."""
+    lines = [f"{_pct(s['rate'])} have left ({_pct(overall['rate'])} in the selection)",
+             f"Churn risk {_pct(s['mean_risk'])} on average, by the model "
+             f"({_pct(overall['mean_risk'])} in the selection)"]
+    lines.append(f"Pays {money(s['arpu'])} a month on average" if s["arpu"] is not None
+                 else "No active customers left")
+    if s.get("tenure") is not None:
+        lines.append(f"Customers for {s['tenure']:,.0f} months on average")
+    if s["active"]:
+        lines += [f"Revenue at risk {money(s['revenue_at_risk'])} a month",
+                  f"Lifetime value {money(s['clv'])} on average (active customers)"]
+    return lines
+
+
+def _fact(fact: dict) -> str:
+    """A distinguishing fact in plain words: 'Contract: Two year for 80% of them (24% overall)'."""
+    value, overall = fact["value"], fact["overall"]
+    if fact["kind"] == "category":
+        return (f"{fact['label']}: {fact['category']} for {_pct(value)} of them "
+                f"({_pct(overall)} overall)")
+    if fact["kind"] == "share":
+        return f"{fact['label']}: yes for {_pct(value)} of them ({_pct(overall)} overall)"
+    digits = 0 if abs(overall or 0) >= 10 else 1
+    return (f"{fact['label']}: {value:,.{digits}f} on average "
+            f"({overall:,.{digits}f} overall)")
+
+
+def _cards(segments: list[dict], colours: dict[str, str], overall: dict) -> dbc.Row:
     cards = []
     for s in segments:
+        # Tenure and spend are in the bullets already; show what else sets the segment apart.
+        apart = [f for f in s["apart"] if f.get("unit") not in ("months", "money")
+                 and f["value"] is not None and f["overall"] is not None]
         body = [
-            html.Div([html.Span(className="segment-dot me-2",
+            html.Div([html.Span(className="segment-dot me-2 flex-shrink-0",
                                 style={"background": colours[s["name"]]}),
                       html.Span(s["name"], className="fw-semibold"),
                       html.I(className="bi bi-info-circle ms-2 text-muted", title=s["rule"])],
-                     className="d-flex align-items-center mb-2", title=s["rule"]),
-            dbc.Row([_stat("Customers", f"{fmt_int(s['n'])} ({fmt_pct(s['share'])})"),
-                     _stat("Churn rate", f"{fmt_pct(s['rate'])}",
-                           f"95% CI {fmt_pct(s['lo'])}–{fmt_pct(s['hi'])}"),
-                     _stat("Revenue at risk", f"{fmt_money(s['revenue_at_risk'])}/mo"),
-                     _stat("Avg. CLV", fmt_money(s["clv"]), f"mean risk {fmt_pct(s['mean_risk'])}")],
-                    className="g-2 mb-2"),
-            html.Ul([html.Li(d) for d in s["distinguishing"]], className="small mb-2 ps-3"),
-            dbc.Button(["List customers ", html.I(className="bi bi-arrow-right")],
-                       id={"type": OPEN_BUTTON, "segment": s["name"]}, size="sm",
-                       color="primary", outline=True),
+                     className="d-flex align-items-center", title=s["rule"]),
+            html.Div(f"{fmt_int(s['n'])} customers · {_pct(s['share'])} of the selection · "
+                     f"{fmt_int(s['active'])} still active", className="kpi-sub mb-2"),
+            html.Ul([html.Li(line) for line in _bullets(s, overall)], className="small mb-2 ps-3"),
         ]
-        cards.append(dbc.Col(dbc.Card(dbc.CardBody(body), className="kpi-card h-100"),
+        if apart:
+            body += [html.Div("Compared with all customers", className="kpi-title"),
+                     html.Ul([html.Li(_fact(f)) for f in apart[:APART_SHOWN]],
+                             className="small mb-2 ps-3 text-muted")]
+        body.append(dbc.Button(["List customers ", html.I(className="bi bi-arrow-right")],
+                               id={"type": OPEN_BUTTON, "segment": s["name"]}, size="sm",
+                               color="primary", outline=True, className="mt-auto align-self-start"))
+        cards.append(dbc.Col(dbc.Card(dbc.CardBody(body, className="d-flex flex-column"),
+                                      className="kpi-card h-100"),
                              xs=12, md=6, xl=4, className="mb-3"))
     return dbc.Row(cards, className="g-3")
 
 
-def _stat(label: str, value: str, sub: str = "") -> dbc.Col:
-    return dbc.Col([html.Div(label, className="kpi-title"),
-                    html.Div(value, className="segment-stat"),
-                    html.Div(sub, className="kpi-sub")], xs=6)
-
-
-def _table(segments: list[dict]):
-    head = ["Segment", "Customers", "Churn rate", "ARPU", "Avg. CLV", "Monthly revenue",
-            "Revenue at risk", "Mean risk", "Outliers"]
-    rows = [html.Tr([html.Td(s["name"]), html.Td(fmt_int(s["n"]), className="text-end"),
-                     html.Td(fmt_pct(s["rate"]), className="text-end"),
-                     html.Td(fmt_money(s["arpu"], 2), className="text-end"),
-                     html.Td(fmt_money(s["clv"]), className="text-end"),
-                     html.Td(fmt_money(s["monthly_revenue"]), className="text-end"),
-                     html.Td(fmt_money(s["revenue_at_risk"]), className="text-end"),
-                     html.Td(fmt_pct(s["mean_risk"]), className="text-end"),
-                     html.Td(fmt_int(s["outliers"]), className="text-end")]) for s in segments]
+def _table(segments: list[dict], colours: dict[str, str]):
+    head = ["Segment", "Customers", "Have left", "Pays a month", "Lifetime value",
+            "Monthly revenue", "Revenue at risk a month", "Churn risk (model)", "Outliers"]
+    right = {"className": "text-end"}
+    rows = [html.Tr([html.Td([html.Span(className="segment-dot me-2",
+                                        style={"background": colours[s["name"]]}), s["name"]]),
+                     html.Td(fmt_int(s["n"]), **right), html.Td(_pct(s["rate"], 1), **right),
+                     html.Td(money(s["arpu"]), **right), html.Td(money(s["clv"]), **right),
+                     html.Td(money(s["monthly_revenue"]), **right),
+                     html.Td(money(s["revenue_at_risk"]), **right),
+                     html.Td(_pct(s["mean_risk"], 1), **right),
+                     html.Td(fmt_int(s["outliers"]), **right)]) for s in segments]
     table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
                       size="sm", hover=True, responsive=True, className="mb-0 metrics-table")
-    note = html.Div("Revenue figures count active customers; outliers are customers far from "
-                    "their segment's centre (flagged, not dropped).",
-                    className="small text-muted mt-1")
+    note = html.Div("Money in dollars. Pays a month, lifetime value and revenue count active "
+                    "customers only; outliers are customers far from their segment's centre "
+                    "(flagged, not dropped).", className="small text-muted mt-1")
     return section("All segments at a glance", [table, note])
+
+
+def _method(m: dict) -> list:
+    """The Method panel's text: how K was chosen, the features, the outlier and naming rules."""
+    if m["k"] == 1:
+        reason = m["single_reason"] or "one segment"
+        return [html.P(f"{reason[:1].upper()}{reason[1:]}.")]
+    tried = f"K = {m['k_tried'][0]} to {m['k_tried'][-1]}" if m["k_tried"] else "no K"
+    return [
+        html.P([html.Strong("Number of segments. "),
+                f"KMeans was fitted for {tried}; K = {m['k']} separates the customers best "
+                f"(silhouette {m['silhouette'] or 0:.2f}; from -1 to 1, higher is better)."
+                + (" Fitted on a random sample; every customer is then assigned to the "
+                   "nearest segment." if m["sampled"] else "")]),
+        html.P([html.Strong("Features used. "), ", ".join(m["features"]) +
+                " — each scaled to mean 0 and standard deviation 1."]),
+        html.P([html.Strong("Outliers. "),
+                f"Customers farther from their segment's centre than {m['outlier_quantile']:.0%}"
+                f" of its members: {fmt_int(m['outliers'])} customers, flagged, never dropped."]),
+        html.P([html.Strong("Names. "),
+                f"From each segment's own numbers: \"High-Risk\" when its mean churn risk is "
+                f"at least {m['high_risk']}x the overall, \"Low-Risk\" at most {m['low_risk']}x;"
+                f" words of stability (Loyal, Steady, Established) only up to "
+                f"{m['stable_risk']}x; spend and tenure words by thirds of all customers; no "
+                "two names alike. "
+                "Hover the (i) next to a name for the numbers behind it."], className="mb-0"),
+    ]

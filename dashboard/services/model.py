@@ -55,8 +55,11 @@ class ModelService(core.PageService):
             # The highest threshold that catches at least this share of churners.
             "recall_presets": {str(r): threshold_for_recall(y, p, r)
                                for r in (0.6, 0.7, 0.8, 0.9)},
+            # Two different baselines: the share of labelled customers who churned, and
+            # the served model's average out-of-fold score over the same customers.
             "cv": {"rows": cv.n_rows, "folds": cv.n_splits, "sampled": cv.sampled,
-                   "threshold": cv.threshold, "base_rate": float(np.mean(y))},
+                   "threshold": cv.threshold, "observed_rate": float(np.mean(y)),
+                   "mean_score": float(np.mean(p))},
             "leakage": a.leakage,
             "backtest": a.backtest,
             "importance": self._shap_importance(),
@@ -96,7 +99,7 @@ class ModelService(core.PageService):
             n = len(a.customers)
             rows = np.arange(n) if n <= size else np.sort(
                 np.random.default_rng(0).choice(n, size, replace=False))
-            self._points = (rows, probability_points(a.shap_values[rows], a.shap_base))
+            self._points = (rows, probability_points(a.shap_values[rows], a.shap_base[rows]))
         return self._points
 
     def threshold_view(self, threshold: float, missed_cost: float | None = None,
@@ -117,9 +120,10 @@ class ModelService(core.PageService):
                 "active": int(active.sum()),
                 "cost": cost_curve(y, p, missed, alarm)}
 
-    def beeswarm(self, top: int = 10, size: int = 1500) -> dict:
+    def beeswarm(self, top: int = 10, size: int = 500) -> dict:
         """SHAP points of the top features for a seeded sample of customers, with each
-        value's position in its feature's range (0-1) for the colour."""
+        value's position in its feature's range (0-1) for the colour. A few hundred dots a
+        row show the spread; more only cost bytes and drawing time in the browser."""
         a = self.core.analysis
         rows, points = self._points_sample()
         pick = np.sort(np.random.default_rng(1).choice(len(rows), min(size, len(rows)),
@@ -144,7 +148,7 @@ class ModelService(core.PageService):
                         "text": text})
         return {"features": out, "n": int(len(pick))}
 
-    def dependence(self, feature: str, colour_by: str | None, size: int = 3000) -> dict:
+    def dependence(self, feature: str, colour_by: str | None, size: int = 800) -> dict:
         """One feature's value against its SHAP points, coloured by a second feature."""
         a = self.core.analysis
         rows, points = self._points_sample()

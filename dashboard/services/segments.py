@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from analytics import kpis
-from analytics.dataset import ACTIVE, CHURN, DURATION, MONTHLY
+from analytics import segments as segmenting
+from analytics.dataset import ACTIVE, CHURN, DURATION, MONTHLY, TENURE
 from analytics.pipeline import CLV, PROBABILITY, SEGMENT, TIER
 from analytics.survival import km_by_group
 from dashboard.services import core
@@ -31,15 +32,16 @@ class SegmentsService(core.PageService):
         active = c.array(ACTIVE)[rows].astype(float)
         monthly = c.array(MONTHLY)[rows].astype(float)
         proba = c.array(PROBABILITY)[rows].astype(float)
-        clv = np.nan_to_num(c.array(CLV)[rows].astype(float))  # blank for leavers
+        tenure = c.array(TENURE)[rows].astype(float)
+        clv = c.array(CLV)[rows].astype(float)
+        known_clv = active * np.isfinite(clv)  # churners carry no CLV (NaN)
+        clv = np.nan_to_num(clv)
         k = len(a.segmentation.names)
-        count = np.bincount(seg, minlength=k)
-        churned = np.bincount(seg, weights=churn, minlength=k)
-        n_active = np.bincount(seg, weights=active, minlength=k)
 
         def per(weights):
             return np.bincount(seg, weights=weights, minlength=k)
 
+        count, churned, n_active, n_clv = per(None), per(churn), per(active), per(known_clv)
         static = a.segment_profiles.set_index("name")
         segments = []
         for i, name in enumerate(a.segmentation.names):
@@ -52,31 +54,54 @@ class SegmentsService(core.PageService):
                 "lo": num(lo), "hi": num(hi), "group": name,
                 "active": int(act),
                 "arpu": num(per(monthly * active)[i] / act) if act else None,
-                "clv": num(per(clv * active)[i] / act) if act else None,
+                "clv": num(per(clv * known_clv)[i] / n_clv[i]) if n_clv[i] else None,
                 "monthly_revenue": num(per(monthly * active)[i]),
                 "revenue_at_risk": num(per(proba * monthly * active)[i]),
                 "mean_risk": num(per(proba)[i] / count[i]) if count[i] else None,
+                "tenure": num(per(tenure)[i] / count[i]) if count[i] else None,
                 "outliers": int(static.loc[name, "outliers"]),
                 "rule": a.segmentation.rules[i],
-                "distinguishing": [str(x) for x in static.loc[name, "distinguishing"]],
+                "apart": [_fact(f) for f in static.loc[name, "distinguishing"]],
             })
         tiers = c.array(TIER)[rows]
         heat = np.zeros((k, len(kpis.TIERS)), dtype=int)
         np.add.at(heat, (seg, tiers), 1)
         heat_churned = np.zeros((k, len(kpis.TIERS)), dtype=float)
         np.add.at(heat_churned, (seg, tiers), churn)
+        heat_active = np.zeros((k, len(kpis.TIERS)), dtype=float)
+        np.add.at(heat_active, (seg, tiers), active)
+        n, n_act = len(churn), float(active.sum())
         return {
             "error": None, "segments": segments, "k": a.segmentation.k,
+            "overall": {"n": int(n), "rate": num(churn.mean()) if n else None,
+                        "arpu": num((monthly * active).sum() / n_act) if n_act else None,
+                        "tenure": num(tenure.mean()) if n else None,
+                        "mean_risk": num(proba.mean()) if n else None},
             "silhouette": {int(x): num(v) for x, v in a.segmentation.silhouette.items()},
             "inertia": {int(x): num(v) for x, v in a.segmentation.inertia.items()},
             "heat": {"segments": list(a.segmentation.names), "tiers": list(kpis.TIERS),
-                     "counts": heat.tolist(), "churned": heat_churned.astype(int).tolist()},
+                     "counts": heat.tolist(), "churned": heat_churned.astype(int).tolist(),
+                     "active": heat_active.astype(int).tolist()},
             "pareto": num(a.pareto_top20) if a.pareto_top20 is not None else None,
             "clv_settings": {"margin": a.settings.margin,
                              "annual_discount": a.settings.annual_discount,
                              "horizon_months": a.settings.horizon_months},
             "sampled": bool(a.segmentation.sampled),
+            "method": self._method(),
         }
+
+    def _method(self) -> dict:
+        """How the segments were made, for the page's Method panel (whole data, no filter)."""
+        s = self.core.analysis.segmentation
+        labels = segmenting.FEATURE_LABELS
+        return {"features": [labels.get(f, segmenting.humanise(f)) for f in s.features],
+                "k_tried": sorted(int(x) for x in s.silhouette), "k": int(s.k),
+                "silhouette": num(s.silhouette.get(s.k)) if s.silhouette else None,
+                "sampled": bool(s.sampled), "outlier_quantile": float(s.outlier_quantile),
+                "outliers": int(np.asarray(s.outlier).sum()),
+                "single_reason": s.rules[0] if s.k == 1 else None,
+                "high_risk": segmenting.HIGH_RISK, "low_risk": segmenting.LOW_RISK,
+                "stable_risk": segmenting.STABLE_RISK}
 
     def survival_curves(self, filters: dict | None, by: str = SEGMENT) -> dict:
         """Kaplan-Meier retention of the selection, by a column or ('all') overall."""
@@ -84,6 +109,8 @@ class SegmentsService(core.PageService):
         if c.analysis is None or (by != "all" and by not in c.analysis.customers.columns):
             return {}
         keep = c.mask(filters)
+        if not keep.any():
+            return {}
         frame = c.analysis.customers
         groups = (np.full(int(keep.sum()), "All customers", dtype=object) if by == "all"
                   else frame[by].astype(str).to_numpy()[keep])
@@ -108,6 +135,11 @@ class SegmentsService(core.PageService):
             "monthly": c.array(MONTHLY)[rows].astype(float).round(2).tolist(),
             "segment": [names[i] for i in c.array(SEGMENT)[rows]],
             "customer_id": c.ids()[rows].tolist()}}
+
+
+def _fact(fact: dict) -> dict:
+    """A distinguishing fact with JSON-safe numbers."""
+    return {**fact, "value": num(fact["value"]), "overall": num(fact["overall"])}
 
 
 def current() -> SegmentsService:

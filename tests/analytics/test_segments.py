@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import silhouette_score
 
 from analytics.loaders import load_demo
-from analytics.segments import (Segmentation, _name_segments, _silhouette, behaviour_matrix,
-                                segment_customers, segment_profiles)
+from analytics.segments import (HIGH_RISK, LOW_RISK, STABLE_RISK, Segmentation, _name_segments,
+                                _silhouette, behaviour_matrix, humanise, segment_customers,
+                                segment_profiles)
 
 # Three obvious groups, by hand: (tenure, monthly charges, churn probability).
-# Overall means: probability 0.35, charges 63.3, tenure 34. So A (0.8 >= 1.25 x 0.35) is
-# At-Risk, C (110 >= 1.15 x 63.3) High-Value, B (70 >= 1.3 x 34) Loyal.
+# Overall means: probability 0.35, charges 63.3, tenure 34. So C (110 >= 1.15 x 63.3) is
+# High-Value, B (70 >= 1.3 x 34, risk 0.14x) Loyal, A (tenure 2 <= 0.6 x 34) New, and A's
+# risk (0.8 = 2.29x the overall, >= 1.25x) puts "High-Risk" in front.
 GROUPS = {"A": (2.0, 60.0, 0.8), "B": (70.0, 20.0, 0.05), "C": (30.0, 110.0, 0.2)}
 PER_GROUP = 40
 
@@ -55,10 +60,11 @@ def test_three_obvious_groups_are_found_and_named_by_the_rules():
         labels = np.unique(seg.labels[group == g])
         assert len(labels) == 1  # every group lands in a single segment
         name_of[g] = seg.names[labels[0]]
-    assert name_of == {"A": "At-Risk", "B": "Loyal", "C": "High-Value"}
+    assert name_of == {"A": "High-Risk New", "B": "Loyal", "C": "High-Value"}
     assert seg.labels.dtype == np.int16
-    at_risk = seg.names.index("At-Risk")
-    assert seg.rules[at_risk].startswith("highest mean churn probability: 0.80 = 2.29x")
+    rule = seg.rules[seg.names.index("High-Risk New")]
+    assert rule.startswith("High-Risk: mean churn probability 80%, 2.29x the overall 35%")
+    assert "New: shortest mean tenure 2.0 months, 0.06x the overall 34" in rule
 
 
 def test_silhouette_and_inertia_for_every_k_and_the_best_k_wins():
@@ -105,16 +111,16 @@ def test_same_seed_same_segments_names_unique_and_not_numbers(demo):
     assert list(sizes) == sorted(sizes, reverse=True)
 
 
-def test_at_risk_segment_churns_most_on_demo_data(demo):
+def test_high_risk_segment_churns_most_on_demo_data(demo):
     frame, p = demo
     seg = segment_customers(frame, p)
     profile = segment_profiles(frame, seg, p, np.ones(len(frame)))
-    assert "At-Risk" in seg.names
-    at_risk = profile.set_index("name").loc["At-Risk"]
-    assert at_risk["churn_rate"] == profile["churn_rate"].max()
-    assert at_risk["mean_risk"] == pytest.approx(p[seg.labels == at_risk["segment"]].mean())
+    riskiest = profile.loc[profile["mean_risk"].idxmax()]
+    assert riskiest["name"].startswith("High-Risk")
+    assert riskiest["churn_rate"] == profile["churn_rate"].max()
+    assert riskiest["mean_risk"] == pytest.approx(p[seg.labels == riskiest["segment"]].mean())
     assert profile["size"].sum() == len(frame)
-    assert all(1 <= len(d) <= 3 for d in profile["distinguishing"])
+    assert all(1 <= len(d) <= 5 for d in profile["distinguishing"])
 
     # The columns the pipeline adds (scores, the segment itself) never "distinguish" a segment.
     tier = pd.Categorical(np.where(p > 0.5, "High", "Low"))
@@ -227,9 +233,13 @@ def test_profiles_by_hand():
     assert second["revenue_at_risk"] == pytest.approx(0.2 * 180)
     assert second["clv"] == pytest.approx(400.0)
     assert second["mean_services"] == pytest.approx(4 / 3)  # phone each; DSL once
-    assert "Contract: Two year 100% vs 50% overall" in second["distinguishing"]
-    assert "tenure 50 vs 30 months" in second["distinguishing"]
-    assert len(first["distinguishing"]) <= 3
+    assert {"feature": "Contract", "label": "Contract", "kind": "category",
+            "category": "Two year", "value": 1.0, "overall": 0.5, "unit": ""} \
+        in second["distinguishing"]
+    tenure = next(f for f in second["distinguishing"] if f["feature"] == "tenure_months")
+    assert (tenure["label"], tenure["kind"], tenure["unit"]) == ("Tenure", "mean", "months")
+    assert tenure["value"] == pytest.approx(50.0) and tenure["overall"] == pytest.approx(181 / 6)
+    assert len(first["distinguishing"]) <= 5
 
 
 def test_canonical_columns_only_profiles_without_services():
@@ -240,7 +250,10 @@ def test_canonical_columns_only_profiles_without_services():
     assert len(profile) == 3 and profile["size"].tolist() == [40, 40, 40]
     assert profile["share"].sum() == pytest.approx(1.0)
     loyal = profile.set_index("name").loc["Loyal"]
-    assert loyal["distinguishing"][0] == "tenure 70 vs 34 months"
+    fact = loyal["distinguishing"][0]
+    assert (fact["label"], fact["unit"]) == ("Tenure", "months")
+    assert fact["value"] == pytest.approx(70, abs=0.5) and fact["overall"] == pytest.approx(
+        34, abs=0.5)
 
 
 def test_tiny_or_identical_data_gives_one_segment():
@@ -260,29 +273,189 @@ def test_tiny_or_identical_data_gives_one_segment():
     assert empty.k == 1 and len(empty.labels) == 0
 
 
-def test_names_when_no_rule_passes_get_qualifiers_then_numbers():
-    # Every segment within 5% of the overall means: no priority rule passes its threshold.
+OVERALL = {"risk": 0.30, "monthly": 60.0, "tenure": 30.0}
+CUTS = {"tenure": (20.0, 40.0), "monthly": (50.0, 70.0)}
+
+
+def test_shared_names_take_the_most_distinguishing_free_word_then_numbers():
+    # Every segment within 5% of the overall means: no business name passes its threshold,
+    # every one is "Steady Mid-Spend" in step 2.
     means = {"risk": np.array([0.31, 0.30, 0.29, 0.30]),
              "monthly": np.array([60.0, 62.0, 58.0, 61.0]),
              "tenure": np.array([30.0, 31.0, 29.0, 30.0])}
-    overall = {"risk": 0.30, "monthly": 60.0, "tenure": 30.0}
-    cuts = {"tenure": (20.0, 40.0), "monthly": (50.0, 70.0)}
-    # Segment 2's strongest qualifier (Auto-Pay) is taken, so it gets its next one; segment 3
-    # finds both taken and falls back to a number.
+    # Segment 3's strongest word (Auto-Pay) is segment 0's, so it takes its next one;
+    # segment 2 has no feature 0.5 sd from the overall and keeps the (now free) shared name.
     z = {"auto_payment": np.array([1.0, -1.0, 0.1, 1.0]),
          "paperless_billing": np.array([0.2, 0.3, 0.06, 0.5])}
-    names, rules = _name_segments(means, overall, cuts, z)
-    assert names == ["Steady Mid-Spend (Auto-Pay)", "Steady Mid-Spend (Manual-Pay)",
-                     "Steady Mid-Spend (Paperless)", "Steady Mid-Spend (Auto-Pay) 2"]
-    assert rules[0].startswith("no priority rule applied; mean tenure 30 months in the middle")
-    assert rules[2].endswith("paperless_billing +0.1 sd from the overall mean")
+    names, rules = _name_segments(means, OVERALL, CUTS, z)
+    assert names == ["Steady Auto-Pay", "Steady Manual-Pay", "Steady Mid-Spend",
+                     "Steady Paperless"]
+    assert rules[0].startswith("Steady: mean tenure 30 months: the middle third of customers "
+                               "(20 to 40 months); Mid-Spend: mean monthly charges 60")
+    assert rules[3].endswith("Paperless instead of 'Mid-Spend' (alike another segment's): "
+                             "paperless billing +0.5 sd from the overall mean, the most "
+                             "distinguishing feature whose name is free")
 
-    # Tenure 60 >= 1.3 x 33 and 10 <= 0.6 x 33: Loyal and New; the last one needs no qualifier.
+    # Nothing sets two segments apart: the last resort is a number.
+    same = {key: values[:2] * 0 + values[0] for key, values in means.items()}
+    names, _ = _name_segments(same, OVERALL, CUTS, {})
+    assert names == ["Steady Mid-Spend", "Steady Mid-Spend 2"]
+
+    # Tenure 60 >= 1.3 x 33 and 10 <= 0.6 x 33: Loyal and New; the last one needs no word.
     means = {key: values[:3] for key, values in means.items()}
     means["tenure"] = np.array([10.0, 31.0, 60.0])
     z = {key: values[:3] for key, values in z.items()}
-    names, _ = _name_segments(means, {**overall, "tenure": 33.0}, cuts, z)
+    names, _ = _name_segments(means, {**OVERALL, "tenure": 33.0}, CUTS, z)
     assert names == ["New", "Steady Mid-Spend", "Loyal"]
+
+
+def test_risk_words_and_no_stability_word_on_a_high_churn_segment():
+    # Risk ratios 1.0, 1.2, 0.5, 1.4, 0.2; all in the middle tenure and spend thirds.
+    means = {"risk": np.array([0.30, 0.36, 0.15, 0.42, 0.06]),
+             "monthly": np.array([60.0, 61.0, 59.0, 62.0, 58.0]),
+             "tenure": np.array([30.0, 31.0, 29.0, 32.0, 28.0])}
+    names, rules = _name_segments(means, OVERALL, CUTS, {
+        "contract_length": np.array([0.0, 0.0, 0.0, 0.0, 1.0]),
+        "paperless_billing": np.array([0.0, 0.0, -1.0, 0.0, 0.0])})
+    # 1.2x: "Mid-Tenure", not the stability word "Steady"; 1.4x: "High-Risk"; 0.5x and 0.2x:
+    # "Low-Risk" (sharing "Low-Risk Mid-Spend", each takes its own most distinguishing word).
+    assert names == ["Steady Mid-Spend", "Mid-Tenure Mid-Spend", "Low-Risk Paper-Billed",
+                     "High-Risk Mid-Spend", "Low-Risk Long-Contract"]
+    assert "(not 'Steady': mean churn probability 1.20x the overall, above 1.1x)" in rules[1]
+    assert rules[3].startswith("High-Risk: mean churn probability 42%, 1.40x the overall 30%")
+    # "Steady Mid-Spend" and "Mid-Tenure Mid-Spend" say the same thing (middle tenure and spend
+    # thirds): given something that tells them apart, both use it.
+    names, _ = _name_segments({key: values[:2] for key, values in means.items()}, OVERALL,
+                              CUTS, {"auto_payment": np.array([0.9, -0.8])})
+    assert names == ["Steady Auto-Pay", "Mid-Tenure Manual-Pay"]
+
+    # The longest tenure (45 >= 1.3 x 30) but churn 1.2x the overall: not "Loyal" (nobody
+    # else passes), and "Long-Tenure", not "Established".
+    means = {key: values[:2] for key, values in means.items()}
+    means["tenure"] = np.array([30.0, 45.0])
+    names, rules = _name_segments(means, OVERALL, CUTS, {})
+    assert names == ["Steady Mid-Spend", "Long-Tenure Mid-Spend"]
+
+    # A High-Value segment at high risk says so; Loyal never carries a risk word.
+    means = {"risk": np.array([0.45, 0.03]), "monthly": np.array([90.0, 40.0]),
+             "tenure": np.array([30.0, 45.0])}
+    names, _ = _name_segments(means, OVERALL, CUTS, {})
+    assert names == ["High-Risk High-Value", "Loyal"]
+
+
+STABILITY_WORDS = ("Loyal", "Steady", "Established")
+
+
+def contradictions(row: pd.Series, overall: dict) -> list[str]:
+    """What in a segment's name its numbers contradict (empty when none)."""
+    name, r = row["name"], row["mean_risk"] / overall["risk"]
+    found = []
+    if any(w in name for w in STABILITY_WORDS) and r > STABLE_RISK:
+        found.append(f"stability word at {r:.2f}x the overall churn risk")
+    if ("High-Risk" in name) != (r >= HIGH_RISK):
+        found.append(f"'High-Risk' {'in' if 'High-Risk' in name else 'not in'} the name at "
+                     f"{r:.2f}x")
+    if "Low-Risk" in name and r > LOW_RISK or r <= LOW_RISK and not (
+            "Low-Risk" in name or name == "Loyal"):
+        found.append(f"'Low-Risk' wrong at {r:.2f}x")
+    if re.search(r"High-(Spend|Value)", name) and row["arpu_all"] <= overall["monthly"]:
+        found.append("high spend below the overall")
+    if "Low-Spend" in name and row["arpu_all"] >= overall["monthly"]:
+        found.append("low spend above the overall")
+    if re.search(r"\b(New|Recent)\b", name) and row["mean_tenure"] >= overall["tenure"]:
+        found.append("new but tenure above the overall")
+    if re.search(r"Loyal|Established|Long-Tenure", name) and \
+            row["mean_tenure"] <= overall["tenure"]:
+        found.append("long tenure below the overall")
+    return found
+
+
+def near_duplicates(names: list[str]) -> list[tuple[str, str]]:
+    """Pairs of names that differ only by a bracketed qualifier or a number suffix."""
+    def stem(name):
+        return re.sub(r"\s*\(.*?\)|\s+\d+$", "", name).strip()
+    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if stem(a) == stem(b)]
+
+
+@pytest.fixture(scope="module")
+def demo_7043():
+    frame = load_demo(7043, seed=0).customers
+    rng = np.random.default_rng(0)
+    p = np.clip(0.15 + 0.5 * frame["churn"].to_numpy() + rng.normal(0, 0.1, len(frame)), 0, 1)
+    return frame, p
+
+
+@pytest.mark.parametrize("k_range", [range(2, 11), [10]], ids=["best-k", "k10"])
+def test_demo_names_unique_distinct_and_true_to_the_numbers(demo_7043, k_range):
+    frame, p = demo_7043
+    seg = segment_customers(frame, p, k_range=k_range)
+    if list(k_range) == [10]:
+        assert seg.k == 10
+    assert len(set(seg.names)) == seg.k >= 5
+    assert not near_duplicates(seg.names), seg.names
+    assert not [n for n in seg.names if re.search(r"[()]|\s\d+$", n)], seg.names
+    profile = segment_profiles(frame, seg, p, np.ones(len(frame)))
+    monthly = frame["monthly_charges"].to_numpy(float)
+    profile["arpu_all"] = [monthly[seg.labels == s].mean() for s in range(seg.k)]
+    overall = {"risk": p.mean(), "monthly": monthly.mean(),
+               "tenure": frame["tenure_months"].to_numpy(float).mean()}
+    wrong = {row["name"]: contradictions(row, overall) for _, row in profile.iterrows()}
+    assert not {n: w for n, w in wrong.items() if w}, wrong
+    # The riskiest segment says so; no stability word where the observed churn is high.
+    assert profile.loc[profile["mean_risk"].idxmax(), "name"].startswith("High-Risk")
+    overall_churn = frame["churn"].mean()
+    steady = profile[profile["name"].str.contains("|".join(STABILITY_WORDS))]
+    assert (steady["churn_rate"] < HIGH_RISK * overall_churn).all(), steady
+    # Deterministic.
+    assert segment_customers(frame, p, k_range=k_range).names == seg.names
+
+
+def test_churners_without_clv_are_ignored_in_segment_clv():
+    frame, p, group = three_groups()
+    seg = segment_customers(frame, p)
+    clv = np.where(frame["active"], 100.0 + np.arange(len(frame)), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice"
+        profile = segment_profiles(frame, seg, p, clv)
+    for s in range(seg.k):
+        kept = (seg.labels == s) & frame["active"].to_numpy()
+        assert profile.loc[s, "clv"] == pytest.approx(np.nanmean(clv[kept]))
+    everyone_left = frame.assign(active=False, churn=np.int8(1))
+    profile = segment_profiles(everyone_left, seg, p, np.full(len(frame), np.nan))
+    assert profile["clv"].isna().all() and (profile["revenue_at_risk"] == 0).all()
+
+
+def test_other_business_columns_give_generic_names_and_facts():
+    # A bank-like table: only the canonical columns plus two of its own; no telecom columns.
+    rng = np.random.default_rng(4)
+    n = 600
+    tenure = np.concatenate([rng.normal(4, 2, 200), rng.normal(30, 4, 200),
+                             rng.normal(90, 8, 200)]).clip(0)
+    monthly = np.concatenate([rng.normal(15, 3, 200), rng.normal(60, 5, 200),
+                              rng.normal(30, 4, 200)]).clip(1)
+    churn = (rng.random(n) < np.repeat([0.5, 0.2, 0.05], 200)).astype(np.int8)
+    frame = pd.DataFrame({"customer_id": [f"b{i}" for i in range(n)], "churn": churn,
+                          "active": churn == 0, "tenure_months": tenure,
+                          "monthly_charges": monthly,
+                          "NumOfProducts": rng.integers(1, 4, n).astype(float),
+                          "Geography": pd.Categorical(rng.choice(["FR", "DE", "ES"], n))})
+    p = np.clip(0.1 + 0.5 * churn + rng.normal(0, 0.05, n), 0, 1)
+    seg = segment_customers(frame, p)
+    assert seg.features == ["tenure_months", "monthly_charges"]
+    assert len(set(seg.names)) == seg.k and not near_duplicates(seg.names)
+    telecom = ("Paper", "Pay", "Contract", "Services", "Engagement")
+    assert not [n for n in seg.names if any(w in n for w in telecom)], seg.names
+    facts = [f for row in segment_profiles(frame, seg, p, np.ones(n))["distinguishing"]
+             for f in row]
+    assert {f["label"] for f in facts} <= {"Tenure", "Monthly charges", "Num of products",
+                                           "Geography"}
+
+
+def test_humanise():
+    assert humanise("PaymentMethod") == "Payment method"
+    assert humanise("num_tickets") == "Num tickets"
+    assert humanise("SeniorCitizen") == "Senior citizen"
+    assert humanise("customerID") == "Customer ID"
 
 
 def test_probability_must_match_the_customers():

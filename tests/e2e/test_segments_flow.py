@@ -1,4 +1,5 @@
-"""End-to-end flows in headless Chromium: Overview -> Segments -> Customers -> CSV export.
+"""End-to-end flows in headless Chromium: Overview -> Segments -> Customers -> CSV export;
+the Segments page's shared colours and its Method panel.
 
 One flow per test, waiting on what the page shows (WebDriverWait), never on a clock.
 `test_overview_to_segment_to_export` runs on `hostile_server`: demo customers in which a
@@ -35,6 +36,9 @@ CONTRACT_GRAPH = "overview-contract-graph"
 SEGMENT_CARDS = "segments-cards-div"
 OPEN_BUTTON = "segments-open-button"
 HEAT_GRAPH = "segments-heat-graph"
+CHURN_GRAPH = "segments-churn-graph"
+K_GRAPH = "segments-k-graph"
+METHOD_ACCORDION = "segments-method-accordion"
 GRID = "customers-list-grid"
 COUNT_TEXT = "customers-count-text"
 CSV_LINK = "customers-csv-link"
@@ -43,9 +47,9 @@ MONTHLY = "Month-to-month"
 TIERS = ("High", "Medium", "Low")
 HEADER = ["customer_id", "churn_probability", "risk_tier", "status", "segment",
           "tenure_months", "contract", "monthly_charges", "clv", "revenue_at_risk", "reason_1",
-          "reason_2", "reason_3", "recommended_offer", "expected_profit", "promo_code"]
+          "reason_2", "reason_3", "actionable_reason", "recommended_offer", "expected_profit", "promo_code"]
 TEXT_COLUMNS = ("customer_id", "risk_tier", "status", "segment", "contract", "reason_1",
-                "reason_2", "reason_3", "recommended_offer", "promo_code")
+                "reason_2", "reason_3", "actionable_reason", "recommended_offer", "promo_code")
 # What a spreadsheet runs as a formula (analytics/export.py neutralises these).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -156,8 +160,20 @@ def summary_count(driver) -> int | None:
 
 
 def count_text(driver) -> int | None:
-    match = re.fullmatch(r"([\d,]+) customers", text_of(driver, COUNT_TEXT))
+    """The list's count, with those who left ('1,500 customers (with those who left)')."""
+    match = re.fullmatch(r"([\d,]+) customers \(with those who left\)",
+                         text_of(driver, COUNT_TEXT))
     return int(match.group(1).replace(",", "")) if match else None
+
+
+def include_everyone(driver) -> None:
+    """The list holds active customers by default; these flows compare it with the whole
+    selection, so they switch on the customers who left (kept in the URL)."""
+    switch = wait(driver).until(lambda d: d.find_element(By.ID, "app-filter-everyone-switch"))
+    if not switch.is_selected():
+        switch.click()
+    wait(driver).until(lambda d: "everyone=1" in hash_params(d),
+                       message="the everyone switch is not in the URL")
 
 
 def export_state(driver) -> dict | None:
@@ -320,6 +336,7 @@ def test_overview_to_segment_to_export(browser, hostile_server, hostile_data, do
     wait(browser).until(lambda d: f"segment={segment}" in hash_params(d)
                         and f"contract={MONTHLY}" in hash_params(d),
                         message="URL hash does not carry both filters")
+    include_everyone(browser)
     wait(browser).until(lambda d: summary_count(d) is not None
                         and count_text(d) == summary_count(d),
                         message="customers count does not match the navbar selection")
@@ -328,15 +345,18 @@ def test_overview_to_segment_to_export(browser, hostile_server, hostile_data, do
     assert 0 < count < total, f"{segment!r} x {MONTHLY} lists {count} of {total} customers"
 
     # 4. Every visible row belongs to the segment and the contract.
+    # (The contract column sits right of the first screen, where the grid does not render
+    # it; the export below checks every row's contract.)
     rows = wait_rows(browser, lambda r: r.get("segment") == segment
-                     and r.get("contract") == MONTHLY, f"{segment!r} / {MONTHLY}")
+                     and r.get("contract", MONTHLY) == MONTHLY, f"{segment!r} / {MONTHLY}")
     assert min(count, 10) <= len(rows) <= count, \
         f"{len(rows)} rows rendered for {count} customers"
 
     # 5. Export CSV downloads every customer the filters keep, riskiest first.
     wait(browser).until(
         lambda d: (export_state(d) or {}).get("filters") == {"contract": [MONTHLY],
-                                                            "segment": [segment]},
+                                                            "segment": [segment],
+                                                            "everyone": True},
         message="Export CSV link does not carry the filters")
     path = download_export(browser, downloaded)
     note, _, data = read_export(path)
@@ -371,12 +391,13 @@ def test_overview_to_segment_to_export(browser, hostile_server, hostile_data, do
     wait_selection(browser, FILTER_SEGMENT, [])
     wait(browser).until(lambda d: (export_state(d) or {}).get("filters") == {},
                         message="Export CSV link still carries filters after Reset all")
+    include_everyone(browser)  # Reset all goes back to active customers only
     wait(browser).until(lambda d: count_text(d) == total,
                         message=f"customers count not back to {total:,} after Reset all")
     wait_idle(browser)
     everyone = download_export(browser, downloaded)
     note, _, data = read_export(everyone)
-    assert "filters: none" in note[0], note[0]
+    assert "filters: customers who left included" in note[0], note[0]
     assert len(data) == total, f"{len(data)} rows in the unfiltered export, expected {total}"
     check_no_formula_cells(note, data)
     exported_ids = [r["customer_id"] for r in data]
@@ -428,9 +449,72 @@ def test_heatmap_cell_drills_into_customers(browser, server, clean_console):
     wait(browser).until(lambda d: f"segment={segment}" in hash_params(d)
                         and f"tier={tier}" in hash_params(d),
                         message="URL hash does not carry the segment and tier")
+    include_everyone(browser)
     wait(browser).until(lambda d: count_text(d) == n,
                         message=f"customers count is not the cell's {n:,}")
     rows = wait_rows(browser, lambda r: r.get("segment") == segment
                      and r.get("risk_tier") == tier, f"{segment!r} / {tier}")
     assert min(n, 10) <= len(rows) <= n, f"{len(rows)} rows rendered for {n} customers"
+    clean_console()
+
+
+CARD_COLOURS_JS = """
+const out = {};
+for (const card of document.querySelectorAll('#' + arguments[0] + ' .kpi-card')) {
+    const dot = card.querySelector('.segment-dot');
+    const name = dot && dot.nextElementSibling ? dot.nextElementSibling.innerText.trim() : '';
+    if (name) out[name] = getComputedStyle(dot).backgroundColor;
+}
+return out;
+"""
+BAR_COLOURS_JS = """
+const graph = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');
+if (!graph || !graph._fullData || !graph._fullData.length) return null;
+const trace = graph._fullData[0];
+const out = {};
+trace.y.forEach((name, i) => { out[name] = trace.marker.color[i]; });
+return out;
+"""
+
+
+def rgb(colour: str) -> str:
+    """'#332288' -> 'rgb(51, 34, 136)' (what getComputedStyle reports)."""
+    colour = colour.strip()
+    if colour.startswith("#"):
+        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        return f"rgb({r}, {g}, {b})"
+    return colour
+
+
+def test_segment_colours_match_and_the_method_panel_opens(browser, server, clean_console):
+    browser.get(f"{server.url}/segments")
+    cards = wait(browser).until(lambda d: d.execute_script(CARD_COLOURS_JS, SEGMENT_CARDS),
+                                message="no segment cards")
+    bars = wait(browser).until(lambda d: d.execute_script(BAR_COLOURS_JS, CHURN_GRAPH),
+                               message="churn-by-segment chart never drawn")
+    wait_idle(browser)
+    # Every segment has one colour, the same on its card and its bar, and no two share one.
+    assert set(cards) == set(bars), (cards, bars)
+    assert {name: rgb(c) for name, c in bars.items()} == cards
+    assert len(set(cards.values())) == len(cards)
+
+    # The K choice is not in the main grid: it waits, collapsed, in the Method panel.
+    accordion = browser.find_element(By.ID, METHOD_ACCORDION)
+    assert not accordion.find_elements(By.CSS_SELECTOR, ".accordion-collapse.show")
+    header = accordion.find_element(By.CSS_SELECTOR, ".accordion-button")
+    assert "Method" in header.text
+    scroll_to(browser, header)
+    header.click()
+    wait(browser).until(lambda d: d.find_element(By.ID, METHOD_ACCORDION).find_elements(
+        By.CSS_SELECTOR, ".accordion-collapse.show"), message="the Method panel did not open")
+
+    def k_chart_drawn(d):
+        graph = d.find_element(By.ID, K_GRAPH)
+        svg = graph.find_elements(By.CSS_SELECTOR, ".main-svg")
+        lines = graph.find_elements(By.CSS_SELECTOR, ".scatterlayer .trace")
+        return bool(svg and lines and svg[0].rect["width"] > 300)
+
+    wait(browser).until(k_chart_drawn, message="the K chart is not drawn at full width")
+    text = browser.find_element(By.ID, METHOD_ACCORDION).text
+    assert "separates the customers best" in text and "Features used" in text, text
     clean_console()
