@@ -64,4 +64,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     shell.register_callbacks(app, options, _summary(services))
     register_downloads(app.server, services)
     register_api(app.server, services)
+
+    @app.server.before_request
+    def shared_settings():
+        """Tier cut-offs another worker saved reach this one on its next request (one stat
+        of the settings file when nothing changed)."""
+        services.tiers.refresh()
+
     return app

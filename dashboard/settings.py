@@ -50,7 +50,9 @@ class Settings:
         parser.add_argument("--debug", action="store_true", help="Dash dev tools and reload")
         parser.add_argument("--tier-high", type=float, default=cls.tier_high, metavar="P",
                             help="churn probability from which a customer is High risk "
-                                 f"(default {cls.tier_high})")
+                                 f"(default {cls.tier_high}; a cut-off saved from the Model "
+                                 "page overrides it for that dataset: see settings.json in "
+                                 "the cache folder)")
         parser.add_argument("--tier-medium", type=float, default=cls.tier_medium, metavar="P",
                             help=f"... Medium risk (default {cls.tier_medium})")
         parser.add_argument("--margin", type=float, default=cls.margin,
