@@ -37,8 +37,16 @@ GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 APART_SHOWN = 3
 
 
+def chart_height(k: int) -> int:
+    """One height for the segment charts (a bar or a heat-map row per segment), fixed per
+    analysis so the graph has it before it draws (a responsive graph inside dcc.Loading can
+    otherwise measure an empty parent and collapse to 0 px)."""
+    return max(300, 34 * k + 110)
+
+
 def layout(**_query) -> html.Div:
     """Frames; the callbacks fill them for the current filters."""
+    height = chart_height(service.current().count())
     return html.Div([
         html.Div([html.H4("Segments", className="page-title mb-0"),
                   html.Div("Groups of customers who behave alike, named from their own "
@@ -47,16 +55,17 @@ def layout(**_query) -> html.Div:
                            "bottom.", className="text-muted small"),
                   html.Div(id=SUMMARY_TEXT, className="small mt-1")], className="mb-3"),
         dcc.Loading(html.Div(id=CARDS_DIV), type="dot", delay_show=250),
-        dbc.Row([dbc.Col(_graph(CHURN_GRAPH), lg=6, className="mb-3"),
-                 dbc.Col(_graph(HEAT_GRAPH), lg=6, className="mb-3")], className="g-3"),
+        dbc.Row([dbc.Col(_graph(CHURN_GRAPH, height), lg=6, className="mb-3"),
+                 dbc.Col(_graph(HEAT_GRAPH, height), lg=6, className="mb-3")], className="g-3"),
         dbc.Row([dbc.Col(dbc.Card(dbc.CardBody([
             dbc.RadioItems(id=CURVE_RADIO, options=CURVE_OPTIONS, value="segment", inline=True,
                            className="small mb-1"),
             dcc.Loading(dcc.Graph(id=SURVIVAL_GRAPH, config=GRAPH_CONFIG,
-                                  figure=empty_figure("Loading…")), type="circle",
+                                  figure=empty_figure("Loading…"),
+                                  style={"height": "340px"}), type="circle",
                         delay_show=250)]), className="chart-card h-100"), lg=6,
             className="mb-3"),
-                 dbc.Col(_graph(SCATTER_GRAPH), lg=6, className="mb-3")], className="g-3"),
+                 dbc.Col(_graph(SCATTER_GRAPH, 340), lg=6, className="mb-3")], className="g-3"),
         html.Div(id=TABLE_DIV, className="mb-3"),
         dbc.Accordion(dbc.AccordionItem(
             dbc.Row([dbc.Col(html.Div(id=METHOD_DIV, className="small"), lg=5),
@@ -85,9 +94,9 @@ def update_segments(filters):
     heat = view["heat"]  # with no customers the builders draw their own empty state
     figures = (segment_churn_chart(segments, colours, view["overall"]["rate"],
                                    (filters or {}).get("segment"),
-                                   height=max(280, 34 * len(segments) + 90)),
+                                   height=chart_height(len(view["segments"]))),
                tier_heatmap(heat["segments"], heat["tiers"], heat["counts"], heat["churned"],
-                            heat["active"], height=max(300, 34 * len(heat["segments"]) + 110)))
+                            heat["active"], height=chart_height(len(view["segments"]))))
     if not segments:
         return (empty_state("No customers match the filters", "Loosen or reset the filters."),
                 None, "", *figures, k_fig, _method(method))
@@ -130,10 +139,11 @@ def drill_into(_clicks, churn_click, heat_click):
     return no_update, no_update, no_update
 
 
-def _graph(graph_id: str) -> dbc.Card:
+def _graph(graph_id: str, height: int) -> dbc.Card:
     return dbc.Card(dbc.CardBody(dcc.Loading(
         dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…"),
-                  className="clickable-graph"), type="circle", delay_show=250)),
+                  className="clickable-graph", style={"height": f"{height}px"}),
+        type="circle", delay_show=250)),
         className="chart-card h-100")
 
 

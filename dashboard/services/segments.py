@@ -15,6 +15,11 @@ from dashboard.services.core import num
 
 class SegmentsService(core.PageService):
 
+    def count(self) -> int:
+        """How many segments this analysis has (0 without one)."""
+        a = self.core.analysis
+        return 0 if a is None or a.segmentation is None else len(a.segmentation.names)
+
     def view(self, filters: dict | None) -> dict:
         """Segment profiles for the selection, the K choice, segment x tier counts, Pareto."""
         c = self.core
