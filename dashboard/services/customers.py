@@ -122,7 +122,8 @@ class CustomersService(core.PageService):
         rows = list(dict.fromkeys([*starts[:limit], *contains[:limit]]))[:limit]
         return column.values[rows].tolist()
 
-    def describe_filters(self, filters: dict | None, filter_model: dict | None = None) -> str:
+    def describe_filters(self, filters: dict | None, filter_model: dict | None = None,
+                         lists: bool = True) -> str:
         """The filters in words, for the export's first line."""
         parts = [f"{FILTER_LABELS.get(k, k)} = {' or '.join(v)}"
                  for k, v in (filters or {}).items() if k in FILTER_LABELS and v]
@@ -136,9 +137,10 @@ class CustomersService(core.PageService):
                 + (f"-{c['filterTo']}" if c.get("filterTo") is not None else "")
                 for c in conditions)
             parts.append(f"{column} {text}".strip())
-        parts.append("customers who left included" if (filters or {}).get(ids.EVERYONE)
-                     else "active customers only")
-        return "; ".join(parts)
+        if lists:
+            parts.append("customers who left included" if (filters or {}).get(ids.EVERYONE)
+                         else "active customers only")
+        return "; ".join(parts) or "none"
 
     def export_file(self, filters: dict | None, filter_model: dict | None,
                     sort_model: list | None, fmt: str, folder: str,

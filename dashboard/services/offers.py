@@ -102,7 +102,7 @@ class OffersService(core.PageService):
         return values
 
     def describe_filters(self, filters: dict | None) -> str:
-        return self.core.customers.describe_filters(filters)
+        return self.core.customers.describe_filters(filters, lists=False)
 
     def simulate_selection(self, filters: dict | None, scenario: Scenario) -> dict:
         """The group what-if; above WHATIF_MAX_ROWS affected customers it is estimated from a
