@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,27 +69,29 @@ def retier(analysis: ChurnAnalysis, high: float, medium: float) -> None:
 def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSettings(),
                   cache_dir: str | Path | None = None,
                   progress: Progress = lambda _m: None,
-                  catalogue: Catalogue | None = None) -> tuple[ChurnAnalysis, bool]:
+                  catalogue: Catalogue | None = None,
+                  key_path: str | Path | None = None) -> tuple[ChurnAnalysis, bool]:
     """The analysis from the cache when present and intact, else trained (and cached).
 
     With a catalogue, the best offer per customer is attached too (its own cache entry, keyed
     by the analysis and the catalogue, so editing the offers never retrains the model).
-    Returns (analysis, loaded_from_cache). Data errors propagate as `DataError`."""
-    store = ArtifactStore(cache_dir) if cache_dir else None
+    Entries are signed with the key file `key_path` (default `<cache_dir>.key`, beside the
+    cache). A cache that cannot be used is reported through `progress` and the analysis is
+    trained without it; a second process on the same cache waits for the first one's entry
+    instead of training too. Returns (analysis, loaded_from_cache). Data errors propagate as
+    `DataError`."""
+    store = open_store(cache_dir, key_path, progress)
     key = cache_key(source, settings)
-    analysis, from_cache = None, False
-    if store:
-        clock = time.perf_counter()
-        cached = store.get(key)
-        if isinstance(cached, ChurnAnalysis):
-            progress(f"loaded model, scores and SHAP values from cache in "
-                     f"{time.perf_counter() - clock:.1f} s")
-            analysis, from_cache = cached, True
-            if (cached.settings.tier_high, cached.settings.tier_medium) != (
-                    settings.tier_high, settings.tier_medium):
-                retier(analysis, settings.tier_high, settings.tier_medium)
+    analysis = _load(store, key, settings, progress)
     if analysis is None:
-        analysis = _train(source, settings, store, key, progress)
+        with store.lock(key) if store else nullcontext():
+            # Another process may have cached it while this one waited for the lock.
+            analysis = _load(store, key, settings, progress)
+            from_cache = analysis is not None
+            if analysis is None:
+                analysis = _train(source, settings, store, key, progress)
+    else:
+        from_cache = True
     if catalogue is not None:
         # The promo-code salt is the data and the catalogue only: a customer keeps their code
         # through upgrades and model settings (adding a baseline changed every code before).
@@ -96,6 +99,31 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
                         catalogue_fingerprint(catalogue))
         attach_recommendations(analysis, catalogue, key, salt, store, progress)
     return analysis, from_cache
+
+
+def open_store(cache_dir: str | Path | None, key_path: str | Path | None = None,
+               progress: Progress = lambda _m: None) -> ArtifactStore | None:
+    """The opened cache, or None when there is none or it cannot be used (progress says why)."""
+    if not cache_dir:
+        return None
+    store = ArtifactStore(cache_dir, key_path=key_path, log=progress).open()
+    return store if store.usable else None
+
+
+def _load(store: ArtifactStore | None, key: str, settings: AnalysisSettings,
+          progress: Progress) -> ChurnAnalysis | None:
+    if store is None:
+        return None
+    clock = time.perf_counter()
+    cached = store.get(key)
+    if not isinstance(cached, ChurnAnalysis):
+        return None
+    progress(f"loaded model, scores and SHAP values from cache in "
+             f"{time.perf_counter() - clock:.1f} s")
+    if (cached.settings.tier_high, cached.settings.tier_medium) != (
+            settings.tier_high, settings.tier_medium):
+        retier(cached, settings.tier_high, settings.tier_medium)
+    return cached
 
 
 def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: str,
@@ -106,16 +134,25 @@ def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: s
     `salt` keys the promo codes (the data + the catalogue), so they are stable across
     restarts and exports of the same data and catalogue."""
     offers_key = make_key(key, "offers", catalogue_fingerprint(catalogue))
-    table = store.get(offers_key) if store else None
-    if not isinstance(table, pd.DataFrame) or len(table) != len(analysis.customers):
-        progress(f"best offer for {len(analysis.customers):,} customers x "
-                 f"{len(catalogue.offers)} offers")
-        clock = time.perf_counter()
-        table = recommend(analysis, catalogue, salt=salt)
-        progress(f"offers ranked in {time.perf_counter() - clock:.1f} s")
-        if store:
-            store.put(offers_key, table)
+    table = _offers(store, offers_key, len(analysis.customers))
+    if table is None:
+        with (store.lock(offers_key, "another process is ranking offers for this data; "
+                                     "waiting") if store else nullcontext()):
+            table = _offers(store, offers_key, len(analysis.customers))
+            if table is None:
+                progress(f"best offer for {len(analysis.customers):,} customers x "
+                         f"{len(catalogue.offers)} offers")
+                clock = time.perf_counter()
+                table = recommend(analysis, catalogue, salt=salt)
+                progress(f"offers ranked in {time.perf_counter() - clock:.1f} s")
+                if store:
+                    store.try_put(offers_key, table)
     analysis.catalogue, analysis.recommendations = catalogue, table
+
+
+def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFrame | None:
+    table = store.get(offers_key) if store else None
+    return table if isinstance(table, pd.DataFrame) and len(table) == n else None
 
 
 def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore | None,
@@ -132,8 +169,7 @@ def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore 
             lambda date: load_path(source.path, as_of=date), table.as_of,
             table.extraction_date, threshold=settings.threshold,
             max_train_rows=settings.train_max_rows, random_state=settings.random_state)
-    if store:
-        store.put(key, analysis)
+    if store and store.try_put(key, analysis):
         progress(f"cached as {store.path(key)}")
     return analysis
 

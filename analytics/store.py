@@ -1,20 +1,52 @@
-"""A small on-disk store of analysis results: atomic, checksummed, keyed by fingerprints.
+"""A small on-disk store of analysis results: atomic, signed, checksummed, keyed by fingerprints.
 
-Writes go to a temporary file that is renamed into place only when complete, so an
-interrupted run leaves no entry; every read verifies a SHA-256 checksum, so a corrupt or
-truncated entry is reported as missing (and removed) instead of being served.
+An entry is `MAGIC + SHA-256(body) + HMAC-SHA256(key, MAGIC + name + SHA-256) + body`, the body
+a pickle. The HMAC key is a file kept *outside* the cache folder (default `<cache_dir>.key`,
+32 random bytes, mode 0600, made on first use), so someone who can write to the cache cannot
+make an entry that is loaded: an entry whose signature does not verify is refused before it
+is unpickled, logged, removed and rebuilt. A corrupt or truncated entry (checksum mismatch)
+is logged, removed and rebuilt the same way.
+
+Writes go to a `.tmp-*.part` file, locked with `flock` while it is written and renamed into
+place only when complete, so an interrupted run leaves no entry; a temporary that no live
+writer holds (left by a kill -9) is removed when the store opens. `lock(key)` is an advisory
+lock per entry, so two processes on one cache compute an entry once.
+
+Problems with the folder or the key never raise out of `open()`: they are logged and leave
+the store unusable (`usable` False) or read-only (`writable` False).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import pickle
+import re
+import shutil
+import stat
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-MAGIC = b"CHURNLENS1\n"
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks; stale temporaries are recognised by age
+    fcntl = None
+
+MAGIC = b"CHURNLENS2\n"
+LEGACY_MAGIC = b"CHURNLENS1\n"  # unsigned entries of earlier versions: never loaded
+DIGEST = 64  # hex characters of a SHA-256
+HEADER = len(MAGIC) + 2 * DIGEST
+KEY_BYTES = 32
+STALE_AFTER = 600.0  # seconds; only used where flock is unavailable
+WAITING = "another process is training this data; waiting"
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def make_key(*parts) -> str:
@@ -23,51 +55,308 @@ def make_key(*parts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-class ArtifactStore:
-    """Pickled objects in `root/artifacts/<key>.pkl`, each with a checksum header."""
+def default_key_path(root: str | Path) -> Path:
+    """The signing key beside the cache folder: `<cache_dir>.key` (a sibling, not inside)."""
+    root = Path(os.path.abspath(root))
+    return root.parent / f"{root.name}.key"
 
-    def __init__(self, root: str | Path) -> None:
+
+class CacheUnavailable(OSError):
+    """The cache cannot be used (the message says why)."""
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+class ArtifactStore:
+    """Signed pickles in `root/artifacts/<key>.pkl`; the key file lives outside `root`."""
+
+    def __init__(self, root: str | Path, key_path: str | Path | None = None,
+                 log: Callable[[str], None] = _quiet, stale_after: float = STALE_AFTER) -> None:
         self.root = Path(root)
         self.folder = self.root / "artifacts"
+        self.key_path = Path(key_path) if key_path else default_key_path(self.root)
+        self.log = log
+        self.stale_after = stale_after
+        self.usable = False
+        self.writable = False
+        self.problem: str | None = None
+        self._secret: bytes | None = None
+        self._opened = False
 
+    # ----- opening ------------------------------------------------------------------------
+    def open(self) -> ArtifactStore:
+        """Make the folder, load (or make) the signing key, remove stale temporaries.
+
+        Never raises for an unusable cache: the reason is logged and kept in `problem`."""
+        if self._opened:
+            return self
+        self._opened = True
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return self._disable(f"cannot create the cache folder {self.folder} "
+                                 f"({_reason(exc)})")
+        root, key = os.path.realpath(self.root), os.path.realpath(self.key_path)
+        if os.path.commonpath([root, key]) == root:
+            return self._disable(f"the signing key {self.key_path} is inside the cache folder; "
+                                 "it must be kept outside it")
+        self.writable = os.access(self.folder, os.W_OK | os.X_OK)
+        try:
+            self._secret = self._load_key()
+        except OSError as exc:
+            return self._disable(f"cannot use the cache signing key {self.key_path} "
+                                 f"({_reason(exc)})")
+        self.usable = True
+        if self.writable:
+            self._sweep()
+        else:
+            self.problem = f"the cache folder {self.folder} is read-only"
+            self.log(f"{self.problem}: cached results are used, new results are not saved")
+        return self
+
+    def _disable(self, problem: str) -> ArtifactStore:
+        self.usable = self.writable = False
+        self.problem = problem
+        self.log(f"cache off: {problem}; results will not be cached")
+        return self
+
+    def _ensure_open(self) -> None:
+        if not self._opened:
+            self.open()
+
+    def _load_key(self) -> bytes:
+        try:
+            return self._read_key()
+        except FileNotFoundError:
+            pass
+        secret = os.urandom(KEY_BYTES)
+        folder = self.key_path.parent
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{self.key_path.name}.", suffix=".tmp")
+        try:  # mkstemp makes the file 0600; link() publishes it whole or not at all
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secret)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temp, self.key_path)
+            except FileExistsError:  # another process made it first: use theirs
+                return self._read_key()
+            except OSError:  # no hard links on this file system
+                fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(secret)
+        finally:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+        self.log(f"created the cache signing key {self.key_path} (keep it private)")
+        return secret
+
+    def _read_key(self) -> bytes:
+        with open(self.key_path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise CacheUnavailable("not a regular file")
+            secret = handle.read(4096)
+        if len(secret) < KEY_BYTES:
+            raise CacheUnavailable(f"{len(secret)} bytes, at least {KEY_BYTES} random bytes "
+                                   "are needed; delete it to make a new one")
+        if info.st_mode & 0o077:
+            self.log(f"warning: other users can access the cache signing key {self.key_path} "
+                     "(chmod 600 it)")
+        return secret
+
+    def _sweep(self) -> None:
+        """Remove `.tmp-*.part` files no live writer holds (left by an interrupted write)."""
+        for path in self.folder.glob(".tmp-*.part"):
+            try:
+                fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+            except OSError:
+                continue
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                if fcntl is not None:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError:  # a live writer holds it
+                        continue
+                elif time.time() - info.st_mtime < self.stale_after:
+                    continue
+                if os.stat(path, follow_symlinks=False).st_ino != info.st_ino:
+                    continue
+                os.unlink(path)
+                self.log(f"removed {path} ({info.st_size / 1e6:.1f} MB), a partial cache "
+                         "entry left by an interrupted write")
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+
+    # ----- entries ------------------------------------------------------------------------
     def path(self, key: str) -> Path:
+        if not _NAME.fullmatch(key):
+            raise ValueError(f"invalid cache key {key!r}")
         return self.folder / f"{key}.pkl"
 
     def get(self, key: str):
-        """The stored object, or None when absent, truncated or corrupt (then it is removed)."""
+        """The stored object, or None when absent or refused: an entry that is truncated,
+        corrupt, unsigned or signed with another key is logged, removed and never unpickled."""
         path = self.path(key)
+        self._ensure_open()
+        if not self.usable:
+            return None
         try:
-            blob = path.read_bytes()
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
         except FileNotFoundError:
             return None
-        head = len(MAGIC) + 64
-        digest = blob[len(MAGIC):head].decode("ascii", "replace")
-        body = blob[head:]
-        if not blob.startswith(MAGIC) or hashlib.sha256(body).hexdigest() != digest:
-            path.unlink(missing_ok=True)
+        except OSError as exc:
+            if os.path.islink(path):
+                return self._refuse(path, "is a symbolic link, not a cache file")
+            self.log(f"cache entry {path} cannot be read ({_reason(exc)}); rebuilding it")
             return None
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISREG(mode):
+                with os.fdopen(fd, "rb", closefd=False) as handle:
+                    blob = handle.read()
+            else:
+                blob = None
+        except OSError as exc:
+            self.log(f"cache entry {path} cannot be read ({_reason(exc)}); rebuilding it")
+            return None
+        finally:
+            os.close(fd)
+        if blob is None:
+            return self._refuse(path, "is a folder, not a cache file" if stat.S_ISDIR(mode)
+                                else "is not a regular file")
+        if blob.startswith(LEGACY_MAGIC):
+            return self._refuse(path, "is in the old unsigned format (not loaded)")
+        if not blob.startswith(MAGIC) or len(blob) < HEADER:
+            return self._refuse(path, f"is truncated or not a cache file ({len(blob)} bytes)")
+        digest, mac = blob[len(MAGIC):len(MAGIC) + DIGEST], blob[len(MAGIC) + DIGEST:HEADER]
+        body = memoryview(blob)[HEADER:]
+        if not hmac.compare_digest(hashlib.sha256(body).hexdigest().encode(), digest):
+            return self._refuse(path, "is corrupt or truncated (checksum mismatch)")
+        if not hmac.compare_digest(self._sign(key, digest), mac):
+            return self._refuse(path, "is not signed with this cache's key (planted, or "
+                                      "written with another key); refused without loading it")
         try:
             return pickle.loads(body)
-        except Exception:  # an entry written by an incompatible version
-            path.unlink(missing_ok=True)
-            return None
+        except Exception as exc:  # signed by us, but by an incompatible version
+            return self._refuse(path, f"could not be loaded ({type(exc).__name__}: {exc})")
 
     def put(self, key: str, value) -> Path:
-        """Store `value` atomically under `key`."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Store `value` atomically under `key` (OSError when the cache cannot be written)."""
+        target = self.path(key)
+        self._ensure_open()
+        if not self.usable:
+            raise CacheUnavailable(self.problem)
         body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         digest = hashlib.sha256(body).hexdigest().encode("ascii")
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".part")
+        if target.is_dir() and not target.is_symlink():  # a folder in the way of the entry
+            self._remove(target)
+        fd, temp = self._temp()
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(MAGIC + digest + body)
+            with os.fdopen(fd, "wb") as handle:  # closing it releases the writer's lock
+                handle.write(MAGIC + digest + self._sign(key, digest))
+                handle.write(body)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path(key))
+                os.replace(temp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            Path(temp).unlink(missing_ok=True)
             raise
-        return self.path(key)
+        return target
+
+    def try_put(self, key: str, value) -> Path | None:
+        """`put`, but a cache that cannot be written is logged (None), not raised."""
+        self._ensure_open()
+        if not (self.usable and self.writable):
+            return None
+        try:
+            return self.put(key, value)
+        except OSError as exc:
+            self.log(f"could not save cache entry {self.path(key)} ({_reason(exc)}); "
+                     "continuing without caching it")
+            return None
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    @contextmanager
+    def lock(self, key: str, waiting: str = WAITING) -> Iterator[bool]:
+        """Hold the advisory lock of `key` (logging `waiting` when another process has it).
+
+        Yields False, without locking, when the cache cannot be written or has no locks. A
+        crashed holder releases the lock with its last file descriptor (flock semantics)."""
+        path = self.path(key).with_suffix(".lock")
+        self._ensure_open()
+        fd = None
+        if fcntl is not None and self.usable and self.writable:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.log(waiting)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                self.log(f"cache lock {path} unavailable ({_reason(exc)}); not coordinating "
+                         "with other processes")
+                if fd is not None:
+                    os.close(fd)
+                fd = None
+        try:
+            yield fd is not None
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    # ----- helpers ------------------------------------------------------------------------
+    def _sign(self, key: str, digest: bytes) -> bytes:
+        message = MAGIC + key.encode("ascii") + b"\n" + digest
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest().encode("ascii")
+
+    def _temp(self) -> tuple[int, str]:
+        """A new `.tmp-*.part` file, flock-ed so a sweep of another process leaves it alone."""
+        for _ in range(8):
+            fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".part")
+            if fcntl is None:
+                return fd, temp
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a sweep is removing it this very moment
+                os.close(fd)
+                continue
+            except OSError:  # no locks on this file system
+                return fd, temp
+            try:
+                if os.stat(temp).st_ino == os.fstat(fd).st_ino:
+                    return fd, temp
+            except FileNotFoundError:  # a sweep removed it before we locked it
+                pass
+            os.close(fd)
+        raise CacheUnavailable(f"could not create a temporary file in {self.folder}")
+
+    def _refuse(self, path: Path, why: str) -> None:
+        self.log(f"cache entry {path} {why}; removing it and rebuilding")
+        self._remove(path)
+        return None
+
+    def _remove(self, path: Path) -> None:
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            self.log(f"could not remove {path} ({_reason(exc)})")
