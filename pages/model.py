@@ -17,11 +17,11 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from components.charts import empty_figure, rate_chart
 from components.feedback import empty_state, section
 from components.kpi import fmt_pct
-from components.model_charts import (backtest_panel, beeswarm_chart, confusion_panel,
-                                     cost_chart, decile_pr_chart, decile_table,
-                                     dependence_chart, drift_panel, fmt_cut, gains_lift_chart,
-                                     importance_chart, leakage_alert, metrics_table, pr_chart,
-                                     quality_list, reliability_chart, roc_chart,
+from components.model_charts import (beeswarm_chart, cost_chart, decile_pr_chart,
+                                     dependence_chart, fmt_cut, gains_lift_chart,
+                                     importance_chart, pr_chart, reliability_chart, roc_chart)
+from components.model_panels import (backtest_panel, confusion_panel, decile_table,
+                                     drift_panel, leakage_alert, metrics_table, quality_list,
                                      tier_change_text, tier_preview, tier_status)
 from dashboard.services import model as service
 from dashboard.services import tiers as tier_service

@@ -254,7 +254,7 @@ def test_drift_of_a_refreshed_file(in_app, svc, tmp_path):
     from dataclasses import replace
 
     from analytics.demo import generate_demo
-    from components.model_charts import drift_panel
+    from components.model_panels import drift_panel
     refreshed = generate_demo(800, seed=3)
     refreshed["tenure"] = (refreshed["tenure"] * 0.3).round()
     path = tmp_path / "refreshed.csv"
