@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings, progress=progress)
     print(f"ChurnLens is running on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)",
           flush=True)
-    app.run(host=settings.host, port=settings.port, debug=settings.debug)
+    # Settings refuse --debug on a non-local --host. dev_tools_prune_errors=False keeps the
+    # app's own error handler (dashboard/errors.py) in debug mode too: a malformed request
+    # is still a short 4xx, and a server error re-raises into the Werkzeug debugger.
+    app.run(host=settings.host, port=settings.port, debug=settings.debug,
+            dev_tools_prune_errors=False)
     return 0
 
 

@@ -135,6 +135,7 @@ def write_excel(analysis: ChurnAnalysis, rows: np.ndarray, path: str | Path, not
 
     Excel sheets hold 1,048,576 rows; a longer list raises ValueError (use CSV)."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     if len(rows) > EXCEL_MAX_ROWS:
         raise ValueError(f"{len(rows):,} rows do not fit in an Excel sheet "
@@ -146,7 +147,10 @@ def write_excel(analysis: ChurnAnalysis, rows: np.ndarray, path: str | Path, not
     sheet.append(list(LIST_COLUMNS))
     for chunk in _chunks(analysis, rows):
         for record in chunk.itertuples(index=False, name=None):
-            # A blank cell, not NaN (which Excel would show as an error).
-            sheet.append([None if isinstance(v, float) and v != v else v for v in record])
+            # A blank cell, not NaN (which Excel would show as an error); characters an XML
+            # sheet cannot hold (control characters in an id) become U+FFFD.
+            sheet.append([None if isinstance(v, float) and v != v else
+                          ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v
+                          for v in record])
     book.save(path)
     return len(rows)

@@ -1,9 +1,15 @@
-"""The JSON API: `POST /api/score` scores one customer (an object) or several (a list)."""
+"""The JSON API: `POST /api/score` scores one customer (an object) or several (a list).
+
+Bad input is a 400 with {"error", "field", "index"}: `analytics.scoring.validate_records` is
+the one check of the records; a body that is not JSON, too large (413) or nested too deeply
+is answered by dashboard/errors.py in the same shape. Answers are always valid JSON.
+"""
 
 from __future__ import annotations
 
 import flask
 
+from dashboard.errors import clip
 from dashboard.services import Services
 from dashboard.services.score import ScoreInputError
 
@@ -14,14 +20,18 @@ def register_api(server: flask.Flask, services: Services) -> None:
     @server.route("/api/score", methods=["POST"])
     def score():
         if services.analysis is None:
-            return flask.jsonify(error=f"no model is loaded: {services.error}"), 503
-        payload = flask.request.get_json(silent=True)
-        if payload is None:
-            return flask.jsonify(error="the body must be JSON (Content-Type: "
-                                       "application/json): a customer object or a list"), 400
+            return _error(f"no model is loaded: {services.error}", 503)
+        if not flask.request.is_json:
+            return _error("the body must be JSON (Content-Type: application/json): a "
+                          "customer object or a list", 400)
+        payload = flask.request.get_json()  # invalid or too deep JSON: errors.py, 400
         try:
             return flask.jsonify(services.score.score(payload))
         except ScoreInputError as exc:
-            return flask.jsonify(error=str(exc), field=exc.field, index=exc.index), 400
+            return _error(str(exc), 400, exc.field, exc.index)
         except ValueError as exc:  # anything else the analytics refuse is still bad input
-            return flask.jsonify(error=str(exc), field=None, index=None), 400
+            return _error(clip(str(exc), 200), 400)
+
+
+def _error(message: str, status: int, field: str | None = None, index: int | None = None):
+    return flask.jsonify(error=message, field=field, index=index), status

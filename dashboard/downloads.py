@@ -2,43 +2,106 @@
 
 The browser follows a plain link (`/export/csv?state=...`), so a million-row file never
 passes through a Dash callback or the browser's memory as base64.
+
+The file is written to a fresh `churnlens-export-*` folder in the temp directory, opened,
+and the folder is deleted before the answer is sent: the open handle streams the data, and
+the disk space is freed when the handle closes, whether the download finishes, fails or is
+never read. A failed export deletes its folder too. Folders left by a process that was
+killed while writing are deleted at the next start once they are an hour old.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 
 import flask
 
+from dashboard.errors import clip
 from dashboard.services import Services
+from dashboard.services.customers import ExportRequestError
 
 MIME = {"csv": "text/csv",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+FOLDER_PREFIX = "churnlens-export-"
+STALE_SECONDS = 3600
+MAX_STATE_CHARS = 16_384
 
 
 def register_downloads(server: flask.Flask, services: Services) -> None:
-    """Add the /export/<fmt> route to the app's Flask server."""
+    """Add the /export/<fmt> route to the app's Flask server (and delete stale folders)."""
+    clean_stale_exports()
 
     @server.route("/export/<fmt>")
     def export(fmt: str):
         if fmt not in MIME:
-            return flask.Response("Unknown export format; use csv or xlsx.", status=404)
+            return _text("Unknown export format; use csv or xlsx.", 404)
         if services.analysis is None:
-            return flask.Response("No data is loaded, so there is nothing to export.", 409)
+            return _text("No data is loaded, so there is nothing to export.", 409)
+        raw = flask.request.args.get("state") or "{}"
+        if len(raw) > MAX_STATE_CHARS:
+            return _text(f"Could not export: the state is longer than {MAX_STATE_CHARS:,} "
+                         "characters.", 414)
         try:
-            state = json.loads(flask.request.args.get("state") or "{}")
-            folder = tempfile.mkdtemp(prefix="churnlens-export-")
-            path, _ = services.customers.export_file(state.get("filters"), state.get("filterModel"),
-                                           state.get("sortModel"), fmt, folder,
-                                           campaign=state.get("campaign"))
-        except (ValueError, TypeError, AttributeError) as exc:
-            return flask.Response(f"Could not export: {exc}", status=400)
-        stamp = time.strftime("%Y%m%d-%H%M")
-        kind = "campaign" if state.get("campaign") is not None else "at-risk"
-        response = flask.send_file(path, mimetype=MIME[fmt], as_attachment=True,
-                                   download_name=f"churnlens-{kind}-{stamp}.{fmt}")
+            state = services.customers.check_export_state(_decode(raw))
+        except ExportRequestError as exc:
+            return _text(f"Could not export: {exc}", 400)
+        return _send(services, state, fmt)
+
+
+def _decode(raw: str):
+    try:
+        return flask.json.loads(raw)  # the app's strict JSON: no NaN or Infinity
+    except RecursionError:
+        raise ExportRequestError("the state is nested too deeply") from None
+    except ValueError as exc:
+        raise ExportRequestError(f"the state is not valid JSON ({clip(str(exc), 80)})") \
+            from None
+
+
+def _send(services: Services, state: dict, fmt: str) -> flask.Response:
+    folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
+    try:
+        path, _ = services.customers.export_file(state["filters"], state["filterModel"],
+                                                 state["sortModel"], fmt, folder,
+                                                 campaign=state["campaign"])
+        handle = open(path, "rb")
+    except ValueError as exc:  # e.g. more rows than an Excel sheet holds
+        return _text(f"Could not export: {clip(str(exc))}", 400)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # POSIX: the open handle keeps the data
+    size = os.fstat(handle.fileno()).st_size
+    stamp = time.strftime("%Y%m%d-%H%M")
+    kind = "campaign" if state["campaign"] is not None else "at-risk"
+    response = flask.send_file(handle, mimetype=MIME[fmt], as_attachment=True,
+                               download_name=f"churnlens-{kind}-{stamp}.{fmt}",
+                               conditional=False, etag=False)
+    response.content_length = size
+    if os.path.exists(folder):  # a system that cannot delete an open file
         response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
-        return response
+    return response
+
+
+def clean_stale_exports(directory: str | None = None, max_age: float = STALE_SECONDS,
+                        now: float | None = None) -> int:
+    """Delete `churnlens-export-*` folders older than `max_age` seconds from `directory`
+    (the temp directory); returns how many. Younger ones may be another worker's export
+    being written."""
+    now = time.time() if now is None else now
+    removed = 0
+    for path in Path(directory or tempfile.gettempdir()).glob(FOLDER_PREFIX + "*"):
+        try:
+            if path.is_symlink() or not path.is_dir() or now - path.stat().st_mtime <= max_age:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += not path.exists()
+    return removed
+
+
+def _text(message: str, status: int) -> flask.Response:
+    return flask.Response(message, status=status, mimetype="text/plain")

@@ -9,7 +9,7 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
 
-from dashboard import shell
+from dashboard import errors, shell
 from dashboard.api import register_api
 from dashboard.downloads import register_downloads
 from dashboard.services import CONFIG_KEY, Services
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         update_title="ChurnLens · updating…",
     )
     app.server.config[CONFIG_KEY] = services
+    errors.install(app)  # body size limit, strict JSON, short error answers
     _register_pages()
     options = services.filter_options()
     app.layout = shell.layout(options, services.status())

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from pathlib import Path
 from dataclasses import dataclass
 
 DEFAULT_CACHE_DIR = ".cache"
 DEFAULT_OFFERS = str(Path(__file__).resolve().parent.parent / "data" / "offers.toml")
+DEBUG_HOST_ERROR = ("--debug serves the Werkzeug debugger (source code, tracebacks, a "
+                    "console) to whoever triggers an error: it is only allowed on a local "
+                    "address (127.0.0.1, localhost or ::1), not on --host {host}")
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,10 @@ class Settings:
     offers_path: str = DEFAULT_OFFERS
     compare_path: str | None = None   # a refreshed data file to check for drift
 
+    def __post_init__(self) -> None:
+        if self.debug and not is_loopback(self.host):
+            raise ValueError(DEBUG_HOST_ERROR.format(host=self.host))
+
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> Settings:
         """Parse `python app.py` arguments; CHURNLENS_CACHE_DIR sets the default cache."""
@@ -45,9 +64,12 @@ class Settings:
         parser.add_argument("--cache-dir", metavar="DIR",
                             default=os.environ.get("CHURNLENS_CACHE_DIR", DEFAULT_CACHE_DIR),
                             help="cache directory (default .cache or $CHURNLENS_CACHE_DIR)")
-        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--host", default="127.0.0.1",
+                            help="address to listen on (default 127.0.0.1, this machine only)")
         parser.add_argument("--port", type=int, default=8050)
-        parser.add_argument("--debug", action="store_true", help="Dash dev tools and reload")
+        parser.add_argument("--debug", action="store_true",
+                            help="Dash dev tools, reload and the Werkzeug debugger; only with "
+                                 "a local --host (127.0.0.1, localhost, ::1)")
         parser.add_argument("--tier-high", type=float, default=cls.tier_high, metavar="P",
                             help="churn probability from which a customer is High risk "
                                  f"(default {cls.tier_high}; a cut-off saved from the Model "
@@ -69,6 +91,8 @@ class Settings:
         args = parser.parse_args(argv)
         if not 0 <= args.tier_medium < args.tier_high <= 1:
             parser.error("tier thresholds must satisfy 0 <= --tier-medium < --tier-high <= 1")
+        if args.debug and not is_loopback(args.host):
+            parser.error(DEBUG_HOST_ERROR.format(host=args.host))  # exit status 2
         return cls(data_path=args.data, demo_size=args.demo_size, as_of=args.as_of,
                    cache_dir=args.cache_dir, host=args.host, port=args.port, debug=args.debug,
                    tier_high=args.tier_high, tier_medium=args.tier_medium, margin=args.margin,

@@ -63,7 +63,9 @@ def layout(**_query) -> html.Div:
           State({"type": FIELD, "feature": ALL}, "id"))
 def score(values, field_ids):
     """Probability, tier, reasons and the best offer for the form's customer."""
-    record = {i["feature"]: v for i, v in zip(field_ids, values) if v not in (None, "")}
+    # Every field goes to the scorer, an empty or non-numeric box as None, so the message
+    # says "not a number" rather than "missing".
+    record = {i["feature"]: v for i, v in zip(field_ids, values)}
     try:
         result = service.current().score(record)
     except service.ScoreInputError as exc:

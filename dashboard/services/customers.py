@@ -4,6 +4,8 @@ exports (the whole filtered list, or the campaign list)."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -12,7 +14,8 @@ from analytics.dataset import ACTIVE, MONTHLY, TENURE
 from analytics.export import customer_list, write_csv, write_excel
 from analytics.pipeline import CLV, PROBABILITY, SEGMENT, TIER
 from analytics.recommend import OFFER_NAME, PROFIT, PROMO
-from dashboard.grid import Column, filter_mask, ordered_selection
+from analytics.scoring import clip, shown
+from dashboard.grid import NUMBER_TESTS, Column, filter_mask, ordered_selection
 from dashboard import ids
 from dashboard.services import core
 from dashboard.services.core import export_href  # noqa: F401  (the list's download links)
@@ -21,6 +24,22 @@ SELECTION_MEMO_SIZE = 8
 GRID_DEFAULT_SORT = ("churn_probability", "desc")
 FILTER_LABELS = {"contract": "Contract", "internet": "Internet service",
                  "payment": "Payment method", "tier": "Risk tier", "segment": "Segment"}
+# What an export link's state may hold (dashboard/services/core.export_href writes it).
+STATE_KEYS = ("filters", "filterModel", "sortModel", "campaign")
+TEXT_TESTS = ("contains", "notContains", "equals", "notEqual", "startsWith", "endsWith")
+EMPTY_TESTS = ("blank", "notBlank")
+MAX_CONDITIONS = 5
+MAX_FILTER_TEXT = 200
+MAX_CAPACITY = 10 ** 9
+MAX_FILTER_NUMBER = 1e15   # no column holds more; a larger bound is a typo
+# Control characters and lone surrogates: no filter text has them, no spreadsheet takes them.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Characters XML 1.0 (so an .xlsx cell) cannot hold.
+EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+class ExportRequestError(ValueError):
+    """An export link whose state cannot be exported; the message says why, briefly."""
 
 
 class CustomersService(core.PageService):
@@ -164,9 +183,168 @@ class CustomersService(core.PageService):
             note = (f"ChurnLens at-risk list; {self.core.source_name()}; filters: "
                     f"{self.describe_filters(filters, filter_model)}; {len(rows):,} customers")
             path = f"{folder}/churnlens-at-risk.{fmt}"
+        if fmt == "xlsx":  # filter values and data names may hold what XML cannot
+            note = EXCEL_ILLEGAL.sub("\ufffd", note)
         writer = write_excel if fmt == "xlsx" else write_csv
         writer(a, rows, path, note)
         return path, int(len(rows))
+
+    def check_export_state(self, state) -> dict:
+        """An export link's state (filters, grid filter and sort models, campaign) checked
+        against this data: known filters, categories and columns, a [low, high] tenure,
+        finite numbers, short text without control characters. Returns the state with
+        every key present; raises ExportRequestError with a short reason."""
+        if not isinstance(state, dict):
+            raise ExportRequestError(f"the state must be a JSON object (got {shown(state)})")
+        unknown = [k for k in state if k not in STATE_KEYS]
+        if unknown:
+            raise ExportRequestError(f"unknown state key {shown(unknown[0])}; keys: "
+                                     f"{', '.join(STATE_KEYS)}")
+        return {"filters": self._check_filters(state.get("filters")),
+                "filterModel": self._check_filter_model(state.get("filterModel")),
+                "sortModel": self._check_sort_model(state.get("sortModel")),
+                "campaign": _check_campaign(state.get("campaign"))}
+
+    def _check_filters(self, filters) -> dict:
+        if filters is None:
+            return {}
+        if not isinstance(filters, dict):
+            raise ExportRequestError(f"filters must be an object (got {shown(filters)})")
+        options = self.core.filter_options()
+        for key, value in filters.items():
+            if key == "tenure":
+                _check_range(value)
+            elif key == ids.EVERYONE:
+                if value is not None and not isinstance(value, bool):
+                    raise ExportRequestError(f"filter '{ids.EVERYONE}' must be true or false "
+                                             f"(got {shown(value)})")
+            elif key in ids.DROPDOWN_FILTERS:
+                _check_choices(key, value, options.get(key) or [])
+            else:
+                raise ExportRequestError(f"unknown filter {shown(key)}; filters: "
+                                         f"{', '.join([*ids.DROPDOWN_FILTERS, 'tenure'])}")
+        return filters
+
+    def _check_filter_model(self, model) -> dict:
+        if model is None:
+            return {}
+        if not isinstance(model, dict):
+            raise ExportRequestError(f"filterModel must be an object (got {shown(model)})")
+        columns = self.grid_columns()
+        for col_id, column_model in model.items():
+            if col_id not in columns:
+                raise ExportRequestError(f"filterModel: unknown column {shown(col_id)}")
+            _check_column_filter(col_id, columns[col_id].kind, column_model)
+        return model
+
+    def _check_sort_model(self, model) -> list:
+        if model is None:
+            return []
+        columns = self.grid_columns()
+        if not isinstance(model, list) or len(model) > len(columns):
+            raise ExportRequestError(f"sortModel must be a list of at most {len(columns)} "
+                                     f"{{colId, sort}} objects (got {shown(model)})")
+        for item in model:
+            if not isinstance(item, dict) or item.get("sort") not in ("asc", "desc"):
+                raise ExportRequestError("each sortModel item must be {\"colId\": column, "
+                                         f"\"sort\": \"asc\" or \"desc\"}} (got {shown(item)})")
+            if not isinstance(item.get("colId"), str) or item["colId"] not in columns:
+                raise ExportRequestError(f"sortModel: unknown column {shown(item.get('colId'))}")
+        return model
+
+
+def _check_range(value) -> None:
+    """The tenure filter: none, or [low, high] with finite numbers and low <= high."""
+    if value is None or value == []:
+        return
+    if not (isinstance(value, list) and len(value) == 2 and all(
+            _finite_number(v, MAX_FILTER_NUMBER) for v in value) and value[0] <= value[1]):
+        raise ExportRequestError("filter 'tenure' must be [low, high] in months, two "
+                                 f"numbers with low <= high (got {shown(value)})")
+
+
+def _check_choices(key: str, values, allowed: list[str]) -> None:
+    if values is None:
+        return
+    if not isinstance(values, list) or len(values) > max(len(allowed), 1):
+        raise ExportRequestError(f"filter '{key}' must be a list of values "
+                                 f"(got {shown(values)})")
+    for value in values:
+        if not isinstance(value, str) or value not in allowed:
+            known = ", ".join(clip(a) for a in allowed[:20]) or "none in this data"
+            raise ExportRequestError(f"filter '{key}': unknown value {shown(value)}; "
+                                     f"known: {known}")
+
+
+def _check_column_filter(col_id: str, kind: str, model) -> None:
+    """One column's grid filter: a condition, or up to MAX_CONDITIONS joined by AND/OR."""
+    if not isinstance(model, dict):
+        raise ExportRequestError(f"filterModel '{col_id}' must be an object "
+                                 f"(got {shown(model)})")
+    if model.get("filterType") not in (None, "text", "number"):
+        raise ExportRequestError(f"filterModel '{col_id}': unknown filterType "
+                                 f"{shown(model.get('filterType'))}")
+    if "conditions" not in model:
+        _check_condition(col_id, kind, model)
+        return
+    conditions = model["conditions"]
+    if not isinstance(conditions, list) or not 1 <= len(conditions) <= MAX_CONDITIONS:
+        raise ExportRequestError(f"filterModel '{col_id}': conditions must be a list of 1 "
+                                 f"to {MAX_CONDITIONS} conditions (got {shown(conditions)})")
+    if model.get("operator", "AND") not in ("AND", "OR"):
+        raise ExportRequestError(f"filterModel '{col_id}': operator must be AND or OR "
+                                 f"(got {shown(model.get('operator'))})")
+    for condition in conditions:
+        _check_condition(col_id, kind, condition)
+
+
+def _check_condition(col_id: str, kind: str, condition) -> None:
+    if not isinstance(condition, dict):
+        raise ExportRequestError(f"filterModel '{col_id}': a condition must be an object "
+                                 f"(got {shown(condition)})")
+    tests = (*NUMBER_TESTS, *EMPTY_TESTS) if kind == "number" else (*TEXT_TESTS, *EMPTY_TESTS)
+    kind_name = "number" if kind == "number" else "text"
+    if condition.get("type") not in tests:
+        raise ExportRequestError(f"filterModel '{col_id}': unknown {kind_name} filter "
+                                 f"{shown(condition.get('type'))}; filters: {', '.join(tests)}")
+    for key in ("filter", "filterTo"):
+        value = condition.get(key)
+        if value is None:
+            continue
+        if kind == "number" and not _finite_number(value, MAX_FILTER_NUMBER):
+            raise ExportRequestError(f"filterModel '{col_id}': {key} must be a number from "
+                                     f"{-MAX_FILTER_NUMBER:g} to {MAX_FILTER_NUMBER:g} "
+                                     f"(got {shown(value)})")
+        if kind != "number" and not (isinstance(value, str) and len(value) <= MAX_FILTER_TEXT
+                                     and not CONTROL.search(value)):
+            raise ExportRequestError(f"filterModel '{col_id}': {key} must be a text of at "
+                                     f"most {MAX_FILTER_TEXT} characters without control "
+                                     f"characters (got {shown(value)})")
+
+
+def _check_campaign(campaign) -> dict | None:
+    """None (the at-risk list) or {"capacity": None or a whole number of customers}."""
+    if campaign is None:
+        return None
+    if not isinstance(campaign, dict) or set(campaign) - {"capacity"}:
+        raise ExportRequestError(f"campaign must be {{\"capacity\": number or null}} (got "
+                                 f"{shown(campaign)})")
+    capacity = campaign.get("capacity")
+    if capacity is not None and not (_finite_number(capacity, MAX_CAPACITY) and
+                                     float(capacity).is_integer() and capacity >= 0):
+        raise ExportRequestError(f"campaign capacity must be a whole number from 0 to "
+                                 f"{MAX_CAPACITY:,} (got {shown(capacity)})")
+    return {"capacity": None if capacity is None else int(capacity)}
+
+
+def _finite_number(value, limit: float) -> bool:
+    """A JSON number (not a boolean) no further from 0 than `limit`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= limit
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def current() -> CustomersService:
