@@ -30,6 +30,15 @@ END_DATE = "end_date"  # dated data only: when a churner left (NaT while active)
 SCORED_BY = "scored_by"
 META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY, DURATION, SCORED_BY)
 
+# Plausibility limits of the numbers read. A number larger in size than MAX_ABS_VALUE (or
+# infinite) is a typo, an overflow or a sentinel, never a charge or a count; a tenure above
+# MAX_TENURE_MONTHS (100 years) is not a customer's tenure. Refused with the rows at fault.
+MAX_ABS_VALUE = 1e12
+MAX_TENURE_MONTHS = 1200
+# A file with more columns than this is refused before any work on it (the model itself uses
+# at most analytics.pipeline.MAX_FEATURES of them).
+MAX_COLUMNS = 1000
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -88,10 +97,16 @@ class CustomerTable:
     quality: DataQuality
     as_of: str | None = None
     extraction_date: str | None = None
+    # The source column the label comes from (the label, or the end date of dated data), so
+    # later checks (enough churners to learn from) can name it.
+    label_column: str | None = None
 
     @property
     def features(self) -> list[str]:
         return self.categorical + self.numeric
+
+
+NUMBER_PATTERN = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 
 
 def _coerce_numeric(raw: pd.DataFrame, column: str, source: str, quality: DataQuality) -> pd.Series:
@@ -100,12 +115,47 @@ def _coerce_numeric(raw: pd.DataFrame, column: str, source: str, quality: DataQu
     values = pd.to_numeric(text.where(~blank), errors="coerce")
     bad = values.isna() & ~blank
     if bad.any():
-        idx = np.flatnonzero(bad.to_numpy())
-        raise DataError(f"{len(idx)} non-numeric value(s) in a numeric column", file=source,
-                        column=column, examples=row_examples(raw[column].iloc[idx], idx + 2))
+        # Digits too long for a float (a 400-digit integer) are "too large", not "non-numeric".
+        overflow = bad & text.str.fullmatch(NUMBER_PATTERN)
+        idx = np.flatnonzero((bad & ~overflow).to_numpy())
+        if len(idx):
+            raise DataError(f"{len(idx)} non-numeric value(s) in a numeric column", file=source,
+                            column=column, examples=row_examples(raw[column].iloc[idx], idx + 2))
+        values = values.where(~overflow, np.inf)
+    huge = values.abs().gt(MAX_ABS_VALUE).to_numpy()  # also inf and -inf
+    if huge.any():
+        idx = np.flatnonzero(huge)
+        raise DataError(f"{len(idx)} value(s) infinite or larger than {MAX_ABS_VALUE:g} in "
+                        "size; a number this large is a typo or an overflow: fix the cell or "
+                        "leave it blank", file=source, column=column,
+                        examples=row_examples(_short(raw[column].iloc[idx]), idx + 2))
     if blank.any():
         quality.coerced[f"{column}: blank -> missing"] = int(blank.sum())
     return values.astype(float)
+
+
+def _short(values: pd.Series, width: int = 24) -> list[str]:
+    """Cells as text, long ones cut ('9999...9999 (400 characters)') for a readable message."""
+    out = []
+    for value in values.astype(str):
+        out.append(value if len(value) <= width else
+                   f"{value[:8]}...{value[-8:]} ({len(value)} characters)")
+    return out
+
+
+def _check_range(values: pd.Series, raw: pd.DataFrame, column: str, source: str, *,
+                 what: str, required: bool, maximum: float | None = None) -> None:
+    """Refuse missing (when `required`), negative and (above `maximum`) absurd values."""
+    checks = [(values.isna(), "missing or non-numeric value(s); every customer needs a "
+               f"{what}")] if required else []
+    checks.append((values < 0, f"negative value(s); a {what} cannot be negative"))
+    if maximum is not None:
+        checks.append((values > maximum, f"value(s) above {maximum:g}; not a plausible {what}"))
+    for mask, message in checks:
+        if mask.any():
+            idx = np.flatnonzero(mask.to_numpy())
+            raise DataError(f"{len(idx)} {message}", file=source, column=column,
+                            examples=row_examples(raw[column].iloc[idx], idx + 2))
 
 
 def _parse_label(raw: pd.DataFrame, column: str, source: str) -> np.ndarray:
@@ -180,6 +230,11 @@ def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTa
     """Validate `raw` against `spec` and return the canonical customer table."""
     if raw.empty:
         raise DataError("the file has a header but no data rows", file=source)
+    if raw.shape[1] > MAX_COLUMNS:
+        raise DataError(f"{raw.shape[1]:,} columns, more than the {MAX_COLUMNS:,} ChurnLens "
+                        "reads; keep the id, label, tenure and charges columns and the ones "
+                        "worth learning from (delete the others in a spreadsheet, or with "
+                        "pandas: df.drop(columns=[...]).to_csv(...))", file=source)
     _check_required(raw, spec, source)
     quality = DataQuality(rows_read=len(raw))
     ids = _check_ids(raw, spec.id_column, source)
@@ -195,23 +250,31 @@ def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTa
         idx = np.flatnonzero(monthly.isna().to_numpy())
         raise DataError("monthly revenue is missing", file=source, column=spec.revenue_column,
                         examples=[f"row {i + 2}" for i in idx[:3]])
+    _check_range(monthly, raw, spec.revenue_column, source, what="monthly revenue",
+                 required=True)
+    if not spec.dated:
+        _check_range(numeric_values[spec.tenure_column], raw, spec.tenure_column, source,
+                     what="tenure (months as a customer)", required=True,
+                     maximum=MAX_TENURE_MONTHS)
 
     roles = {spec.id_column, spec.label_column, spec.begin_date_column, spec.end_date_column,
              *spec.drop_columns}
     feature_cols = [c for c in raw.columns if c not in roles]
     if spec.dated and spec.tenure_column and spec.tenure_column not in feature_cols:
         feature_cols.append(spec.tenure_column)  # computed from the dates below
-    base = pd.DataFrame({ID: ids.to_numpy()})
+    # Built in one go: inserting hundreds of columns one by one fragments the frame.
+    columns = {ID: ids.to_numpy()}
     for column in feature_cols:
         if column not in raw.columns or column in skip:
-            base[column] = np.nan  # filled from the dates in _dated_frames
+            columns[column] = np.full(len(raw), np.nan)  # filled from the dates later
         elif column in numeric_values:
-            base[column] = numeric_values[column].to_numpy()
+            columns[column] = numeric_values[column].to_numpy()
         elif pd.api.types.is_numeric_dtype(raw[column]):
-            base[column] = raw[column].to_numpy(dtype=float)
+            columns[column] = raw[column].to_numpy(dtype=float)
         else:
-            base[column] = raw[column].astype(str).str.strip().to_numpy()
-    base[MONTHLY] = monthly.to_numpy()
+            columns[column] = raw[column].astype(str).str.strip().to_numpy()
+    columns[MONTHLY] = monthly.to_numpy()
+    base = pd.DataFrame(columns)
 
     if spec.dated:
         customers, training, as_of, extraction = _dated_frames(raw, base, spec, source, quality)
@@ -242,7 +305,8 @@ def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTa
     quality.missing = {c: int(n) for c, n in customers[feature_cols].isna().sum().items() if n}
     return CustomerTable(source=source, customers=customers, training=training,
                          categorical=categorical, numeric=numeric, quality=quality,
-                         as_of=as_of, extraction_date=extraction)
+                         as_of=as_of, extraction_date=extraction,
+                         label_column=spec.label_column or spec.end_date_column)
 
 
 def _finish(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
@@ -263,6 +327,13 @@ def _dated_frames(raw, base, spec: DatasetSpec, source: str, quality: DataQualit
                         "classes", file=source, column=spec.end_date_column)
     extraction = (pd.Timestamp(spec.extraction_date) if spec.extraction_date
                   else max(begin.max(), end.max()))
+    too_long = _months_between(begin, end.fillna(extraction)) > MAX_TENURE_MONTHS
+    if too_long.any():
+        idx = np.flatnonzero(too_long)
+        raise DataError(f"{len(idx)} customer(s) more than {MAX_TENURE_MONTHS} months between "
+                        "this date and the end (or extraction) date; not a plausible tenure",
+                        file=source, column=spec.begin_date_column,
+                        examples=row_examples(raw[spec.begin_date_column].iloc[idx], idx + 2))
     first_churn = end.min()
     as_of = (pd.Timestamp(spec.as_of) if spec.as_of
              else pd.Timestamp(year=first_churn.year, month=first_churn.month, day=1))

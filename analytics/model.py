@@ -24,10 +24,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from analytics.dataset import SCORED_BY
+from analytics.errors import DataError
 
 Progress = Callable[[str], None]
 MODEL_NAMES = ("catboost", "logistic_regression", "random_forest", "mlp")
 LEAKAGE_AUC = 0.90
+# The one-hot baselines (logistic regression, MLP) encode at most this many levels of a
+# categorical column (the most frequent; the rest share one "other" column), so an id-like or
+# free-text column cannot blow their input up to one column per customer. No Telco-layout
+# column comes near it.
+MAX_ONE_HOT_LEVELS = 50
 
 
 def _quiet(_message: str) -> None:
@@ -190,7 +196,8 @@ def _baseline(name: str, categorical: list[str], numeric: list[str], random_stat
     if name == "mlp":
         # A small neural network: one hidden layer, early stopping on an inner 10% split.
         prep = ColumnTransformer([
-            ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+            ("cat", OneHotEncoder(handle_unknown="ignore", max_categories=MAX_ONE_HOT_LEVELS),
+             categorical),
             ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
         ])
         return make_pipeline(prep, MLPClassifier(
@@ -199,7 +206,8 @@ def _baseline(name: str, categorical: list[str], numeric: list[str], random_stat
             random_state=random_state))
     if name == "logistic_regression":
         prep = ColumnTransformer([
-            ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+            ("cat", OneHotEncoder(handle_unknown="ignore", max_categories=MAX_ONE_HOT_LEVELS),
+             categorical),
             ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
         ])
         return make_pipeline(prep, LogisticRegression(max_iter=2000, C=1.0))
@@ -269,6 +277,12 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
     `keep_models` the fold CatBoost models and each row's test fold are kept."""
     y = np.asarray(y).astype(int)
     frame = frame.reset_index(drop=True)
+    smallest = int(min((y == 1).sum(), (y == 0).sum()))
+    if n_splits < 2 or smallest < n_splits:
+        # Every test fold needs churners and stayers, or its metrics do not exist.
+        raise DataError(f"{n_splits}-fold cross-validation needs at least {max(n_splits, 2)} "
+                        f"churned and {max(n_splits, 2)} stayed rows; found "
+                        f"{int((y == 1).sum())} churned and {int((y == 0).sum())} stayed")
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     names = ("catboost", *baselines)
     result = CVResult(n_rows=len(y), n_splits=n_splits, threshold=threshold, sampled=False, y=y)
@@ -304,21 +318,26 @@ def _sk_frame(frame: pd.DataFrame, categorical: list[str], numeric: list[str]) -
     return data
 
 
-def leakage_check(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
-                  numeric: list[str], limit: float = LEAKAGE_AUC,
-                  random_state: int = 0) -> list[dict]:
-    """Features that alone reach ROC-AUC above `limit`: almost always a leak of the answer.
+def univariate_auc(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
+                   numeric: list[str], random_state: int = 0) -> dict[str, float]:
+    """Each feature's ROC-AUC alone, folded to >= 0.5 (how well it separates churners from
+    stayers by itself); 0.5 for a feature with one value.
 
     Numeric features are ranked as they are; categorical ones by their out-of-fold churn rate
     (so an id-like column cannot look perfect by memorising)."""
     y = np.asarray(y).astype(int)
-    warnings = []
+    out: dict[str, float] = {}
+    if min((y == 1).sum(), (y == 0).sum()) < 2:
+        return {column: 0.5 for column in categorical + numeric}
     folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=random_state)
     prior = y.mean()
     for column in categorical + numeric:
         values = frame[column]
         if column in numeric:
-            score = values.fillna(values.median()).to_numpy(dtype=float)
+            score = values.to_numpy(dtype=float)
+            finite = np.isfinite(score)
+            fill = float(np.median(score[finite])) if finite.any() else 0.0
+            score = np.where(finite, score, fill)
         else:
             codes = values.astype(str).to_numpy()
             score = np.zeros(len(y))
@@ -327,9 +346,20 @@ def leakage_check(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
                 smooth = (rates["sum"] + 10 * prior) / (rates["count"] + 10)
                 score[test] = pd.Series(codes[test]).map(smooth).fillna(prior).to_numpy()
         if np.unique(score).size < 2:
+            out[column] = 0.5
             continue
         auc = roc_auc_score(y, score)
-        auc = max(auc, 1 - auc)
+        out[column] = float(max(auc, 1 - auc))
+    return out
+
+
+def leakage_check(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
+                  numeric: list[str], limit: float = LEAKAGE_AUC,
+                  random_state: int = 0) -> list[dict]:
+    """Features that alone reach ROC-AUC above `limit`: almost always a leak of the answer
+    (see `univariate_auc`)."""
+    warnings = []
+    for column, auc in univariate_auc(frame, y, categorical, numeric, random_state).items():
         if auc > limit:
             warnings.append({"feature": column, "auc": round(float(auc), 4),
                              "message": f"'{column}' alone predicts churn with ROC-AUC "

@@ -7,6 +7,7 @@ a `progress` callback and does no I/O.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -17,10 +18,11 @@ from sklearn.model_selection import train_test_split
 from analytics import __version__, kpis
 from analytics.dataset import (ACTIVE, CHURN, DURATION, ID, MONTHLY, SCORED_BY, TENURE,
                               CustomerTable)
+from analytics.errors import ChurnLensError, DataError
 from analytics.evaluation import calibration_study, fit_calibrator
 from analytics.explain import top_reason_indices
 from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, cross_validate,
-                             leakage_check)
+                             leakage_check, univariate_auc)
 from analytics.segments import Segmentation, segment_customers, segment_profiles
 from analytics.survival import SurvivalModel, fit_survival, pareto_share, survival_clv
 
@@ -34,6 +36,17 @@ REASON_COLUMNS = ("reason_idx_1", "reason_idx_2", "reason_idx_3")
 SEGMENT = "segment"
 OUTLIER = "segment_outlier"
 REFERENCE_ROWS = 50_000
+# Fewer churners (or stayers) than this and there is nothing to learn from or to check a model
+# on: every cross-validation fold needs a few of each, and metrics on a handful are noise.
+MIN_PER_CLASS = 10
+# The feature budget, which bounds training time and memory on wide files. A table within it
+# is used whole; beyond it, `feature_budget` keeps the most useful features (see there).
+# High-cardinality categoricals (ids, free text, numbers stored as text) dominate CatBoost's
+# cost, hence their own, smaller budget.
+MAX_FEATURES = 60
+MAX_HIGH_CARDINALITY = 10
+HIGH_CARDINALITY = 100   # distinct values from which a categorical counts as high-cardinality
+SCREEN_ROWS = 20_000     # rows the univariate screen reads (a stratified sample)
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,80 @@ def _stratified_sample(y: np.ndarray, max_rows: int, random_state: int) -> np.nd
     return np.sort(keep)
 
 
+def check_trainable(table: CustomerTable, y: np.ndarray, settings: AnalysisSettings,
+                    sampled: np.ndarray | None = None) -> None:
+    """DataError unless there are enough churned and stayed customers to learn and check a
+    model: at least MIN_PER_CLASS of each (and one per cross-validation fold)."""
+    if settings.n_splits < 2:
+        raise ChurnLensError(f"n_splits must be at least 2 (got {settings.n_splits})")
+    need = max(MIN_PER_CLASS, settings.n_splits)
+    churned = int(np.sum(y == 1))
+    stayed = len(y) - churned
+    if min(churned, stayed) < need:
+        raise DataError(f"needs at least {need} churned and {need} stayed customers to learn "
+                        f"and check a model; found {churned:,} churned and {stayed:,} stayed",
+                        file=table.source, column=table.label_column)
+    if sampled is not None:
+        few = int(min(np.sum(y[sampled] == 1), np.sum(y[sampled] == 0)))
+        if few < settings.n_splits:
+            raise DataError(f"the {len(sampled):,}-row stratified sample for cross-validation "
+                            f"holds only {few} customers of the rarer class; {settings.n_splits}"
+                            "-fold cross-validation needs one per fold", file=table.source,
+                            column=table.label_column)
+
+
+def feature_budget(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
+                   numeric: list[str], random_state: int = 0
+                   ) -> tuple[list[str], list[str], list[str]]:
+    """The features to train on, within the budget, and notes saying what was left out.
+
+    Within MAX_FEATURES features and MAX_HIGH_CARDINALITY high-cardinality categoricals, all
+    are kept (Telco-like data is never touched). Beyond, a quick univariate screen ranks every
+    feature by its ROC-AUC alone (the leakage check's statistic: numeric by value, categorical
+    by out-of-fold churn rate, on at most SCREEN_ROWS rows); features no better than chance
+    (ROC-AUC within three standard errors of 0.5: about 1 in 370 useless features passes by
+    luck) are left out, and the best are kept up to the budgets (when none beats chance, the
+    best within the budgets). Kept features stay in their original order."""
+    features = categorical + numeric
+    levels = {c: int(frame[c].nunique()) for c in categorical}
+    wide = {c for c in categorical if levels[c] > HIGH_CARDINALITY}
+    if len(features) <= MAX_FEATURES and len(wide) <= MAX_HIGH_CARDINALITY:
+        return categorical, numeric, []
+    rows = _stratified_sample(y, SCREEN_ROWS, random_state)
+    auc = univariate_auc(frame.iloc[rows], y[rows], categorical, numeric, random_state)
+    n1 = int(np.sum(y[rows] == 1))
+    n0 = len(rows) - n1
+    # Standard error of the ROC-AUC of a feature unrelated to churn (Hanley-McNeil at 0.5).
+    floor = 0.5 + 3 * math.sqrt((n0 + n1 + 1) / (12 * n0 * n1))
+    ranked = sorted(features, key=lambda c: -auc[c])  # stable: ties keep the file's order
+
+    def pick(use_floor: bool) -> list[str]:
+        kept, n_wide = [], 0
+        for column in ranked:
+            if len(kept) >= MAX_FEATURES or (use_floor and auc[column] <= floor):
+                break
+            if column in wide:
+                if n_wide >= MAX_HIGH_CARDINALITY:
+                    continue
+                n_wide += 1
+            kept.append(column)
+        return kept
+
+    kept = set(pick(True) or pick(False))
+    left_out = [c for c in ranked if c not in kept]
+    shown = ", ".join(f"{c} ({auc[c]:.3f})" for c in left_out[:8])
+    more = f" and {len(left_out) - 8} more" if len(left_out) > 8 else ""
+    note = (f"feature budget: {len(features)} candidate features ({len(wide)} categorical with "
+            f"more than {HIGH_CARDINALITY} distinct values) exceed the budget of "
+            f"{MAX_FEATURES} features, at most {MAX_HIGH_CARDINALITY} of them that "
+            f"high-cardinality; kept the {len(kept)} with the highest ROC-AUC alone "
+            f"(univariate screen), leaving out those no better than chance (ROC-AUC <= "
+            f"{floor:.3f}) and the rest: {shown}{more}. The screen saw the labels of every "
+            "row, so the cross-validated metrics of this file may be slightly optimistic; to "
+            "choose the features yourself, delete the columns you do not want from the file")
+    return ([c for c in categorical if c in kept], [c for c in numeric if c in kept], [note])
+
+
 def scorer_assignment(customer_ids, train_ids, cv_idx: np.ndarray, fold_of: np.ndarray,
                       fit_idx: np.ndarray, n_splits: int, random_state: int) -> np.ndarray:
     """Which model scores each customer (the `scored_by` column): the fold k whose test set
@@ -157,9 +244,16 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     clock = time.perf_counter()
     train = table.training
     y = train[CHURN].to_numpy().astype(int)
-    cat, num = table.categorical, table.numeric
-
+    check_trainable(table, y, settings)
     cv_idx = _stratified_sample(y, settings.cv_max_rows, settings.random_state)
+    check_trainable(table, y, settings, sampled=cv_idx)
+    cat, num, budget_notes = feature_budget(train.iloc[cv_idx], y[cv_idx], table.categorical,
+                                            table.numeric, settings.random_state)
+    quality = table.quality.as_dict()
+    quality["notes"] += budget_notes
+    if budget_notes:
+        progress(f"feature budget: training on {len(cat) + len(num)} of "
+                 f"{len(table.features)} features (see the data-quality notes)")
     progress("leakage check")
     leakage = leakage_check(train.iloc[cv_idx], y[cv_idx], cat, num,
                             random_state=settings.random_state)
@@ -226,12 +320,14 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     shap_values, base = model.shap_values(customers)
     top = top_reason_indices(shap_values, k=len(REASON_COLUMNS))
     for slot, column in enumerate(REASON_COLUMNS):
-        customers[column] = top[:, slot]
+        # Fewer features than reason slots (a file with only tenure and charges): -1, none.
+        customers[column] = (top[:, slot] if slot < top.shape[1]
+                             else np.full(len(customers), -1, dtype=top.dtype))
     timings["shap_s"] = time.perf_counter() - clock
     progress("done")
     return ChurnAnalysis(source=table.source, customers=customers, categorical=cat, numeric=num,
                          model=model, shap_values=shap_values, shap_base=base, cv=cv,
-                         leakage=leakage, quality=table.quality.as_dict(), settings=settings,
+                         leakage=leakage, quality=quality, settings=settings,
                          hazard=hazard, train_rows=len(fit_idx), survival=survival,
                          calibration=calibration,
                          pareto_top20=pareto_share(customers.loc[customers[ACTIVE], MONTHLY]),
