@@ -259,6 +259,45 @@ def _check_dependency(key: str, item, declared_id: str, prop: str, value=False) 
                               f"(got {_shown(entry)})")
         if value and prop == "id" and entry.get("value") != entry["id"]:
             raise ClientError(f"'{key}': the id of {clip(declared_id, 80)} must be its value")
+        if value and "value" in entry:
+            _check_value_type(key, declared_id, prop, entry["value"])
+
+
+# What the renderer can send for these properties, whatever the component: anything else
+# in a callback body is forged, and is refused before the callback runs.
+NUMBER = (int, float)
+PROP_TYPES = {
+    "pathname": (str,), "search": (str,), "hash": (str,), "href": (str,),
+    "n_clicks": (int,), "n_clicks_timestamp": (int,), "active_tab": (str,),
+    "clickData": (dict,), "hoverData": (dict,), "selectedData": (dict,),
+    "cellClicked": (dict,), "getRowsRequest": (dict,), "is_open": (bool,),
+    "style": (dict,), "active_item": (str, list),
+}
+# Component values whose type is known from the component (by id; patterns by their type).
+VALUE_TYPES = {
+    "app-filters-store": ("data", (dict,)),
+    "app-filter-tenure-slider": ("value", (list,)),
+    "app-filter-everyone-switch": ("value", (bool,)),
+}
+
+
+def _check_value_type(key: str, declared_id: str, prop: str, value) -> None:
+    """The value of a listed input or state is of a type the renderer sends for it."""
+    if value is None:
+        return
+    allowed = PROP_TYPES.get(prop)
+    known = VALUE_TYPES.get(declared_id)
+    if known and known[0] == prop:
+        allowed = known[1]
+    elif prop == "value" and declared_id.startswith("app-filter-") and \
+            declared_id.endswith("-dropdown"):
+        allowed = (list, str)
+    if allowed is None:
+        return
+    if bool in allowed or not isinstance(value, bool):
+        if isinstance(value, allowed) and not (NUMBER == allowed and isinstance(value, bool)):
+            return
+    raise ClientError(f"'{key}': {clip(declared_id, 60)}.{prop} cannot be {_shown(value)}")
 
 
 def _id_matches(cid, declared_id: str, pattern: dict | None) -> bool:

@@ -20,11 +20,14 @@ NAV_PAGES = (("Overview", "/", "speedometer2"), ("Segments", "/segments", "diagr
 def encode_filters(filters: dict) -> str:
     """Filters as a URL hash, e.g. '#contract=Month-to-month&tenure=0-24' ('' when none)."""
     pairs = []
+    filters = filters if isinstance(filters, dict) else {}
     for key in ids.DROPDOWN_FILTERS:
-        for value in filters.get(key) or []:
-            pairs.append((key, value))
+        values = filters.get(key)
+        for value in values if isinstance(values, list) else []:
+            pairs.append((key, str(value)))
     tenure = filters.get("tenure")
-    if tenure:
+    if isinstance(tenure, list) and len(tenure) == 2 and all(
+            isinstance(v, (int, float)) and abs(v) < 1e9 for v in tenure):
         pairs.append(("tenure", f"{int(tenure[0])}-{int(tenure[1])}"))
     if filters.get(ids.EVERYONE):
         pairs.append((ids.EVERYONE, "1"))

@@ -212,6 +212,7 @@ def try_recommended(n_clicks, base):
     """'Recommended offer' loads the customer's recommended offer into the what-if."""
     if not n_clicks or not base:
         return no_update
+    base = offers_service.current().check_base(base)
     offer = service.current().offer_of(base["row"])
     return offer["id"] if offer and offer["id"] != "none" else no_update
 
@@ -228,6 +229,7 @@ def apply_preset(offer_id, input_ids, assumption_ids, assumption_values, base):
     acceptance); clearing it puts the customer's current values back."""
     if not base:
         return no_update, no_update
+    base = offers_service.current().check_base(base)
     return offers_service.current().preset_inputs(offer_id, base["current"], input_ids,
                                             assumption_ids, assumption_values)
 
@@ -243,6 +245,7 @@ def simulate(values, assumption_values, input_ids, assumption_ids, base):
     if not base or not input_ids:
         return no_update, no_update
     svc = offers_service.current()
+    base = svc.check_base(base)
     try:
         scenario = offers_service.scenario_from(input_ids, values, assumption_ids,
                                           assumption_values, base["current"])

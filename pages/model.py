@@ -101,7 +101,7 @@ def layout(**_query) -> html.Div:
           prevent_initial_call=True)
 def show_tab(tab, loaded):
     """Build a tab's panel the first time it is opened (only the open tab is built)."""
-    loaded = list(loaded or [])
+    loaded = list(loaded) if isinstance(loaded, list) else []
     if tab not in LAZY_TABS or tab in loaded:
         return *[no_update] * len(LAZY_TABS), no_update
     content = BUILDERS[tab](service.current())

@@ -130,7 +130,16 @@ class Services:
                 "roc_auc": a.cv.overall["catboost"]["roc_auc"]}
 
     def filter_options(self) -> dict:
-        """Choices for each global filter (only the columns this data has) and tenure range."""
+        """Choices for each global filter (only the columns this data has) and tenure range
+        (built once per analysis)."""
+        if self.analysis is not None and "__options" in self._memo:
+            return self._memo["__options"]
+        options = self._filter_options()
+        if self.analysis is not None:
+            self._memo["__options"] = options
+        return options
+
+    def _filter_options(self) -> dict:
         options: dict = {key: [] for key in DROPDOWN_FILTERS}
         options["tenure_max"] = 72
         if self.analysis is None:
@@ -180,7 +189,7 @@ class Services:
         """Boolean row mask of the customers the global filters select."""
         customers = self.analysis.customers
         keep = np.ones(len(customers), dtype=bool)
-        filters = filters or {}
+        filters = self.customers.check_filters(filters) or {}
         for key, (_, column) in DROPDOWN_FILTERS.items():
             values = filters.get(key)
             if values and column in customers.columns:

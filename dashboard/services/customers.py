@@ -17,6 +17,7 @@ from analytics.recommend import OFFER_NAME, PROFIT, PROMO
 from analytics.scoring import clip, shown
 from dashboard.grid import NUMBER_TESTS, Column, filter_mask, ordered_selection
 from dashboard import ids
+from dashboard.errors import ClientError
 from dashboard.services import core
 from dashboard.services.core import export_href  # noqa: F401  (the list's download links)
 
@@ -38,8 +39,9 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-class ExportRequestError(ValueError):
-    """An export link whose state cannot be exported; the message says why, briefly."""
+class ExportRequestError(ValueError, ClientError):
+    """A request whose filters or export state cannot be served (a 400 wherever it is
+    raised); the message says why, briefly."""
 
 
 class CustomersService(core.PageService):
@@ -118,12 +120,19 @@ class CustomersService(core.PageService):
         """One block of the customers grid: {'rowData': [...], 'rowCount': n}."""
         if self.core.analysis is None or not request:
             return {"rowData": [], "rowCount": 0}
+        if not isinstance(request, dict):
+            raise ExportRequestError(f"the grid request must be an object (got {shown(request)})")
+        try:
+            start = max(int(request.get("startRow") or 0), 0)
+            end = min(max(int(request.get("endRow") or start + 100), start), start + 1000)
+        except (TypeError, ValueError, OverflowError):
+            raise ExportRequestError("startRow and endRow must be whole numbers") from None
         try:
             rows = self.selection(filters, request.get("filterModel"), request.get("sortModel"))
+        except ClientError:
+            raise
         except (ValueError, TypeError):
             return {"rowData": [], "rowCount": 0}
-        start = max(int(request.get("startRow") or 0), 0)
-        end = min(max(int(request.get("endRow") or start + 100), start), start + 1000)
         page = customer_list(self.core.analysis, rows[start:end])
         # Blank cells (CLV and revenue at risk of customers who left) as null, not NaN.
         page = page.astype(object).where(page.notna(), None)
@@ -133,6 +142,8 @@ class CustomersService(core.PageService):
         """Customer ids starting with (or else containing) the typed text."""
         if self.core.analysis is None or not text:
             return []
+        if not isinstance(text, str):
+            raise ExportRequestError(f"search text must be text (got {shown(text)})")
         column = self.grid_columns()["customer_id"]
         text = text.strip().lower()
         lower = column.lower()
@@ -144,6 +155,7 @@ class CustomersService(core.PageService):
     def describe_filters(self, filters: dict | None, filter_model: dict | None = None,
                          lists: bool = True) -> str:
         """The filters in words, for the export's first line."""
+        filters = self.check_filters(filters)
         parts = [f"{FILTER_LABELS.get(k, k)} = {' or '.join(v)}"
                  for k, v in (filters or {}).items() if k in FILTER_LABELS and v]
         if (filters or {}).get("tenure"):
@@ -200,12 +212,15 @@ class CustomersService(core.PageService):
         if unknown:
             raise ExportRequestError(f"unknown state key {shown(unknown[0])}; keys: "
                                      f"{', '.join(STATE_KEYS)}")
-        return {"filters": self._check_filters(state.get("filters")),
+        return {"filters": self.check_filters(state.get("filters")),
                 "filterModel": self._check_filter_model(state.get("filterModel")),
                 "sortModel": self._check_sort_model(state.get("sortModel")),
                 "campaign": _check_campaign(state.get("campaign"))}
 
-    def _check_filters(self, filters) -> dict:
+    def check_filters(self, filters) -> dict:
+        """The global filters as sent (the store, a URL, an export link), checked: known
+        keys, values this data has, a [low, high] tenure range. ExportRequestError (a 400)
+        otherwise."""
         if filters is None:
             return {}
         if not isinstance(filters, dict):

@@ -14,6 +14,7 @@ from analytics.offers import NO_OFFER, eligible_mask, targeting
 from analytics.recommend import COST, OFFER, PROFIT
 from analytics.whatif import (NO_INTERNET, Scenario, actionable_features, frozen_features,
                               simulate_customer, simulate_selection)
+from dashboard.errors import ClientError
 from dashboard.services import core
 from dashboard.services.core import num
 
@@ -91,6 +92,8 @@ class OffersService(core.PageService):
         catalogue = self.core.catalogue
         if not offer_id or catalogue is None:
             return values
+        if not isinstance(offer_id, str) or offer_id not in {o.id for o in catalogue.offers}:
+            raise ClientError(f"unknown offer {str(offer_id)[:60]!r}")
         offer = catalogue.get(offer_id)
         for feature, value in offer.changes.items():
             if current.get(feature) != NO_INTERNET:  # add-ons stay locked without internet
@@ -100,6 +103,16 @@ class OffersService(core.PageService):
                                        2),
                       acceptance=round(100 * offer.acceptance))
         return values
+
+    def check_base(self, base) -> dict:
+        """The customer page's what-if state (row and current values), as the page made it;
+        ClientError (a 400) for anything else."""
+        n = len(self.core.analysis.customers)
+        row = base.get("row") if isinstance(base, dict) else None
+        if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < n or \
+                not isinstance(base.get("current"), dict):
+            raise ClientError("the customer's what-if state is not one this page made")
+        return base
 
     def describe_filters(self, filters: dict | None) -> str:
         return self.core.customers.describe_filters(filters, lists=False)

@@ -497,3 +497,58 @@ def test_callback_fuzz(client, app):
     statuses, problems = _run(client, cases, json_route=lambda case: True)
     assert len(cases) >= CALLBACK_CASES and statuses[400] > 0
     assert not problems, _report(f"POST {CALLBACK_PATH}", cases, statuses, problems)
+
+
+# Well-formed callback bodies (the right ids and properties) whose values are forged.
+JUNK_VALUES = (None, 1, "x", [], {}, [1], [None], ["x"], {"a": 1}, True, -1e308, "\x00",
+               {"tier": 5}, {"tenure": "x"}, {"row": True, "current": []}, [[1]], 10 ** 30)
+VALUE_ROUNDS = 8
+
+
+def _concrete(cid: str):
+    if not cid.startswith("{"):
+        return cid
+    return {k: "x" if isinstance(v, list) else v for k, v in json.loads(cid).items()}
+
+
+def junk_value_bodies(rng: random.Random, dependencies: list[dict]) -> list[dict]:
+    """For every callback, VALUE_ROUNDS bodies shaped as the renderer sends them, with every
+    input and state value drawn from JUNK_VALUES (an `id` state keeps its own id)."""
+    bodies = []
+    for dep in dependencies:
+        for _ in range(VALUE_ROUNDS):
+            def entry(item):
+                one = {"id": _concrete(item["id"]), "property": item["property"],
+                       "value": rng.choice(JUNK_VALUES)}
+                if item["property"] == "id":
+                    one["value"] = one["id"]
+                return [one] if '["ALL"]' in item["id"] else one
+            specs = []
+            for part in (p for p in dep["output"].strip(".").split("...") if p):
+                cid, _, prop = part.rpartition(".")
+                one = {"id": _concrete(cid), "property": prop.split("@")[0]}
+                specs.append([one] if '["ALL"]' in cid else one)
+            first = dep["inputs"][0] if dep["inputs"] else None
+            bodies.append({"output": dep["output"],
+                           "outputs": specs[0] if len(specs) == 1 else specs,
+                           "inputs": [entry(i) for i in dep["inputs"]],
+                           "state": [entry(s) for s in dep["state"]],
+                           "changedPropIds": [f"{first['id']}.{first['property']}"]
+                           if first else []})
+    return bodies
+
+
+def test_callbacks_refuse_forged_values_with_a_4xx(client):
+    dependencies = client.get("/_dash-dependencies").get_json()
+    bodies = junk_value_bodies(random.Random(SEED + 3), dependencies)
+    assert len(bodies) >= 200
+    statuses, problems = Counter(), []
+    for body in bodies:
+        response = client.post(CALLBACK_PATH, json=body)
+        statuses[response.status_code] += 1
+        text = response.get_data(as_text=True)
+        if response.status_code >= 500 or "Traceback" in text:
+            problems.append(f"{response.status_code} for {body['output'][:60]}: {text[:120]}")
+        elif response.status_code >= 400 and len(text) > 2048:
+            problems.append(f"a {len(text)}-byte error body for {body['output'][:60]}")
+    assert statuses[400] > 0 and not problems, (dict(statuses), problems[:10])
