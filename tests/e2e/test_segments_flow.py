@@ -240,15 +240,18 @@ def show_grid_row(driver, index: int) -> dict[str, str]:
         top, height = driver.execute_script(
             "return [arguments[0].scrollTop, arguments[0].clientHeight];", viewport)
         first = int(top // row_height)
+        last_visible = int((top + height) // row_height) - 1
+        # AG Grid draws rows over several frames after a scroll: wait for the first row on
+        # screen and, once the target is on screen, for the target row itself.
+        wanted = {first, index} if first <= index <= last_visible else {first}
 
         def loaded_from_first(d):
             rendered = grid_rows(d, with_index=True)
-            return rendered if rendered and any(int(r["_index"]) == first
-                                                for r in rendered) else False
+            return rendered if rendered and wanted <= {int(r["_index"]) for r in rendered} \
+                else False
 
         rows = wait(driver).until(loaded_from_first,
                                   message=f"grid rows around row {first} never loaded")
-        last_visible = int((top + height) // row_height) - 1
         if first <= index <= last_visible:
             break
         target = max(0, index * row_height - height / 2)
