@@ -55,7 +55,6 @@ COLUMNS = [
      **TEXT},
     {"field": "segment", "headerName": "Segment", "width": 170, **TEXT},
     {"field": "tenure_months", "headerName": "Tenure (months)", "width": 110, **NUMBER},
-    {"field": "contract", "headerName": "Contract", "width": 140, **TEXT},
     {"field": "monthly_charges", "headerName": "Monthly charges ($)", "valueFormatter": MONEY,
      "width": 120, **NUMBER},
     {"field": "clv", "headerName": "CLV ($)", "valueFormatter": MONEY, "width": 110,
@@ -89,7 +88,8 @@ def layout(**_query) -> html.Div:
                 md=7),
         ], className="mb-3 align-items-end"),
         dbc.Card(dag.AgGrid(
-            id=GRID, columnDefs=COLUMNS, rowModelType="infinite",
+            id=GRID, columnDefs=_columns(service.current().data_columns()),
+            rowModelType="infinite",
             getRowId="params.data.customer_id",
             defaultColDef={"resizable": True, "sortable": True, "wrapHeaderText": True,
                            "autoHeaderHeight": True},
@@ -107,6 +107,14 @@ def layout(**_query) -> html.Div:
                  "that a spreadsheet would run as a formula are neutralised.",
                  className="small text-muted mt-2"),
     ])
+
+
+def _columns(data_columns: list[dict]) -> list[dict]:
+    """The fixed columns, with the ones this data has (named by the service) after tenure."""
+    at = next(i for i, c in enumerate(COLUMNS) if c["field"] == "tenure_months") + 1
+    extra = [{"field": c["field"], "headerName": c["label"], "width": 140, **TEXT}
+             for c in data_columns]
+    return COLUMNS[:at] + extra + COLUMNS[at:]
 
 
 @callback(Output(GRID, "getRowsResponse"), Input(GRID, "getRowsRequest"),

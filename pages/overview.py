@@ -27,11 +27,10 @@ TENURE_GRAPH = "overview-tenure-graph"
 INTERNET_GRAPH = "overview-internet-graph"
 PAYMENT_GRAPH = "overview-payment-graph"
 TIER_GRAPH = "overview-tier-graph"
-# Driver column -> (graph id, filter key it drills into)
-DRIVER_GRAPHS = {"Contract": (CONTRACT_GRAPH, "contract"),
-                 "tenure_band": (TENURE_GRAPH, "tenure"),
-                 "InternetService": (INTERNET_GRAPH, "internet"),
-                 "PaymentMethod": (PAYMENT_GRAPH, "payment")}
+# The global filter each driver chart drills into -> its graph (the service says which
+# column and title each filter key stands for).
+DRIVER_GRAPHS = {"contract": CONTRACT_GRAPH, "tenure": TENURE_GRAPH,
+                 "internet": INTERNET_GRAPH, "payment": PAYMENT_GRAPH}
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
@@ -70,11 +69,14 @@ def layout(**_query) -> html.Div:
 )
 def update_overview(filters):
     """Aggregate the selection on the server; send the tiles' text and the small figures."""
-    data = service.current().view(filters or {})
+    svc = service.current()
+    data = svc.view(filters or {})
+    titles = {key: f"Churn rate by {title.lower()}"
+              for key, title in svc.driver_titles().items()}
     if data.get("error") or not data["n"]:
         message = "No data loaded" if data.get("error") else "No customers match the filters"
         return (*["–"] * 6, message, *[""] * 5,
-                *[empty_figure(message, _title(c)) for c in DRIVER_GRAPHS],
+                *[empty_figure(message, titles[key]) for key in DRIVER_GRAPHS],
                 empty_figure(message, "Customers by risk tier"))
     k = data["kpis"]
     values = [fmt_int(k["customers"]), fmt_pct(k["churn_rate"]), fmt_pct(k["retention_rate"]),
@@ -85,16 +87,16 @@ def update_overview(filters):
             f"per month · {k['high_risk_active']:,} high-risk active"]
     selected = filters or {}
     figures = []
-    for column, (_, key) in DRIVER_GRAPHS.items():
-        driver = data["drivers"].get(column)
-        if driver is None:
-            figures.append(empty_figure("Not in this data", _title(column)))
+    for key in DRIVER_GRAPHS:
+        driver = data["drivers"][key]
+        if driver["rows"] is None:
+            figures.append(empty_figure("Not in this data", titles[key]))
             continue
         chosen = selected.get(key)
         if key == "tenure" and chosen:
             chosen = [r["group"] for r in driver["rows"]
                       if _within(_band_range(r["group"], 10_000), chosen)]
-        figures.append(rate_chart(driver["rows"], f"Churn rate by {driver['title'].lower()}",
+        figures.append(rate_chart(driver["rows"], titles[key],
                                   driver["overall"], chosen,
                                   context="of the other filters" if driver["filtered"]
                                   else None))
@@ -158,12 +160,6 @@ def _tier_note() -> dbc.Card:
             html.Li("Filters live in the address bar: copy it to share this exact view."),
         ], className="small mb-0 text-muted ps-3"),
     ]), className="chart-card h-100")
-
-
-def _title(column: str) -> str:
-    return {"Contract": "Churn rate by contract", "tenure_band": "Churn rate by tenure band",
-            "InternetService": "Churn rate by internet service",
-            "PaymentMethod": "Churn rate by payment method"}.get(column, column)
 
 
 def _clicked_group(click) -> str | None:

@@ -29,9 +29,6 @@ METHOD_ACCORDION = "segments-method-accordion"
 SURVIVAL_GRAPH = "segments-survival-graph"
 SCATTER_GRAPH = "segments-scatter-graph"
 CURVE_RADIO = "segments-curve-radio"
-CURVE_OPTIONS = [{"label": "by segment", "value": "segment"},
-                 {"label": "by contract", "value": "Contract"},
-                 {"label": "all customers", "value": "all"}]
 OPEN_BUTTON = "segments-open-button"  # dict ids: {"type": OPEN_BUTTON, "segment": name}
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 APART_SHOWN = 3
@@ -46,7 +43,8 @@ def chart_height(k: int) -> int:
 
 def layout(**_query) -> html.Div:
     """Frames; the callbacks fill them for the current filters."""
-    height = chart_height(service.current().count())
+    svc = service.current()
+    height = chart_height(svc.count())
     return html.Div([
         html.Div([html.H4("Segments", className="page-title mb-0"),
                   html.Div("Groups of customers who behave alike, named from their own "
@@ -58,7 +56,8 @@ def layout(**_query) -> html.Div:
         dbc.Row([dbc.Col(_graph(CHURN_GRAPH, height), lg=6, className="mb-3"),
                  dbc.Col(_graph(HEAT_GRAPH, height), lg=6, className="mb-3")], className="g-3"),
         dbc.Row([dbc.Col(dbc.Card(dbc.CardBody([
-            dbc.RadioItems(id=CURVE_RADIO, options=CURVE_OPTIONS, value="segment", inline=True,
+            dbc.RadioItems(id=CURVE_RADIO, options=svc.curve_options(), value="segment",
+                           inline=True,
                            className="small mb-1"),
             dcc.Loading(dcc.Graph(id=SURVIVAL_GRAPH, config=GRAPH_CONFIG,
                                   figure=empty_figure("Loading…"),
@@ -107,12 +106,13 @@ def update_segments(filters):
 @callback(Output(SURVIVAL_GRAPH, "figure"), Output(SCATTER_GRAPH, "figure"),
           Input(ids.FILTERS_STORE, "data"), Input(CURVE_RADIO, "value"))
 def update_curves(filters, by):
-    """Kaplan-Meier retention (by segment, contract or overall) and revenue vs risk."""
+    """Kaplan-Meier retention (by segment, a grouping the data has, or overall) and revenue
+    vs risk."""
     svc = service.current()
     view = svc.view(filters or {})
     colours = segment_colours([s["name"] for s in view.get("segments", [])])
     sample = svc.risk_value_sample(filters or {})
-    label = {o["value"]: o["label"] for o in CURVE_OPTIONS}.get(by or "segment", "")
+    label = {o["value"]: o["label"] for o in svc.curve_options()}.get(by or "segment", "")
     return (survival_chart(svc.survival_curves(filters or {}, by or "segment"), colours,
                            title=f"Still active by months since joining, {label} "
                                  "(Kaplan-Meier)"),

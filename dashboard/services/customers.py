@@ -22,6 +22,7 @@ from dashboard.services import core
 from dashboard.services.core import export_href  # noqa: F401  (the list's download links)
 
 SELECTION_MEMO_SIZE = 8
+DATA_COLUMNS = (("contract", "Contract"),)  # list field -> header, when the data has it
 GRID_DEFAULT_SORT = ("churn_probability", "desc")
 FILTER_LABELS = {"contract": "Contract", "internet": "Internet service",
                  "payment": "Payment method", "tier": "Risk tier", "segment": "Segment"}
@@ -95,6 +96,13 @@ class CustomersService(core.PageService):
                 columns["promo_code"] = Column("text", values=np.full(n, "", dtype=object))
             self._columns = columns
         return self._columns
+
+    def data_columns(self) -> list[dict]:
+        """List columns that depend on the data (field and label), beyond the fixed ones."""
+        if self.core.analysis is None:
+            return []
+        return [{"field": field, "label": label} for field, label in DATA_COLUMNS
+                if field in self.grid_columns()]
 
     def selection(self, filters: dict | None, filter_model: dict | None = None,
                   sort_model: list | None = None) -> np.ndarray:

@@ -19,6 +19,10 @@ DRIVER_COLUMNS = (("Contract", "Contract", "contract"), (TENURE_BAND, "Tenure ba
 
 class OverviewService(core.PageService):
 
+    def driver_titles(self) -> dict[str, str]:
+        """Each driver chart's title, by the global filter it drills into."""
+        return {key: title for _, title, key in DRIVER_COLUMNS}
+
     def view(self, filters: dict | None) -> dict:
         """KPIs, churn rate by driver with 95% intervals, and the risk-tier mix of a selection."""
         c = self.core
@@ -53,6 +57,7 @@ class OverviewService(core.PageService):
         out["drivers"] = {}
         for column, title, key in DRIVER_COLUMNS:
             if column not in c.columns:
+                out["drivers"][key] = {"title": title, "rows": None}
                 continue
             if filters.get(key):
                 context = core_.mask({k: v for k, v in filters.items() if k != key})
@@ -60,7 +65,7 @@ class OverviewService(core.PageService):
             else:
                 context_rows = rows
             context_churn = core_.array(CHURN)[context_rows]
-            out["drivers"][column] = {
+            out["drivers"][key] = {
                 "title": title, "filtered": bool(filters.get(key)),
                 "overall": num(kpis.churn_rate(context_churn)),
                 "rows": self._rates_by(column, context_rows, context_churn)}

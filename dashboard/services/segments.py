@@ -13,7 +13,21 @@ from dashboard.services import core
 from dashboard.services.core import num
 
 
+# Columns the retention curves can be split by, when the data has them.
+CURVE_GROUPINGS = (("Contract", "contract"),)
+
+
 class SegmentsService(core.PageService):
+
+    def curve_options(self) -> list[dict]:
+        """The groupings the retention chart offers: by segment, by each grouping column this
+        data has (the contract, for the Telco layouts), or all customers together."""
+        a = self.core.analysis
+        options = [{"label": "by segment", "value": SEGMENT}]
+        columns = a.customers.columns if a is not None else ()
+        options += [{"label": f"by {label}", "value": column}
+                    for column, label in CURVE_GROUPINGS if column in columns]
+        return options + [{"label": "all customers", "value": "all"}]
 
     def count(self) -> int:
         """How many segments this analysis has (0 without one)."""
