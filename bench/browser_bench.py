@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
+
+from bench_offers import free_port  # same folder: the one free-port helper
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHURNLENS_CHROMIUM", "/usr/bin/chromium")
@@ -60,13 +61,6 @@ SETTLE_TIMEOUT_S = 90.0
 
 
 # ----- odds and ends --------------------------------------------------------------------------
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port != 8050:
-            return port
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -105,9 +105,9 @@ def _roi(value) -> str:
     return "–" if value is None else f"{100 * value:,.0f}%"
 
 
-def free_change_note(cost: float, roi: float | None, changed=None) -> list:
+def free_change_note(cost: float, roi: float | None, changed: bool = True) -> list:
     """The assumption behind a very high ROI, next to it: a change that costs nothing per
-    accepter leaves only the contact cost as spend."""
+    accepter leaves only the contact cost as spend (nothing when nothing changed)."""
     if not changed or cost > 0 or roi is None:
         return []
     return [html.Div([html.I(className="bi bi-info-circle me-1"),
@@ -142,7 +142,7 @@ def customer_result(r: dict, id_prefix: str) -> list:
     changed = ", ".join(r["changed"]) or "nothing yet: change an input"
     return [headline,
             html.Div(f"Changed: {changed}", className="small text-muted"), stats,
-            *free_change_note(r["cost"], r["roi"], r.get("changed")),
+            *free_change_note(r["cost"], r["roi"], bool(r["changed"])),
             html.Div(PROFIT_FORMULA + " (value kept = (p0 − p1) × CLV)",
                      className="small text-muted font-monospace")]
 
@@ -173,7 +173,7 @@ def selection_result(r: dict, id_prefix: str) -> list:
             _stat("Break-even acceptance", _break_even(r)),
             _stat("Made riskier by the change", f"{r['riskier']:,}"),
         ], className="g-2 mt-2"),
-        *free_change_note(r.get("offer_cost_total", 1.0), r["roi"], [True]),
+        *free_change_note(r["offer_cost_total"], r["roi"]),
         html.Div(f"Of {r['selected']:,} customers selected, {r['active']:,} are active; the "
                  f"change applies to the {r['affected']:,} it alters. Churners avoided and "
                  "revenue retained assume the acceptance rate. "

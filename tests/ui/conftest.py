@@ -21,6 +21,26 @@ def app(tmp_path_factory):
     return create_app(Settings(demo_size=DEMO_SIZE, cache_dir=str(cache)), progress=lambda m: None)
 
 
+@pytest.fixture(scope="session")
+def client(app):
+    """The app's Flask test client."""
+    return app.server.test_client()
+
+
+@pytest.fixture(scope="session")
+def svc(app):
+    """The app's services (the shared handle)."""
+    from dashboard.services import CONFIG_KEY
+    return app.server.config[CONFIG_KEY]
+
+
+def features_of(svc, row: int) -> dict:
+    """A real customer's features, as a client would send them to /api/score."""
+    record = svc.analysis.customers.iloc[row]
+    return {f: (float(record[f]) if f in svc.analysis.numeric else str(record[f]))
+            for f in svc.analysis.features}
+
+
 @pytest.fixture
 def in_app(app):
     """Run code the way a callback runs: inside the app's request context."""

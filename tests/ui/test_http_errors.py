@@ -16,32 +16,21 @@ from urllib.parse import quote
 import dash
 import flask
 import pytest
+
 from dash import Input, Output, html
 
 from dashboard import errors
 from dashboard.downloads import FOLDER_PREFIX, clean_stale_exports, register_downloads
-from dashboard.services import CONFIG_KEY
 from dashboard.settings import Settings
+from tests.ui.conftest import features_of
 
 CALLBACK = "/_dash-update-component"
 SHORT = 2048
 
 
 @pytest.fixture(scope="module")
-def client(app):
-    return app.server.test_client()
-
-
-@pytest.fixture(scope="module")
-def svc(app):
-    return app.server.config[CONFIG_KEY]
-
-
-@pytest.fixture(scope="module")
 def customer(svc):
-    row = svc.analysis.customers.iloc[0]
-    return {f: (float(row[f]) if f in svc.analysis.numeric else str(row[f]))
-            for f in svc.analysis.features}
+    return features_of(svc, 0)
 
 
 def strict(body: bytes):

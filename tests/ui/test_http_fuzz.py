@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import pytest
+from tests.ui.conftest import features_of
 
-from dashboard.services import CONFIG_KEY
+
 
 SEED = 20_260_611
 API_CASES = 700
@@ -127,21 +128,8 @@ def _report(name: str, cases: list[Case], statuses: Counter, problems: list[str]
 
 
 @pytest.fixture(scope="module")
-def client(app):
-    return app.server.test_client()
-
-
-@pytest.fixture(scope="module")
-def svc(app):
-    return app.server.config[CONFIG_KEY]
-
-
-@pytest.fixture(scope="module")
 def record(svc):
-    """A real customer's features, as a client would send them."""
-    row = svc.analysis.customers.iloc[3]
-    return {f: (float(row[f]) if f in svc.analysis.numeric else str(row[f]))
-            for f in svc.analysis.features}
+    return features_of(svc, 3)
 
 
 # ----- the JSON API -----------------------------------------------------------------------
