@@ -30,8 +30,10 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
-        p.add_argument("--data", metavar="PATH", help="Telco-layout CSV or Interconnect folder "
-                       "(default: built-in demo data)")
+        p.add_argument("--data", metavar="PATH", help="a churn file (CSV, Excel, Parquet) or an "
+                       "Interconnect folder (default: built-in demo data)")
+        p.add_argument("--config", metavar="FILE.toml", help="dataset config: which column "
+                       "is what (default: inferred from the file; see `inspect`)")
         p.add_argument("--demo-size", type=int, default=7043, metavar="N",
                        help="customers of demo data when no --data (default 7043)")
         p.add_argument("--as-of", metavar="YYYY-MM-DD",
@@ -40,12 +42,27 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
                        help=f"cache directory (default {default_cache_dir})")
         p.add_argument("--no-cache", action="store_true", help="train without the cache")
 
+    inspect = sub.add_parser("inspect", help="guess the dataset config of a file and say why")
+    inspect.add_argument("--data", required=True, metavar="PATH", help="the churn file")
+    inspect.add_argument("--sheet", metavar="NAME", help="Excel: the sheet (default: first)")
+    inspect.add_argument("--out", metavar="config.toml", help="write the config here")
+    inspect.add_argument("--json", action="store_true", help="one JSON object on stdout")
     evaluate = sub.add_parser("evaluate", help="out-of-fold metrics of every model")
     common(evaluate)
     evaluate.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    evaluate.add_argument("--test", metavar="FILE", help="a held-out file in the same layout "
+                          "(with the label): metrics of the trained model on it")
+    demo = sub.add_parser("demo", help="write a generated churn file of another business")
+    demo.add_argument("--layout", required=True, choices=_layouts())
+    demo.add_argument("--rows", type=int, default=10_000, metavar="N")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", required=True, metavar="FILE")
     score = sub.add_parser("score", help="write id, probability, tier and top reasons to CSV")
     common(score)
     score.add_argument("--out", required=True, metavar="FILE.csv")
+    score.add_argument("--model-of", metavar="TRAINING_PATH", help="score --data (new "
+                       "customers, no label needed) with the model trained on this source "
+                       "(with --config as its config; 'demo' for the demo data)")
     score.add_argument("--include-churned", action="store_true",
                        help="also customers who already left (default: active customers)")
     export = sub.add_parser("export", help="the at-risk list (CSV or Excel), riskiest first")
@@ -104,6 +121,12 @@ def _print_evaluation(result: dict) -> None:
         print(f"Out-of-time backtest: trained as of {backtest['train_as_of']}, tested on "
               f"customers active on {backtest['test_as_of']}: ROC-AUC {m['roc_auc']:.4f}, "
               f"PR-AUC {m['pr_auc']:.4f}, Brier {m['brier']:.4f}")
+    held = result.get("held_out_test")
+    if held:
+        m = held["metrics"]
+        print(f"Held-out test file {held['file']} ({held['n']:,} customers, churn rate "
+              f"{held['churn_rate']:.1%}): ROC-AUC {m['roc_auc']:.4f}, PR-AUC "
+              f"{m['pr_auc']:.4f}, Brier {m['brier']:.4f}")
     for warning in result["leakage_warnings"]:
         print(f"WARNING (possible leak): {warning['message']}")
 
@@ -193,11 +216,117 @@ def _drift(analysis, args) -> None:
     print(f"PSI above {PSI_WARN} is a moderate shift, above {PSI_ALERT} a large one.")
 
 
+def _layouts() -> tuple[str, ...]:
+    from analytics.data.layouts import LAYOUTS
+
+    return tuple(LAYOUTS)
+
+
+def _inspect(args) -> int:
+    from analytics.data.inspect import inspect_frame
+    from analytics.loaders import is_telco_layout
+
+    from analytics.loaders import read_best_sheet
+
+    raw, info = read_best_sheet(Path(args.data), {"sheet": args.sheet})
+    inspection = inspect_frame(raw, args.data)
+    if is_telco_layout(raw.columns):
+        inspection.layout = "IBM Telco layout: the built-in config applies"
+    if args.sheet or (info.sheets and len(info.sheets) > 1):
+        from dataclasses import replace
+
+        inspection.config = replace(inspection.config, sheet=info.sheet)
+    if args.out:
+        Path(args.out).write_text(inspection.toml(), encoding="utf-8")
+    if args.json:
+        print(json.dumps({"file": args.data, "read": info.as_dict(),
+                          "config": inspection.toml(), "problems": inspection.problems,
+                          "warnings": inspection.warnings,
+                          "guesses": [vars(g) for g in inspection.guesses],
+                          "excluded": [{"column": c, "reason": r}
+                                       for c, r in inspection.excluded],
+                          "label_balance": inspection.label_balance}))
+    else:
+        print(f"read as {info.describe()}" + (f"; {info.note}" if getattr(info, "note", None)
+                                               else ""))
+        print(inspection.report())
+        if args.out:
+            print(f"wrote {args.out}" + ("" if not inspection.problems else
+                                         " (settle the PROBLEM lines before using it)"))
+    return 2 if inspection.problems else 0
+
+
+def _score_new(analysis, args) -> None:
+    from analytics.loaders import read_best_sheet
+    from analytics.scoring import score_file
+
+    config = analysis.config
+    options = {} if config is None else {"sheet": config.sheet, "delimiter": config.delimiter,
+                                         "encoding": config.encoding, "decimal": config.decimal}
+    raw, _ = read_best_sheet(Path(args.data), options)
+    scored, report = score_file(raw, analysis, args.data)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    neutralise_frame(scored).to_csv(out, index=False)
+    print(f"wrote {len(scored):,} customers scored by the model of {analysis.source} to {out}",
+          file=sys.stderr)
+    for field, info in report["unknown_categories"].items():
+        shown = ", ".join(f"{k!r} ({v:,})" for k, v in info["examples"].items())
+        print(f"warning: {field}: {info['n']:,} value(s) the model never saw, scored as "
+              f"missing: {shown}", file=sys.stderr)
+    for field, info in report["out_of_range"].items():
+        print(f"warning: {field}: {info['n']:,} value(s) outside the training range "
+              f"{info['low']:g} to {info['high']:g} (flagged, scored anyway)", file=sys.stderr)
+    for field, n in report["not_numbers"].items():
+        print(f"warning: {field}: {n:,} cell(s) not a number, scored as missing",
+              file=sys.stderr)
+
+
+def _held_out(analysis, path: str) -> dict:
+    """Metrics of the trained model on a labelled held-out file (same layout)."""
+    from analytics.loaders import load_path
+    from analytics.model import metrics
+
+    table = load_path(path, config=analysis.config)
+    frame = table.customers.drop(columns=["scored_by"], errors="ignore")
+    for feature in analysis.categorical:
+        if feature in frame:
+            frame[feature] = frame[feature].astype(str).astype("category")
+    from analytics.scoring import file_features
+
+    features, report = file_features(frame, analysis, path)
+    y = table.customers["churn"].to_numpy().astype(int)
+    proba = analysis.model.predict_proba(features)
+    result = {k: round(v, 4) for k, v in metrics(y, proba, analysis.settings.threshold).items()}
+    return {"file": path, "n": int(len(y)), "churn_rate": round(float(y.mean()), 4),
+            "metrics": result, "unknown_categories": report["unknown_categories"],
+            "out_of_range": report["out_of_range"]}
+
+
 def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> int:
     args = _parser(default_cache_dir).parse_args(argv)
     as_json = getattr(args, "json", False)
-    source = DataSource(path=args.data, demo_size=args.demo_size, as_of=args.as_of)
     try:
+        if args.command == "inspect":
+            return _inspect(args)
+        if args.command == "demo":
+            from analytics.data.layouts import write_layout
+
+            if args.rows < 1:
+                raise ChurnLensError("--rows must be at least 1")
+            path = write_layout(args.layout, args.rows, args.out, seed=args.seed)
+            print(f"wrote {args.rows:,} rows ({args.layout}) to {path}", file=sys.stderr)
+            return 0
+    except ChurnLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    training = getattr(args, "model_of", None)
+    path = args.data if not training else (None if training == "demo" else training)
+    source = DataSource(path=path, demo_size=args.demo_size, as_of=args.as_of,
+                        config=args.config)
+    try:
+        if training and not args.data:
+            raise ChurnLensError("--model-of needs --data: the new customers to score")
         if args.demo_size < 1:
             raise ChurnLensError("--demo-size must be at least 1")
         catalogue = (load_catalogue(args.offers)
@@ -207,10 +336,14 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
                                     catalogue=catalogue)
         if args.command == "evaluate":
             result = analysis.evaluation()
+            if args.test:
+                result["held_out_test"] = _held_out(analysis, args.test)
             if as_json:
                 print(json.dumps(result))
             else:
                 _print_evaluation(result)
+        elif args.command == "score" and training:
+            _score_new(analysis, args)
         elif args.command == "score":
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)

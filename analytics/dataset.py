@@ -1,8 +1,11 @@
 """The dataset description and the one canonical customer table everything downstream uses.
 
-A `DatasetSpec` says which column is what (id, label or end date, revenue, tenure or start
-date, features). `build_table` turns a raw frame plus a spec into a validated `CustomerTable`:
-features at one as-of date, the label, and a data-quality report.
+A `DatasetConfig` (analytics/data/config.py) says which column is what (id, label or end date,
+revenue, tenure or start date, features). `build_table` turns a raw frame plus a config into
+a validated `CustomerTable`: features at one as-of date, the label, and a data-quality
+report. Numbers are typed as numbers: a text column whose cells are nearly all numbers is
+read as numbers (the rest reported as coerced to missing); the columns of a role (tenure,
+revenue) are checked strictly.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analytics.data.config import REVENUE_PERIODS, TENURE_UNITS, DatasetConfig
 from analytics.errors import DataError, row_examples
 
 POSITIVE_LABELS = frozenset({"yes", "y", "true", "1", "1.0", "churn", "churned", "left"})
@@ -28,7 +32,11 @@ END_DATE = "end_date"  # dated data only: when a churner left (NaT while active)
 # Which model scores a customer (analytics.model.CrossFittedModel): -1 the final model, k the
 # fold model that did not see them in training.
 SCORED_BY = "scored_by"
-META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY, DURATION, SCORED_BY)
+ACQUISITION = "acquisition_cost"  # what winning the customer cost (a column or per channel)
+META_COLUMNS = (ID, CHURN, ACTIVE, TENURE, MONTHLY, DURATION, SCORED_BY, ACQUISITION)
+# A text column is read as numbers when at least this share of its non-blank cells are.
+NUMERIC_SHARE = 0.98
+BOOLEAN_PAIRS = ({"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"})
 
 # Plausibility limits of the numbers read. A number larger in size than MAX_ABS_VALUE (or
 # infinite) is a typo, an overflow or a sentinel, never a charge or a count; a tenure above
@@ -38,29 +46,6 @@ MAX_TENURE_MONTHS = 1200
 # A file with more columns than this is refused before any work on it (the model itself uses
 # at most analytics.pipeline.MAX_FEATURES of them).
 MAX_COLUMNS = 1000
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Which source column plays which role. Either `label_column` or `end_date_column` is set."""
-
-    id_column: str = "customerID"
-    label_column: str | None = "Churn"
-    revenue_column: str = "MonthlyCharges"
-    tenure_column: str | None = "tenure"
-    begin_date_column: str | None = None
-    end_date_column: str | None = None
-    active_end_values: tuple[str, ...] = ("No", "")
-    as_of: str | None = None
-    extraction_date: str | None = None
-    total_charges_column: str | None = "TotalCharges"
-    numeric_columns: tuple[str, ...] = ("tenure", "MonthlyCharges", "TotalCharges")
-    drop_columns: tuple[str, ...] = ()
-    label_name: str = "Churn"
-
-    @property
-    def dated(self) -> bool:
-        return self.end_date_column is not None
 
 
 @dataclass
@@ -100,6 +85,11 @@ class CustomerTable:
     # The source column the label comes from (the label, or the end date of dated data), so
     # later checks (enough churners to learn from) can name it.
     label_column: str | None = None
+    config: DatasetConfig | None = None
+    # How the file was read (format, delimiter, encoding...) and, when the config was
+    # inferred, the guesses with their reasons (analytics/data/inspect.py).
+    read_info: dict | None = None
+    inspection: dict | None = None
 
     @property
     def features(self) -> list[str]:
@@ -110,6 +100,18 @@ NUMBER_PATTERN = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 
 
 def _coerce_numeric(raw: pd.DataFrame, column: str, source: str, quality: DataQuality) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw[column]) and not pd.api.types.is_bool_dtype(raw[column]):
+        values = raw[column].astype(float)
+        huge = values.abs().gt(MAX_ABS_VALUE).to_numpy()
+        if huge.any():
+            idx = np.flatnonzero(huge)
+            raise DataError(f"{len(idx)} value(s) infinite or larger than {MAX_ABS_VALUE:g} in "
+                            "size; a number this large is a typo or an overflow: fix the cell "
+                            "or leave it blank", file=source, column=column,
+                            examples=row_examples(_short(raw[column].iloc[idx]), idx + 2))
+        if values.isna().any():
+            quality.coerced[f"{column}: blank -> missing"] = int(values.isna().sum())
+        return values
     text = raw[column].astype(str).str.strip()
     blank = text.isin(["", "nan", "NaN", "None"])
     values = pd.to_numeric(text.where(~blank), errors="coerce")
@@ -158,17 +160,46 @@ def _check_range(values: pd.Series, raw: pd.DataFrame, column: str, source: str,
                             examples=row_examples(raw[column].iloc[idx], idx + 2))
 
 
-def _parse_label(raw: pd.DataFrame, column: str, source: str) -> np.ndarray:
-    text = raw[column].astype(str).str.strip().str.lower()
-    pos = text.isin(POSITIVE_LABELS)
-    neg = text.isin(NEGATIVE_LABELS)
+def label_text(series: pd.Series) -> pd.Series:
+    """Label cells as lower-case text; whole numbers without a decimal part ('1', not '1.0')."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.astype(float)
+        whole = values.dropna().mod(1).eq(0).all()
+        text = (values.astype("Int64").astype(str) if whole else values.astype(str))
+        return text.str.lower().replace({"<na>": ""})
+    return series.astype(str).str.strip().str.lower()
+
+
+def _parse_label(raw: pd.DataFrame, column: str, source: str,
+                 churned: tuple = ()) -> np.ndarray:
+    text = label_text(raw[column])
+    if churned:
+        wanted = {str(v).strip().lower() for v in churned}
+        wanted |= {w[:-2] for w in wanted if w.endswith(".0")}
+        pos = text.isin(wanted)
+        neg = ~pos & text.ne("")
+        values = sorted(set(text.unique()) - wanted - {""})
+        if pos.any() and len(values) > 1:
+            found = sorted(raw[column].astype(str).unique().tolist())[:10]
+            idx = np.flatnonzero(~pos.to_numpy())
+            raise DataError(f"the label has more than two values ({found}); churned = "
+                            f"{list(churned)} leaves several others", file=source,
+                            column=column, examples=row_examples(raw[column].iloc[idx], idx + 2))
+    else:
+        pos = text.isin(POSITIVE_LABELS)
+        neg = text.isin(NEGATIVE_LABELS)
     unknown = ~(pos | neg)
     if unknown.any():
         found = sorted(raw[column].astype(str).unique().tolist())[:10]
         idx = np.flatnonzero(unknown.to_numpy())
         raise DataError(f"unrecognised churn labels; values found: {found}; expected yes/no, "
-                        "true/false or 1/0", file=source, column=column,
+                        "true/false or 1/0 (or say which values mean churned: [roles] "
+                        "churned = [...])", file=source, column=column,
                         examples=row_examples(raw[column].iloc[idx], idx + 2))
+    if churned and not pos.any():
+        raise DataError(f"no row has the churned value(s) {list(churned)}; values found: "
+                        f"{sorted(raw[column].astype(str).unique().tolist())[:10]}",
+                        file=source, column=column)
     return pos.to_numpy().astype(np.int8)
 
 
@@ -194,25 +225,31 @@ def _months_between(start: pd.Series, end: pd.Series | pd.Timestamp) -> np.ndarr
     return months.to_numpy(dtype=float)
 
 
-def _check_required(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> None:
-    required = [spec.id_column, spec.revenue_column]
-    if spec.dated:
-        required += [spec.end_date_column, spec.begin_date_column or spec.tenure_column]
-    else:
-        required += [spec.label_column, spec.tenure_column]
-    for column in required:
-        if column and column not in raw.columns:
-            found = ", ".join(map(str, raw.columns[:25]))
-            raise DataError(f"required column is missing; columns found: {found}", file=source,
-                            column=column)
-    clash = [c for c in raw.columns if c in META_COLUMNS]
+def _check_required(raw: pd.DataFrame, spec: DatasetConfig, source: str) -> None:
+    from analytics.data.inspect import check_config
+
+    check_config(raw, spec, source)
+    if spec.dated and not (spec.begin_date_column or spec.tenure_column):
+        raise DataError("dated data needs a start date (or a tenure column): set "
+                        '[roles] start_date = "<column>"', file=source)
+    # A role column may have any name ("churn", "customer_id"); a feature may not take the
+    # name of a column ChurnLens adds (the revenue and tenure columns hold the same values).
+    roles = spec.role_columns | set(spec.drop_columns) | {spec.tenure_column,
+                                                          *spec.revenue_columns}
+    clash = [c for c in raw.columns if c in META_COLUMNS and c not in roles]
     if clash:
-        raise DataError("column name is reserved by ChurnLens; rename it", file=source,
+        raise DataError("column name is reserved by ChurnLens: rename it, or leave it out "
+                        f'with [features] drop = ["{clash[0]}"]', file=source,
                         column=clash[0])
 
 
-def _check_ids(raw: pd.DataFrame, column: str, source: str) -> pd.Series:
-    ids = raw[column].astype(str).str.strip()
+def _check_ids(raw: pd.DataFrame, column: str | None, source: str) -> pd.Series:
+    if column is None:  # no id column: rows are numbered from 1 in file order
+        return pd.Series(np.arange(1, len(raw) + 1).astype(str))
+    series = raw[column]
+    if pd.api.types.is_float_dtype(series) and series.dropna().mod(1).eq(0).all():
+        series = series.astype("Int64")  # 15634602.0 -> 15634602
+    ids = series.astype(str).str.strip().replace({"<NA>": ""})
     blank = ids.eq("") | raw[column].isna()
     if blank.any():
         idx = np.flatnonzero(blank.to_numpy())
@@ -226,7 +263,76 @@ def _check_ids(raw: pd.DataFrame, column: str, source: str) -> pd.Series:
     return ids
 
 
-def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTable:
+def _typed_feature(raw: pd.DataFrame, column: str, spec: DatasetConfig, source: str,
+                   quality: DataQuality) -> np.ndarray:
+    """One feature column, typed: numbers as float, text as stripped strings; a text column
+    of nearly all numbers as numbers (the rest coerced to missing and reported); booleans in
+    any usual spelling as Yes/No; `categorical_columns` as text whatever they hold."""
+    series = raw[column]
+    if column in spec.categorical_columns:
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            return label_text(series).replace({"nan": ""}).to_numpy(dtype=object)
+        return series.astype(str).str.strip().to_numpy(dtype=object)
+    if pd.api.types.is_bool_dtype(series):
+        return np.where(series.to_numpy(dtype=bool), "Yes", "No").astype(object)
+    if pd.api.types.is_numeric_dtype(series):
+        return series.to_numpy(dtype=float)
+    text = series.astype(str).str.strip()
+    if hasattr(series, "cat") and len(series.cat.categories) <= 2:
+        distinct = {str(c).strip().lower() for c in series.cat.categories} - {""}
+    else:
+        distinct = set(text.head(1000).str.lower().unique()) - {""}
+        if len(distinct) <= 2:
+            distinct = set(text.str.lower().unique()) - {""}
+    if len(distinct) == 2 and distinct in BOOLEAN_PAIRS and distinct != {"yes", "no"}:
+        low = text.str.lower()
+        yes = low.isin({"true", "yes", "y", "t"})
+        return np.where(low.eq(""), "", np.where(yes, "Yes", "No")).astype(object)
+    blank = text.isin(["", "nan", "NaN", "None", "NA", "N/A", "null"])
+    filled = int((~blank).sum())
+    forced = column in spec.numeric_columns
+    if filled and (forced or len(distinct) > 2):
+        values = pd.to_numeric(text.where(~blank), errors="coerce")
+        bad = values.isna() & ~blank
+        share = 1 - bad.sum() / filled
+        if forced or share >= NUMERIC_SHARE:
+            if bad.any():
+                idx = np.flatnonzero(bad.to_numpy())
+                shown = ", ".join(row_examples(series.iloc[idx], idx + 2)[:2])
+                quality.coerced[f"{column}: not a number -> missing (e.g. {shown})"] = len(idx)
+            if blank.any():
+                quality.coerced[f"{column}: blank -> missing"] = int(blank.sum())
+            huge = values.abs().gt(MAX_ABS_VALUE)
+            if huge.any():
+                quality.coerced[f"{column}: larger than {MAX_ABS_VALUE:g} -> missing"] = int(
+                    huge.sum())
+                values = values.where(~huge)
+            return values.to_numpy(dtype=float)
+    return text.to_numpy(dtype=object)
+
+
+def _revenue(raw: pd.DataFrame, spec: DatasetConfig, source: str, numeric_values: dict,
+             quality: DataQuality) -> np.ndarray:
+    """Monthly revenue: the revenue column(s) summed, converted from their period; NaN for
+    every customer when the data has none."""
+    if not spec.revenue_columns:
+        quality.notes.append("no revenue column: ARPU, CLV, revenue at risk and expected "
+                             "profit are left out")
+        return np.full(len(raw), np.nan)
+    total = np.zeros(len(raw))
+    what = "monthly revenue" if spec.revenue_period == "month" else "revenue"
+    for column in spec.revenue_columns:
+        values = numeric_values[column]
+        _check_range(values, raw, column, source, what=what, required=True)
+        total = total + values.to_numpy()
+    factor = REVENUE_PERIODS[spec.revenue_period]
+    if factor != 1.0:
+        quality.notes.append(f"revenue ({' + '.join(spec.revenue_columns)}) is per "
+                             f"{spec.revenue_period}: divided into monthly revenue")
+    return total * factor
+
+
+def build_table(raw: pd.DataFrame, spec: DatasetConfig, source: str) -> CustomerTable:
     """Validate `raw` against `spec` and return the canonical customer table."""
     if raw.empty:
         raise DataError("the file has a header but no data rows", file=source)
@@ -235,31 +341,35 @@ def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTa
                         "reads; keep the id, label, tenure and charges columns and the ones "
                         "worth learning from (delete the others in a spreadsheet, or with "
                         "pandas: df.drop(columns=[...]).to_csv(...))", file=source)
+    raw = raw.reset_index(drop=True)
     _check_required(raw, spec, source)
     quality = DataQuality(rows_read=len(raw))
     ids = _check_ids(raw, spec.id_column, source)
 
     skip = {spec.tenure_column, spec.total_charges_column} if spec.dated else set()
-    numeric_values = {
-        column: _coerce_numeric(raw, column, source, quality)
-        for column in dict.fromkeys((*spec.numeric_columns, spec.revenue_column))
-        if column in raw.columns and column not in skip
-    }
-    monthly = numeric_values[spec.revenue_column]
-    if monthly.isna().any():
-        idx = np.flatnonzero(monthly.isna().to_numpy())
-        raise DataError("monthly revenue is missing", file=source, column=spec.revenue_column,
-                        examples=[f"row {i + 2}" for i in idx[:3]])
-    _check_range(monthly, raw, spec.revenue_column, source, what="monthly revenue",
-                 required=True)
-    if not spec.dated:
-        _check_range(numeric_values[spec.tenure_column], raw, spec.tenure_column, source,
-                     what="tenure (months as a customer)", required=True,
-                     maximum=MAX_TENURE_MONTHS)
+    strict = dict.fromkeys((*spec.numeric_columns, *spec.revenue_columns,
+                            spec.tenure_column, spec.acquisition_cost_column))
+    numeric_values = {column: _coerce_numeric(raw, column, source, quality)
+                      for column in strict
+                      if column and column in raw.columns and column not in skip
+                      and column not in spec.categorical_columns}
+    monthly = _revenue(raw, spec, source, numeric_values, quality)
+    tenure_months = None
+    if not spec.dated and spec.tenure_column:
+        factor = TENURE_UNITS[spec.tenure_unit]
+        values = numeric_values[spec.tenure_column]
+        _check_range(values, raw, spec.tenure_column, source,
+                     what=f"tenure ({spec.tenure_unit} as a customer)", required=True,
+                     maximum=MAX_TENURE_MONTHS / factor)
+        tenure_months = values.to_numpy() * factor
+        if factor != 1.0:
+            quality.notes.append(f"tenure `{spec.tenure_column}` is in {spec.tenure_unit}: "
+                                 "converted to months for tenure bands, survival and CLV")
 
-    roles = {spec.id_column, spec.label_column, spec.begin_date_column, spec.end_date_column,
-             *spec.drop_columns}
-    feature_cols = [c for c in raw.columns if c not in roles]
+    roles = spec.role_columns | set(spec.drop_columns)
+    feature_cols = [c for c in raw.columns if c not in roles
+                    and (not spec.use_columns or c in spec.use_columns
+                         or c in (spec.tenure_column, *spec.revenue_columns))]
     if spec.dated and spec.tenure_column and spec.tenure_column not in feature_cols:
         feature_cols.append(spec.tenure_column)  # computed from the dates below
     # Built in one go: inserting hundreds of columns one by one fragments the frame.
@@ -269,24 +379,27 @@ def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTa
             columns[column] = np.full(len(raw), np.nan)  # filled from the dates later
         elif column in numeric_values:
             columns[column] = numeric_values[column].to_numpy()
-        elif pd.api.types.is_numeric_dtype(raw[column]):
-            columns[column] = raw[column].to_numpy(dtype=float)
         else:
-            columns[column] = raw[column].astype(str).str.strip().to_numpy()
-    columns[MONTHLY] = monthly.to_numpy()
+            columns[column] = _typed_feature(raw, column, spec, source, quality)
+    columns[MONTHLY] = monthly
+    if spec.acquisition_cost_column:
+        columns[ACQUISITION] = numeric_values[spec.acquisition_cost_column].to_numpy()
+    elif spec.acquisition_channel_column and spec.acquisition_costs:
+        channel = raw[spec.acquisition_channel_column].astype(str).str.strip()
+        columns[ACQUISITION] = channel.map(spec.cost_by_channel()).to_numpy(dtype=float)
     base = pd.DataFrame(columns)
 
     if spec.dated:
         customers, training, as_of, extraction = _dated_frames(raw, base, spec, source, quality)
     else:
-        label = _parse_label(raw, spec.label_column, source)
+        label = _parse_label(raw, spec.label_column, source, spec.churned_values)
         base[CHURN] = label
         base[ACTIVE] = label == 0
-        base[TENURE] = numeric_values[spec.tenure_column].to_numpy()
+        base[TENURE] = tenure_months if tenure_months is not None else np.nan
         base[DURATION] = base[TENURE]
         customers = training = base
         as_of = extraction = None
-        if spec.total_charges_column in base.columns:
+        if spec.total_charges_column in base.columns and tenure_months is not None:
             # Telco: a blank TotalCharges is a customer in their first month; nothing billed yet.
             miss = base[spec.total_charges_column].isna() & (base[TENURE] == 0)
             base.loc[miss, spec.total_charges_column] = 0.0
@@ -306,7 +419,7 @@ def build_table(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> CustomerTa
     return CustomerTable(source=source, customers=customers, training=training,
                          categorical=categorical, numeric=numeric, quality=quality,
                          as_of=as_of, extraction_date=extraction,
-                         label_column=spec.label_column or spec.end_date_column)
+                         label_column=spec.label_column or spec.end_date_column, config=spec)
 
 
 def _finish(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
@@ -317,7 +430,7 @@ def _finish(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _dated_frames(raw, base, spec: DatasetSpec, source: str, quality: DataQuality):
+def _dated_frames(raw, base, spec: DatasetConfig, source: str, quality: DataQuality):
     """Features at the as-of date for training; at the extraction date for active customers."""
     end = _parse_dates(raw, spec.end_date_column, source, allowed_text=spec.active_end_values)
     begin = _parse_dates(raw, spec.begin_date_column, source)

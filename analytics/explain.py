@@ -94,6 +94,10 @@ def describe_value(feature: str, value) -> str:
         return f"Tenure {_number(months)} month{'' if months == 1 else 's'}"
     if isinstance(value, int | float | np.integer | np.floating):
         return f"{feature_label(feature)} {_number(value)}"
+    if text in ("Yes", "No"):  # any yes/no column: 'Has international plan', 'No voice mail'
+        label = feature_label(feature)
+        label = label[:1].lower() + label[1:]
+        return f"Has {label}" if text == "Yes" else f"No {label}"
     return f"{feature_label(feature)}: {text}"
 
 

@@ -1,6 +1,8 @@
-"""Read the supported layouts into the canonical customer table.
+"""Read the supported inputs into the canonical customer table.
 
-- a Telco-layout CSV (one row per customer, a Churn column);
+- any churn table in one file (CSV with any delimiter and encoding, Excel, Parquet), with a
+  dataset config (`--config`) or with one inferred from the file (analytics/data/inspect.py);
+  a file in the IBM Telco layout gets the built-in Telco config;
 - an Interconnect folder (contract, personal, internet, phone CSVs joined on customerID,
   churn from EndDate, features at an as-of date before the churn window);
 - the built-in demo data (no path).
@@ -14,15 +16,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics.dataset import CustomerTable, DatasetSpec, build_table
+from analytics.data.config import Actionable, DatasetConfig, load_config
+from analytics.dataset import CustomerTable, build_table
 from analytics.errors import DataError
 
-TELCO_SPEC = DatasetSpec()
-INTERCONNECT_SPEC = DatasetSpec(label_column=None, begin_date_column="BeginDate",
-                                end_date_column="EndDate", tenure_column="tenure")
 INTERCONNECT_TABLES = ("contract", "personal", "internet", "phone")
 INTERNET_ADDONS = ("OnlineSecurity", "OnlineBackup", "DeviceProtection", "TechSupport",
                    "StreamingTV", "StreamingMovies")
+NO_INTERNET = "No internet service"
+TELCO_ACTIONABLE = (
+    Actionable("Contract", values=("Month-to-month", "One year", "Two year")),
+    Actionable("PaymentMethod", values=("Bank transfer (automatic)", "Credit card (automatic)",
+                                        "Electronic check", "Mailed check")),
+    Actionable("PaperlessBilling", values=("No", "Yes")),
+    *(Actionable(c, values=("No", "Yes"), fixed=(NO_INTERNET,)) for c in INTERNET_ADDONS),
+)
+# The built-in IBM Telco layout (also the demo data's): drivers pinned to the three the
+# retention team reads first, the actionable features of its offers.
+TELCO_CONFIG = DatasetConfig(numeric_columns=("tenure", "MonthlyCharges", "TotalCharges"),
+                             drivers=("Contract", "InternetService", "PaymentMethod"),
+                             actionable=TELCO_ACTIONABLE)
+INTERCONNECT_CONFIG = replace(TELCO_CONFIG, label_column=None, begin_date_column="BeginDate",
+                              end_date_column="EndDate")
+# Kept for older callers.
+TELCO_SPEC, INTERCONNECT_SPEC = TELCO_CONFIG, INTERCONNECT_CONFIG
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -41,10 +58,80 @@ def read_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def load_telco(path: str | Path, spec: DatasetSpec = TELCO_SPEC) -> CustomerTable:
+def load_telco(path: str | Path, spec: DatasetConfig = TELCO_CONFIG) -> CustomerTable:
     """One CSV in the IBM Telco layout."""
     path = Path(path)
     return build_table(read_csv(path), spec, source=str(path))
+
+
+def is_telco_layout(columns) -> bool:
+    from analytics.demo import TELCO_COLUMNS
+
+    return set(TELCO_COLUMNS) <= {str(c) for c in columns}
+
+
+def resolve_config(raw: pd.DataFrame, config: DatasetConfig | None, source: str):
+    """(config, inspection or None): the given config, the Telco one for a Telco-layout
+    file, or one inferred from the file (DataError listing every unsettled role)."""
+    from analytics.data.inspect import inspect_frame
+
+    if config is not None:
+        return config, None
+    if is_telco_layout(raw.columns):
+        return TELCO_CONFIG, None
+    inspection = inspect_frame(raw, source)
+    inspection.raise_if_unsettled()
+    return inspection.config, inspection
+
+
+def read_best_sheet(path: Path, options: dict):
+    """`read_table`; for a workbook of several sheets with none named, the first sheet
+    that holds a churn label (a first sheet of notes is common), else the first."""
+    from analytics.data.inspect import inspect_frame
+    from analytics.data.readers import read_table
+
+    raw, info = read_table(path, **options)
+    if options.get("sheet") or len(info.sheets) < 2:
+        return raw, info
+    first = (raw, info)
+    for sheet in info.sheets:
+        if sheet != info.sheet:
+            raw, info = read_table(path, **{**options, "sheet": sheet})
+        if is_telco_layout(raw.columns) or any(
+                g.role == "label" and g.column for g in inspect_frame(raw, str(path)).guesses):
+            if info.sheet != first[1].sheet:
+                info.note = (f"sheet '{info.sheet}', the first with a churn label "
+                             f"('{first[1].sheet}' has none)")
+            return raw, info
+    return first
+
+
+def load_file(path: str | Path, config: DatasetConfig | None = None,
+              as_of: str | None = None) -> CustomerTable:
+    """One file of any supported format, with `config` or an inferred one."""
+    from analytics.data.readers import read_table
+
+    path = Path(path)
+    options = {} if config is None else {"sheet": config.sheet, "delimiter": config.delimiter,
+                                         "encoding": config.encoding, "decimal": config.decimal}
+    raw, info = read_best_sheet(path, options)
+    config, inspection = resolve_config(raw, config, str(path))
+    if as_of:
+        config = replace(config, as_of=as_of)
+    table = build_table(raw, config, source=str(path))
+    table.read_info = info.as_dict()
+    if getattr(info, "note", None):
+        table.read_info["note"] = info.note
+        table.quality.notes.append(f"read {info.note}")
+    table.inspection = None if inspection is None else {
+        "guesses": [vars(g) for g in inspection.guesses], "excluded": inspection.excluded,
+        "warnings": inspection.warnings}
+    if inspection is not None:
+        table.quality.notes.extend(f"inferred: {g.role} = {g.column} ({g.reason})"
+                                   for g in inspection.guesses)
+        table.quality.notes.extend(f"left out: {c} ({why})" for c, why in inspection.excluded)
+        table.quality.notes.extend(f"warning: {w}" for w in inspection.warnings)
+    return table
 
 
 def read_interconnect(folder: str | Path) -> pd.DataFrame:
@@ -89,7 +176,7 @@ def load_interconnect(folder: str | Path, as_of: str | None = None) -> CustomerT
     folder = Path(folder)
     if not folder.exists():
         raise DataError("folder not found", file=str(folder))
-    spec = replace(INTERCONNECT_SPEC, as_of=as_of)
+    spec = replace(INTERCONNECT_CONFIG, as_of=as_of)
     return build_table(read_interconnect(folder), spec, source=str(folder))
 
 
@@ -98,14 +185,18 @@ def load_demo(n_customers: int = 7043, seed: int = 0, with_dates: bool = False) 
     from analytics.demo import generate_demo
 
     raw = generate_demo(n_customers, seed=seed, with_dates=with_dates)
-    spec = INTERCONNECT_SPEC if with_dates else TELCO_SPEC
+    spec = INTERCONNECT_CONFIG if with_dates else TELCO_CONFIG
     source = f"demo data ({n_customers:,} customers, seed {seed})"
     return build_table(raw, spec, source=source)
 
 
 def load_path(path: str | Path | None, demo_size: int = 7043, seed: int = 0,
-              as_of: str | None = None) -> CustomerTable:
-    """A Telco CSV, an Interconnect folder, or (no path) the demo data."""
+              as_of: str | None = None,
+              config: DatasetConfig | str | Path | None = None) -> CustomerTable:
+    """A data file (with `config`, a config file path or an inferred config), an
+    Interconnect folder, or (no path) the demo data."""
+    if isinstance(config, (str, Path)):
+        config = load_config(config)
     if path is None or str(path) == "":
         return load_demo(demo_size, seed=seed)
     path = Path(path)
@@ -117,10 +208,11 @@ def load_path(path: str | Path | None, demo_size: int = 7043, seed: int = 0,
             raise DataError("folder has none of contract.csv, personal.csv, internet.csv, "
                             "phone.csv (the Interconnect layout)", file=str(path))
         return load_interconnect(path, as_of=as_of)
-    return load_telco(path)
+    return load_file(path, config, as_of=as_of)
 
 
-def fingerprint(path: str | Path | None, demo_size: int = 7043, seed: int = 0) -> str:
+def fingerprint(path: str | Path | None, demo_size: int = 7043, seed: int = 0,
+                config: str | Path | None = None) -> str:
     """A short hash of the input bytes (or of the demo parameters) for cache keys."""
     digest = hashlib.sha256()
     if path is None or str(path) == "":
@@ -128,6 +220,8 @@ def fingerprint(path: str | Path | None, demo_size: int = 7043, seed: int = 0) -
         return digest.hexdigest()[:16]
     path = Path(path)
     files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    if config:
+        files = [*files, Path(config)]
     for file in files:
         if not file.exists():
             continue

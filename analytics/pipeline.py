@@ -23,7 +23,8 @@ from analytics.evaluation import calibration_study, fit_calibrator
 from analytics.explain import top_reason_indices
 from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, cross_validate,
                              leakage_check, univariate_auc)
-from analytics.segments import Segmentation, segment_customers, segment_profiles
+from analytics.segments import (Segmentation, extra_features, segment_customers,
+                                segment_profiles)
 from analytics.survival import SurvivalModel, fit_survival, pareto_share, survival_clv
 
 TENURE_BANDS = ((0, 12, "0-12 months"), (13, 24, "13-24 months"), (25, 48, "25-48 months"),
@@ -105,10 +106,34 @@ class ChurnAnalysis:
     # The out-of-fold calibration study: reliability before and after each method, the best
     # method, and whether the served scores were recalibrated with it.
     calibration: dict | None = None
+    # The dataset config the data was read with (roles, drivers, actionable features,
+    # business words), how the file was read and, when inferred, the guesses and reasons.
+    config: object | None = None
+    read_info: dict | None = None
+    inspection: dict | None = None
+    # Features left out of training, each with the reason (flagged by the leakage check).
+    dropped: list[dict] = field(default_factory=list)
 
     @property
     def features(self) -> list[str]:
         return self.categorical + self.numeric
+
+    def roles(self) -> dict:
+        """Which source column plays which role (from the dataset config)."""
+        c = self.config
+        if c is None:
+            return {}
+        return {"id": c.id_column, "label": c.label_column, "end_date": c.end_date_column,
+                "start_date": c.begin_date_column, "revenue": list(c.revenue_columns),
+                "revenue_period": c.revenue_period, "tenure": c.tenure_column,
+                "tenure_unit": c.tenure_unit, "customer_word": c.customer_word,
+                "currency": c.currency}
+
+    def importance(self) -> dict[str, float]:
+        """Mean |SHAP| per feature (probability points of the raw model), largest first."""
+        mean = np.abs(self.shap_values).mean(axis=0) if len(self.shap_values) else []
+        pairs = sorted(zip(self.features, map(float, mean)), key=lambda p: -p[1])
+        return dict(pairs)
 
     def scored_out_of_fold(self) -> dict:
         """How many customers got an out-of-fold score (the final model was trained on
@@ -128,6 +153,9 @@ class ChurnAnalysis:
             "cross_validation": {"folds": self.cv.n_splits, "rows": self.cv.n_rows,
                                  "sampled": self.cv.sampled, "threshold": self.cv.threshold},
             "leakage_warnings": self.leakage,
+            "roles": self.roles(),
+            "features": list(self.features),
+            "dropped_features": list(self.dropped),
             "out_of_time_backtest": self.backtest,
             "models": {name: {k: round(v, 4) for k, v in row.items()}
                        for name, row in self.cv.summary().items()},
@@ -231,6 +259,14 @@ def scorer_assignment(customer_ids, train_ids, cv_idx: np.ndarray, fold_of: np.n
     return np.where(where >= 0, by_train[np.maximum(where, 0)], -1).astype(np.int8)
 
 
+def _pareto(customers: pd.DataFrame) -> float | None:
+    """The revenue share of the top 20% of active customers (None without revenue)."""
+    monthly = customers.loc[customers[ACTIVE], MONTHLY]
+    if not np.isfinite(monthly.to_numpy(dtype=float)).any():
+        return None
+    return pareto_share(monthly.fillna(0.0))
+
+
 def tenure_bands(tenure: np.ndarray) -> pd.Categorical:
     labels = [label for _, _, label in TENURE_BANDS]
     edges = [-0.5] + [hi + 0.5 for _, hi, _ in TENURE_BANDS]
@@ -257,6 +293,24 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     progress("leakage check")
     leakage = leakage_check(train.iloc[cv_idx], y[cv_idx], cat, num,
                             random_state=settings.random_state)
+    config = table.config
+    dropped = []
+    if leakage and not (config is not None and config.keep_flagged):
+        # A feature that alone all but gives the answer away is known after the outcome;
+        # training on it makes every metric meaningless. Left out, with the reason shown.
+        flagged = {w["feature"] for w in leakage}
+        if len(flagged) >= len(cat) + len(num):
+            raise DataError("every feature is flagged by the leakage check (each alone "
+                            "predicts churn almost perfectly); nothing honest is left to "
+                            "learn from: set [features] keep_flagged = true to train on them "
+                            "anyway", file=table.source)
+        cat = [c for c in cat if c not in flagged]
+        num = [c for c in num if c not in flagged]
+        for warning in leakage:
+            warning["dropped"] = True
+            warning["message"] += "; left out of training"
+            dropped.append({"feature": warning["feature"], "reason": warning["message"]})
+        progress(f"left out {len(flagged)} leaking feature(s): {', '.join(sorted(flagged))}")
     cv = cross_validate(train.iloc[cv_idx], y[cv_idx], cat, num, n_splits=settings.n_splits,
                         threshold=settings.threshold, random_state=settings.random_state,
                         baselines=settings.baselines, progress=progress, keep_models=True)
@@ -294,45 +348,56 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
         kpis.assign_tiers(proba, settings.tier_high, settings.tier_medium),
         categories=list(kpis.TIERS))
     customers[TENURE_BAND] = tenure_bands(customers[TENURE].to_numpy())
-    hazard = kpis.monthly_hazard(customers[CHURN], customers[DURATION])
+    has_tenure = bool(np.isfinite(customers[DURATION].to_numpy(dtype=float)).all())
+    hazard = (kpis.monthly_hazard(customers[CHURN], customers[DURATION]) if has_tenure
+              else math.nan)
     # CLV from the Kaplan-Meier retention curve, conditional on each customer's tenure and
-    # scaled by their churn probability (see analytics/survival.py).
-    survival = fit_survival(customers[DURATION], customers[CHURN])
-    customers[CLV] = survival_clv(
+    # scaled by their churn probability (see analytics/survival.py). Without a tenure there
+    # is no retention curve: no CLV either (blank, never a guess).
+    survival = fit_survival(customers[DURATION], customers[CHURN]) if has_tenure else None
+    customers[CLV] = (survival_clv(
         survival, customers[TENURE], customers[MONTHLY], proba, margin=settings.margin,
         annual_discount=settings.annual_discount, horizon_months=settings.horizon_months,
-    ).astype(np.float32)
+    ) if has_tenure else np.full(len(customers), np.nan)).astype(np.float32)
     # Customers who already left have no lifetime value left (blank, not zero).
     customers.loc[~customers[ACTIVE].to_numpy(dtype=bool), CLV] = np.nan
     timings["scoring_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    progress("behavioural segments")
-    segmentation = segment_customers(customers, proba, random_state=settings.random_state)
-    customers[SEGMENT] = pd.Categorical.from_codes(segmentation.labels,
-                                                   categories=segmentation.names)
-    customers[OUTLIER] = segmentation.outlier
-    profiles = segment_profiles(customers, segmentation, proba, customers[CLV].to_numpy())
-    timings["segments_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
     progress("SHAP reasons")
     shap_values, base = model.shap_values(customers)
+    cat_num = cat + num
     top = top_reason_indices(shap_values, k=len(REASON_COLUMNS))
     for slot, column in enumerate(REASON_COLUMNS):
         # Fewer features than reason slots (a file with only tenure and charges): -1, none.
         customers[column] = (top[:, slot] if slot < top.shape[1]
                              else np.full(len(customers), -1, dtype=top.dtype))
     timings["shap_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    progress("behavioural segments")
+    # Other businesses' data: segmented on tenure, revenue and the top numeric drivers.
+    mean_shap = np.abs(shap_values).mean(axis=0)
+    ranked = [cat_num[j] for j in np.argsort(-mean_shap)] if len(mean_shap) else []
+    roles = (config.tenure_column, *config.revenue_columns) if config is not None else ()
+    extra = extra_features(customers, ranked, exclude=roles)
+    segmentation = segment_customers(customers, proba, random_state=settings.random_state,
+                                     extra=extra)
+    customers[SEGMENT] = pd.Categorical.from_codes(segmentation.labels,
+                                                   categories=segmentation.names)
+    customers[OUTLIER] = segmentation.outlier
+    profiles = segment_profiles(customers, segmentation, proba, customers[CLV].to_numpy())
+    timings["segments_s"] = time.perf_counter() - clock
+
     progress("done")
     return ChurnAnalysis(source=table.source, customers=customers, categorical=cat, numeric=num,
                          model=model, shap_values=shap_values, shap_base=base, cv=cv,
                          leakage=leakage, quality=quality, settings=settings,
                          hazard=hazard, train_rows=len(fit_idx), survival=survival,
                          calibration=calibration,
-                         pareto_top20=pareto_share(customers.loc[customers[ACTIVE], MONTHLY]),
+                         pareto_top20=_pareto(customers),
                          segmentation=segmentation, segment_profiles=profiles,
-                         as_of=table.as_of,
+                         as_of=table.as_of, config=config, read_info=table.read_info,
+                         inspection=table.inspection, dropped=dropped,
                          extraction_date=table.extraction_date, timings=timings,
                          reference=train.iloc[_stratified_sample(
                              y, REFERENCE_ROWS, settings.random_state)][cat + num]

@@ -28,12 +28,21 @@ from analytics.store import ArtifactStore, make_key
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where the customers come from: a path (CSV or Interconnect folder) or the demo data."""
+    """Where the customers come from: a path (a data file or an Interconnect folder) with an
+    optional dataset config file, or the demo data."""
 
     path: str | None = None
     demo_size: int = 7043
     seed: int = 0
     as_of: str | None = None
+    config: str | None = None
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.path, self.demo_size, self.seed, self.config)
+
+    def load(self, as_of: str | None = None):
+        return load_path(self.path, demo_size=self.demo_size, seed=self.seed,
+                         as_of=as_of or self.as_of, config=self.config)
 
     def label(self) -> str:
         return self.path or f"demo data ({self.demo_size:,} customers)"
@@ -42,8 +51,9 @@ class DataSource:
 def code_fingerprint() -> str:
     """A hash of the analytics source, so an edited pipeline never serves stale results."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -54,8 +64,7 @@ RELABEL_SETTINGS = ("tier_high", "tier_medium")
 
 def cache_key(source: DataSource, settings: AnalysisSettings) -> str:
     trained = {k: v for k, v in settings.as_dict().items() if k not in RELABEL_SETTINGS}
-    return make_key(fingerprint(source.path, source.demo_size, source.seed), source.as_of,
-                    trained, __version__, code_fingerprint())
+    return make_key(source.fingerprint(), source.as_of, trained, __version__, code_fingerprint())
 
 
 def retier(analysis: ChurnAnalysis, high: float, medium: float) -> None:
@@ -95,10 +104,25 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     if catalogue is not None:
         # The promo-code salt is the data and the catalogue only: a customer keeps their code
         # through upgrades and model settings (adding a baseline changed every code before).
-        salt = make_key(fingerprint(source.path, source.demo_size, source.seed), source.as_of,
-                        catalogue_fingerprint(catalogue))
+        salt = make_key(source.fingerprint(), source.as_of, catalogue_fingerprint(catalogue))
         attach_recommendations(analysis, catalogue, key, salt, store, progress)
     return analysis, from_cache
+
+
+def load_cached(source: DataSource, settings: AnalysisSettings, cache_dir: str | Path | None,
+                catalogue: Catalogue | None = None, key_path: str | Path | None = None,
+                progress: Progress = lambda _m: None) -> ChurnAnalysis | None:
+    """The analysis of `source` when the cache holds it (with the offers attached), else None:
+    never trains (switching datasets in a running app must not block on a training)."""
+    store = open_store(cache_dir, key_path, progress)
+    if store is None:
+        return None
+    key = cache_key(source, settings)
+    analysis = _load(store, key, settings, progress)
+    if analysis is not None and catalogue is not None:
+        salt = make_key(source.fingerprint(), source.as_of, catalogue_fingerprint(catalogue))
+        attach_recommendations(analysis, catalogue, key, salt, store, progress)
+    return analysis
 
 
 def open_store(cache_dir: str | Path | None, key_path: str | Path | None = None,
@@ -158,15 +182,14 @@ def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFram
 def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore | None,
            key: str, progress: Progress) -> ChurnAnalysis:
     progress(f"loading {source.label()}")
-    table = load_path(source.path, demo_size=source.demo_size, seed=source.seed,
-                      as_of=source.as_of)
+    table = source.load()
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
              "for training)")
     analysis = analyse(table, settings, progress=progress)
     if table.as_of and table.extraction_date and source.path:
         progress("out-of-time backtest")
         analysis.backtest = out_of_time_backtest(
-            lambda date: load_path(source.path, as_of=date), table.as_of,
+            lambda date: source.load(as_of=date), table.as_of,
             table.extraction_date, threshold=settings.threshold,
             max_train_rows=settings.train_max_rows, random_state=settings.random_state)
     if store and store.try_put(key, analysis):
@@ -180,7 +203,7 @@ def compare_file(analysis: ChurnAnalysis, path: str | Path, as_of: str | None = 
 
     Categories the model never saw count as missing. DataError names the file when it cannot
     be read or lacks a model feature."""
-    table = load_path(path, as_of=as_of)
+    table = load_path(path, as_of=as_of, config=analysis.config)
     missing = [f for f in analysis.features if f not in table.customers.columns]
     if missing:
         raise DataError(f"the refreshed file lacks the model's feature(s) {', '.join(missing)}",

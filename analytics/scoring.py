@@ -3,8 +3,8 @@
 Every model feature must be given. Numbers must be finite numbers within ten times the
 largest magnitude the data has (a feature never negative in the data takes no negative
 value); categories must be ones the model has seen: an unknown category is reported, never
-guessed. TotalCharges, when the data has it and the record leaves it out, is tenure x
-MonthlyCharges. Error messages echo at most a short excerpt of what was sent, and results
+guessed. The spend to date (the config's `total_charges` column, TotalCharges in the Telco
+layout), when the record leaves it out, is tenure x monthly charges. Error messages echo at most a short excerpt of what was sent, and results
 hold no NaN or infinity (None instead), so they are always valid JSON.
 """
 
@@ -135,13 +135,14 @@ def _category(value, field: str, index: int | None, allowed: list[str]) -> str:
     return text
 
 
-def _customer_id(record: dict, index: int, where: int | None) -> str:
-    """The record's own id (`customer_id` or `customerID`), else new-<n>."""
-    key = "customer_id"
-    value = record.get(key)
-    if value is None or value == "":
-        key = "customerID"
+def _customer_id(record: dict, index: int, where: int | None,
+                 keys: tuple[str, ...] = ("customer_id", "customerID")) -> str:
+    """The record's own id (`customer_id` or the data's id column), else new-<n>."""
+    key, value = keys[0], None
+    for key in keys:
         value = record.get(key)
+        if value is not None and value != "":
+            break
     if value is None or value == "":
         return f"new-{index + 1}"
     text = value if isinstance(value, str) else None
@@ -151,6 +152,51 @@ def _customer_id(record: dict, index: int, where: int | None) -> str:
         raise ScoreInputError(f"field '{key}' must be a text or a whole number of at most "
                               f"{MAX_ID_CHARS} characters (got {shown(value)})", key, where)
     return text
+
+
+def _config(analysis: ChurnAnalysis):
+    from analytics.loaders import TELCO_CONFIG
+
+    config = getattr(analysis, "config", None)
+    return config if config is not None else TELCO_CONFIG
+
+
+def _derived_total(analysis: ChurnAnalysis) -> str | None:
+    """The spend-to-date feature a record may leave out (tenure x monthly bill), when the
+    data has one, a tenure in months and a single monthly revenue column."""
+    config = _config(analysis)
+    total = config.total_charges_column
+    if (total in analysis.numeric and config.tenure_column in analysis.numeric
+            and config.tenure_unit == "months" and config.revenue_column in analysis.numeric):
+        return total
+    return None
+
+
+def id_keys(analysis: ChurnAnalysis) -> tuple[str, ...]:
+    """Fields a record may carry its id in: customer_id and the data's own id column."""
+    config = _config(analysis)
+    return tuple(dict.fromkeys(["customer_id", *([config.id_column] if config.id_column
+                                                 else [])]))
+
+
+def monthly_and_tenure(frame: pd.DataFrame, analysis: ChurnAnalysis):
+    """(monthly revenue, tenure in months) of feature rows, from the config's roles; NaN
+    where the data has no such role."""
+    from analytics.data.config import REVENUE_PERIODS, TENURE_UNITS
+
+    config = _config(analysis)
+    n = len(frame)
+    if config.revenue_columns and all(c in frame for c in config.revenue_columns):
+        monthly = sum(frame[c].to_numpy(dtype=float) for c in config.revenue_columns)
+        monthly = np.asarray(monthly) * REVENUE_PERIODS[config.revenue_period]
+    else:
+        monthly = np.full(n, np.nan)
+    if config.tenure_column and config.tenure_column in frame:
+        tenure = frame[config.tenure_column].to_numpy(dtype=float) * TENURE_UNITS[
+            config.tenure_unit]
+    else:
+        tenure = np.full(n, np.nan)
+    return monthly, tenure
 
 
 def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
@@ -169,7 +215,10 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
                               f"(got {len(records)})")
     customers = analysis.customers
     bounds = numeric_bounds(analysis)
-    known = set(analysis.features) | {"customer_id", "customerID"}
+    keys = id_keys(analysis)
+    known = set(analysis.features) | set(keys)
+    derived = _derived_total(analysis)
+    config = _config(analysis)
     allowed = {field: [str(c) for c in customers[field].cat.categories]
                for field in analysis.categorical}
     rows = []
@@ -183,18 +232,18 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
                                   f"{_listing(analysis.features)}", extra[0], where)
         row = {}
         for field in analysis.numeric:
-            if field == "TotalCharges" and record.get(field) in (None, ""):
+            if field == derived and record.get(field) in (None, ""):
                 continue  # left out (or left empty): computed from tenure and charges
             if field not in record:
                 raise ScoreInputError(f"field '{field}' is missing", field, where)
             row[field] = _numeric(record[field], field, where, bounds.get(field))
-        if "TotalCharges" in analysis.numeric and "TotalCharges" not in row:
-            row["TotalCharges"] = row.get("tenure", 0.0) * row.get("MonthlyCharges", 0.0)
+        if derived and derived not in row:
+            row[derived] = row[config.tenure_column] * row[config.revenue_column]
         for field in analysis.categorical:
             if field not in record:
                 raise ScoreInputError(f"field '{field}' is missing", field, where)
             row[field] = _category(record[field], field, where, allowed[field])
-        row["customer_id"] = _customer_id(record, index, where)
+        row["customer_id"] = _customer_id(record, index, where, keys)
         rows.append(row)
     frame = pd.DataFrame(rows)
     for field in analysis.categorical:
@@ -219,9 +268,7 @@ def score_records(records, analysis: ChurnAnalysis,
     points = probability_points(shap, base)
     s = analysis.settings
     tiers = kpis.assign_tiers(proba, s.tier_high, s.tier_medium)
-    monthly = frame["MonthlyCharges"].to_numpy() if "MonthlyCharges" in frame else \
-        np.zeros(len(frame))
-    tenure = frame["tenure"].to_numpy() if "tenure" in frame else np.zeros(len(frame))
+    monthly, tenure = monthly_and_tenure(frame, analysis)
     reference = float(analysis.customers["churn_probability"].mean())
     observed = float(analysis.customers["churn"].mean())
     clv = (survival_clv(analysis.survival, tenure, monthly, proba, margin=s.margin,
@@ -255,3 +302,105 @@ def score_records(records, analysis: ChurnAnalysis,
                                     "model_implied": True}
         results.append(result)
     return results
+
+
+def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
+                  ) -> tuple[pd.DataFrame, dict]:
+    """A new file's rows as the model's features, typed as in training, and a report.
+
+    Every model feature must be a column (DataError listing all the missing ones at once).
+    A category the model never saw becomes missing and is counted per column with examples;
+    a number outside the training range is kept and flagged (counted per column); a cell
+    that is not a number becomes missing and is counted."""
+    from analytics.data.inspect import suggest
+    from analytics.errors import DataError
+
+    config = _config(analysis)
+    derived = _derived_total(analysis)
+    names = [str(c) for c in raw.columns]
+    missing = [f for f in analysis.features if f not in names and f != derived]
+    if missing:
+        raise DataError("the file lacks the model's feature column(s): " + "; ".join(
+            f"`{f}`{suggest(f, names)}" for f in missing), file=source, column=missing[0])
+    report = {"rows": int(len(raw)), "unknown_categories": {}, "out_of_range": {},
+              "not_numbers": {}}
+    frame = pd.DataFrame(index=raw.index)
+    customers = analysis.customers
+    for field in analysis.numeric:
+        if field not in raw:
+            continue
+        values = pd.to_numeric(raw[field].astype(str).str.strip()
+                               if not pd.api.types.is_numeric_dtype(raw[field])
+                               else raw[field], errors="coerce").astype(float)
+        text = raw[field].astype(str).str.strip()
+        bad = values.isna() & ~text.isin(["", "nan", "NaN", "None"])
+        if bad.any():
+            report["not_numbers"][field] = int(bad.sum())
+        seen = customers[field].to_numpy(dtype=float)
+        low, high = np.nanmin(seen), np.nanmax(seen)
+        outside = (values < low) | (values > high)
+        if outside.any():
+            report["out_of_range"][field] = {"n": int(outside.sum()), "low": float(low),
+                                             "high": float(high)}
+        frame[field] = values.to_numpy()
+    if derived and derived not in raw:
+        frame[derived] = frame[config.tenure_column] * frame[config.revenue_column]
+    for field in analysis.categorical:
+        categories = customers[field].cat.categories
+        series = raw[field]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            from analytics.dataset import label_text
+
+            text = label_text(series)
+        else:
+            text = series.astype(str).str.strip()
+        if pd.api.types.is_bool_dtype(series) or set(text.str.lower().unique()) <= {
+                "true", "false", ""}:
+            if set(map(str, categories)) <= {"Yes", "No", ""}:
+                text = text.str.lower().map({"true": "Yes", "false": "No"}).fillna(text)
+        codes = pd.Categorical(text, categories=categories)
+        unknown = codes.isna() & text.ne("").to_numpy()
+        if unknown.any():
+            counts = text[unknown].value_counts()
+            report["unknown_categories"][field] = {
+                "n": int(unknown.sum()),
+                "examples": {str(k): int(v) for k, v in counts.head(5).items()}}
+        frame[field] = codes
+    if config.id_column and config.id_column in raw:
+        ids = raw[config.id_column].astype(str).str.strip().to_numpy()
+    else:
+        ids = np.arange(1, len(raw) + 1).astype(str)
+    frame.insert(0, "customer_id", ids)
+    return frame.reset_index(drop=True), report
+
+
+def score_file(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
+               ) -> tuple[pd.DataFrame, dict]:
+    """Id, probability, tier and top reasons of a new file's customers (the final model:
+    they were never trained on), and the `file_features` report."""
+    from analytics.explain import reason_columns, top_reason_indices
+
+    frame, report = file_features(raw, analysis, source)
+    # No `scored_by` column: every row goes to the final model (calibrated as served).
+    proba = analysis.model.predict_proba(frame)
+    s = analysis.settings
+    out = pd.DataFrame({"customer_id": frame["customer_id"],
+                        "churn_probability": np.round(proba, 4),
+                        "risk_tier": kpis.assign_tiers(proba, s.tier_high, s.tier_medium)})
+    shap, base = analysis.model.shap_values(frame)
+    points = probability_points(shap, base)
+    top = top_reason_indices(shap, k=3)
+    out = pd.concat([out, reason_columns(frame, analysis.features, top, points)], axis=1)
+    flags = np.full(len(frame), "", dtype=object)
+    for field, info in report["out_of_range"].items():
+        v = frame[field].to_numpy(dtype=float)
+        hit = (v < info["low"]) | (v > info["high"])
+        flags[hit] = [f"{f}; {field} outside training range" if f else
+                      f"{field} outside training range" for f in flags[hit]]
+    for field in report["unknown_categories"]:
+        hit = frame[field].isna().to_numpy() & ~raw[field].astype(str).str.strip().eq(
+            "").to_numpy()
+        flags[hit] = [f"{f}; unknown {field}" if f else f"unknown {field}" for f in flags[hit]]
+    out["flags"] = flags
+    return out, report
+

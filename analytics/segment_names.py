@@ -34,6 +34,8 @@ Each segment's `rules` entry says in words which rule gave each word and the num
 
 from __future__ import annotations
 
+import re
+
 import math
 
 import numpy as np
@@ -95,30 +97,58 @@ def _third_phrase(what: str, value: float, cut: tuple[float, float], unit: str) 
             f"({bounds[third]}{unit})")
 
 
+def words_of(feature: str) -> tuple[str, str]:
+    """(below, above) the overall mean in a name: the fixed words, else from the column
+    name ('Balance' -> 'Low-Balance' / 'High-Balance'; an age -> 'Younger' / 'Older')."""
+    if feature in FEATURE_WORDS:
+        return FEATURE_WORDS[feature]
+    if re.search(r"\bage\b|^age", str(feature), re.I):
+        return ("Younger", "Older")
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\s]+", " ", str(feature)).split()
+    flag = words[0].lower() if words else ""
+    if flag in ("is", "has") and len(words) > 1:  # a 0/1 flag: 'Active-Member' / 'Not-...'
+        label = "-".join(w[:1].upper() + w[1:] for w in words[1:4])
+        return (("Not-" if flag == "is" else "No-") + label, label)
+    label = "-".join(w[:1].upper() + w[1:] for w in words[:3])
+    return (f"Low-{label}", f"High-{label}")
+
+
+def label_of(feature: str) -> str:
+    if feature in FEATURE_LABELS:
+        return FEATURE_LABELS[feature]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\s]+", " ", str(feature)).split()
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+
+
 def _feature_words(z: dict[str, np.ndarray], s: int, skip: tuple[str, ...]) -> list[str]:
     """Segment s's feature words, most distinguishing first: features at least MIN_Z sd
-    from the overall mean, strongest |z| first (ties: the order of FEATURE_WORDS)."""
-    found = [(-abs(z[f][s]), i, FEATURE_WORDS[f][int(z[f][s] > 0)])
-             for i, f in enumerate(FEATURE_WORDS)
-             if f in z and f not in skip and np.isfinite(z[f][s]) and abs(z[f][s]) >= MIN_Z]
+    from the overall mean, strongest |z| first (ties: the order of FEATURE_WORDS, then
+    the other features in the order given)."""
+    order = [*[f for f in FEATURE_WORDS if f in z], *[f for f in z if f not in FEATURE_WORDS]]
+    found = [(-abs(z[f][s]), i, words_of(f)[int(z[f][s] > 0)])
+             for i, f in enumerate(order)
+             if f not in skip and np.isfinite(z[f][s]) and abs(z[f][s]) >= MIN_Z]
     return [word for *_, word in sorted(found)]
 
 
 def _name_segments(means: dict[str, np.ndarray], overall: dict[str, float],
                    cuts: dict[str, tuple[float, float]],
-                   z: dict[str, np.ndarray] | None = None) -> tuple[list[str], list[str]]:
+                   z: dict[str, np.ndarray] | None = None,
+                   spend_column: str | None = None) -> tuple[list[str], list[str]]:
     """Names and the rule behind each, from per-segment means (see the module docstring).
-    `z`: per behaviour feature, each segment's (mean - overall) / sd."""
-    k = len(means["tenure"])
+    `z`: per behaviour feature, each segment's (mean - overall) / sd. `spend_column`: the
+    numeric driver whose means stand in `means["monthly"]` when the data has no revenue
+    (its words replace the spend words; no 'High-Value' then)."""
+    k = len(means["risk"])
     risk = _ratios(means["risk"], overall.get("risk", math.nan)) if "risk" in means \
         else np.full(k, np.nan)
     risk_word = ["High-Risk" if r >= HIGH_RISK else "Low-Risk" if r <= LOW_RISK else ""
                  for r in risk]
     names: list = [None] * k
     rules: list[list[str]] = [[] for _ in range(k)]
-    _business_names(means, overall, risk, risk_word, names, rules)
-    first = _descriptive_names(means, cuts, risk, risk_word, names, rules)
-    _separate_alike(first, z or {}, names, rules)
+    _business_names(means, overall, risk, risk_word, names, rules, spend_column)
+    first = _descriptive_names(means, cuts, risk, risk_word, names, rules, spend_column)
+    _separate_alike(first, z or {}, names, rules, spend_column)
     used: set[str] = set()
     for s in range(k):  # the last resort: a number
         base_name, suffix = names[s], 2
@@ -132,9 +162,11 @@ def _name_segments(means: dict[str, np.ndarray], overall: dict[str, float],
     return names, ["; ".join(r) for r in rules]
 
 
-def _business_names(means, overall, risk, risk_word, names, rules) -> None:
+def _business_names(means, overall, risk, risk_word, names, rules, spend_column=None) -> None:
     """Step 1: NAME_RULES, each to the most extreme eligible segment that passes."""
     for name, key, direction, ratio, phrase, max_risk, prefixed in NAME_RULES:
+        if key == "monthly" and spend_column:
+            continue  # 'High-Value' speaks of revenue; this data has none
         if key not in means or not np.isfinite(overall.get(key, math.nan)) or overall[key] <= 0:
             continue
         values, base = means[key], overall[key]
@@ -155,18 +187,32 @@ def _business_names(means, overall, risk, risk_word, names, rules) -> None:
                                "overall" if max_risk is not None else "") + ")")
 
 
-def _descriptive_names(means, cuts, risk, risk_word, names, rules) -> dict[int, tuple]:
-    """Step 2: '<risk or tenure word> <spend word>' for the segments still unnamed. Returns,
-    per such segment, (its first word, what its name says: alike names say the same)."""
+def _descriptive_names(means, cuts, risk, risk_word, names, rules, spend_column=None
+                       ) -> dict[int, tuple]:
+    """Step 2: '<risk or tenure word> <spend word>' for the segments still unnamed (without
+    revenue, the words of the first numeric driver stand for the spend words; without a
+    tenure, 'Steady' or 'Watch' for the tenure word). Returns, per such segment, (its first
+    word, what its name says: alike names say the same)."""
     first = {}
+    if spend_column:
+        low, high = words_of(spend_column)
+        middle = ("Mid-" + low.split("-", 1)[-1] if low.startswith("Low-") else
+                  "Middle-Aged" if low == "Younger" else "Mid-Range")
+        spend_words = (low, middle, high)
+        spend_label = label_of(spend_column)
+    else:
+        spend_words, spend_label = SPEND_WORDS, "monthly charges"
     for s in [s for s in range(len(names)) if names[s] is None]:
-        tenure, monthly = means["tenure"][s], means["monthly"][s]
-        third = _third(tenure, cuts["tenure"])
-        spend = SPEND_WORDS[_third(monthly, cuts["monthly"])]
+        spend = ""
+        if "monthly" in means:
+            monthly = means["monthly"][s]
+            spend = spend_words[_third(monthly, cuts["monthly"])]
+        stable = not risk[s] > STABLE_RISK
         if risk_word[s]:
             first[s] = (risk_word[s], (risk_word[s], spend))
-        else:
-            stable = not risk[s] > STABLE_RISK
+        elif "tenure" in means:
+            tenure = means["tenure"][s]
+            third = _third(tenure, cuts["tenure"])
             word = (STABLE_TENURE_WORDS if stable else TENURE_WORDS)[third]
             first[s] = (word, (third, spend))
             rules[s].append(f"{word}: " + _third_phrase("tenure", tenure, cuts["tenure"],
@@ -174,13 +220,19 @@ def _descriptive_names(means, cuts, risk, risk_word, names, rules) -> dict[int, 
                             + ("" if word == STABLE_TENURE_WORDS[third] else
                                f" (not '{STABLE_TENURE_WORDS[third]}': mean churn probability "
                                f"{risk[s]:.2f}x the overall, above {STABLE_RISK}x)"))
-        rules[s].append(f"{spend}: " + _third_phrase("monthly charges", monthly,
-                                                     cuts["monthly"], ""))
-        names[s] = f"{first[s][0]} {spend}"
+        else:
+            word = "Steady" if stable else "Watch"
+            first[s] = (word, (word, spend))
+            rules[s].append(f"{word}: mean churn probability {risk[s]:.2f}x the overall "
+                            f"({'at most' if stable else 'above'} {STABLE_RISK}x)")
+        if spend:
+            rules[s].append(f"{spend}: " + _third_phrase(spend_label, means["monthly"][s],
+                                                         cuts["monthly"], ""))
+        names[s] = f"{first[s][0]} {spend}".strip()
     return first
 
 
-def _separate_alike(first: dict[int, tuple], z, names, rules) -> None:
+def _separate_alike(first: dict[int, tuple], z, names, rules, spend_column=None) -> None:
     """Step 3: segments whose step-2 names say the same swap the spend word for their most
     distinguishing free feature word."""
     for said in dict.fromkeys(said for _word, said in first.values()):
@@ -188,11 +240,13 @@ def _separate_alike(first: dict[int, tuple], z, names, rules) -> None:
         for s in alike if len(alike) > 1 else ():
             word, old = first[s][0], names[s]
             skip = (MONTHLY,) if word in ("High-Risk", "Low-Risk") else (MONTHLY, TENURE)
+            skip += (spend_column,) if spend_column else ()
             free = [w for w in _feature_words(z, s, skip) if f"{word} {w}" not in names]
             if free:
                 names[s] = f"{word} {free[0]}"
-                feature = next(f for f in FEATURE_WORDS if free[0] in FEATURE_WORDS[f])
-                rules[s].append(f"{free[0]} instead of '{old.split(' ', 1)[1]}' (alike "
-                                f"another segment's): {FEATURE_LABELS[feature]} "
+                feature = next(f for f in z if free[0] in words_of(f))
+                replaced = old.split(" ", 1)[1] if " " in old else old
+                rules[s].append(f"{free[0]} instead of '{replaced}' (alike "
+                                f"another segment's): {label_of(feature)} "
                                 f"{z[feature][s]:+.1f} sd from the overall mean, the most "
                                 "distinguishing feature whose name is free")

@@ -77,10 +77,15 @@ def _codes(series: pd.Series, sort: bool = True) -> tuple[np.ndarray, list]:
     return codes.astype(np.intp), list(uniques)
 
 
-def _raw_behaviour(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Unscaled behavioural features (may hold NaN), only those the frame supports."""
-    out = {TENURE: frame[TENURE].to_numpy(dtype=float),
-           MONTHLY: frame[MONTHLY].to_numpy(dtype=float)}
+def _raw_behaviour(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Unscaled behavioural features (may hold NaN), only those the frame supports: tenure
+    and monthly revenue (when the data has them), the telecom service features (when the
+    columns exist), then `extra` numeric columns (the top numeric drivers of other data)."""
+    out = {}
+    for column in (TENURE, MONTHLY):
+        values = frame[column].to_numpy(dtype=float)
+        if np.isfinite(values).any():
+            out[column] = values
     has = frame.columns
     flags = [(c, lambda v: v in YES) for c in SERVICE_COLUMNS if c in has]
     flags += [("InternetService", lambda v: v != "no")] if "InternetService" in has else []
@@ -96,7 +101,30 @@ def _raw_behaviour(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     if "PaperlessBilling" in has:
         out["paperless_billing"] = np.nan_to_num(
             _map_values(frame["PaperlessBilling"], lambda v: v in YES))
+    for column in extra:
+        if column in has and column not in out:
+            values = frame[column].to_numpy(dtype=float)
+            if np.isfinite(values).any() and np.nanstd(values) > 0:
+                out[column] = values
     return out
+
+
+def extra_features(frame: pd.DataFrame, ranked: list[str], exclude=(), n: int = 3
+                   ) -> tuple[str, ...]:
+    """The top numeric drivers to segment on beside tenure and revenue, for data without the
+    telecom service features (whose segments keep their own features)."""
+    if any(c in frame.columns for c in (*SERVICE_COLUMNS, "Contract")):
+        return ()
+    out = []
+    for column in ranked:
+        if column in exclude or column not in frame.columns:
+            continue
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            out.append(column)
+        if len(out) == n:
+            break
+    return tuple(out)
 
 
 def _scale(raw: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -183,11 +211,14 @@ def _outliers(X: np.ndarray, labels: np.ndarray, centres: np.ndarray, q: float) 
 def segment_customers(frame: pd.DataFrame, probability: np.ndarray, *, k_range=range(2, 11),
                       random_state: int = 0, sample_size: int = 20_000,
                       silhouette_sample: int = 5_000,
-                      outlier_quantile: float = 0.99) -> Segmentation:
+                      outlier_quantile: float = 0.99,
+                      extra: tuple[str, ...] = ()) -> Segmentation:
     """Behavioural segments with the k of best silhouette, named by the documented rules."""
     n = len(frame)
     p = _check_length(probability, n, "probability")
-    raw = _raw_behaviour(frame)
+    raw = _raw_behaviour(frame, extra)
+    if not raw:  # neither tenure, revenue nor a numeric driver: segment on risk alone
+        raw = {"risk": p.astype(float)}
     X, features = _scale(raw, n), list(raw)
     rng = np.random.default_rng(random_state)
     sampled = n > sample_size
@@ -225,15 +256,18 @@ def segment_customers(frame: pd.DataFrame, probability: np.ndarray, *, k_range=r
     labels = remap[raw_labels].astype(np.int16)
     centres = models[best_k].cluster_centers_[order].astype(np.float64)
 
-    keys = {"risk": p, "monthly": raw[MONTHLY], "tenure": raw[TENURE],
-            SERVICES: raw.get(SERVICES)}
+    # Without revenue the first numeric driver takes the place of the spend words.
+    second = MONTHLY if MONTHLY in raw else next((c for c in extra if c in raw), None)
+    keys = {"risk": p, "monthly": raw.get(second) if second else None,
+            "tenure": raw.get(TENURE), SERVICES: raw.get(SERVICES)}
     means = {key: _group_mean(v, labels, best_k) for key, v in keys.items() if v is not None}
     overall = {key: _nanmean(v) for key, v in keys.items() if v is not None}
     cuts = {key: tuple(np.nanquantile(raw[col], [1 / 3, 2 / 3]))
-            for key, col in (("tenure", TENURE), ("monthly", MONTHLY))}
+            for key, col in (("tenure", TENURE), ("monthly", second)) if col in raw}
     z = {f: _standardized(values, labels, best_k)[2] for f, values in raw.items()}
     names, rules = _name_segments(means, overall, cuts,
-                                  {f: v for f, v in z.items() if v is not None})
+                                  {f: v for f, v in z.items() if v is not None},
+                                  spend_column=second if second != MONTHLY else None)
     return Segmentation(labels=labels, names=names, rules=rules,
                         outlier=_outliers(X, labels, centres, outlier_quantile), k=best_k,
                         silhouette=silhouette, inertia=inertia, features=features,

@@ -104,12 +104,13 @@ def test_header_only(tmp_path):
         load_path(path)
 
 
-def test_missing_required_column(small_telco):
+def test_a_file_without_revenue_loads_with_the_money_left_out(small_telco):
     frame, tmp = small_telco
     path = _write(tmp, frame.drop(columns="MonthlyCharges"))
-    with pytest.raises(DataError) as err:
-        load_path(path)
-    assert "column 'MonthlyCharges'" in str(err.value) and "customers.csv" in str(err.value)
+    table = load_path(path)
+    assert table.config.revenue_columns == ()
+    assert table.customers["monthly_charges"].isna().all()
+    assert any("no revenue column" in note for note in table.quality.notes)
 
 
 def test_non_numeric_values_are_reported_with_row_numbers(small_telco):

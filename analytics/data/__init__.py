@@ -1,0 +1,1 @@
+"""Data in: config, readers, inference, validation, generators."""
