@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.data.config import BLANK, Actionable, DatasetConfig, dumps
+from analytics.dataset import numbers_of, text_of
 from analytics.errors import DataError
 
 SAMPLE_ROWS = 100_000
@@ -132,21 +133,22 @@ class Inspection:
 
 # ----- column profiles --------------------------------------------------------------------
 def _text(series: pd.Series) -> pd.Series:
-    return series.astype(str).str.strip()
+    return text_of(series)
 
 
-def _numeric_view(series: pd.Series) -> tuple[pd.Series | None, float]:
+def _numeric_view(series: pd.Series, text: pd.Series | None = None
+                  ) -> tuple[pd.Series | None, float]:
     """(numbers, share of non-blank cells that are numbers) of a column."""
     if pd.api.types.is_bool_dtype(series):
         return None, 0.0
     if pd.api.types.is_numeric_dtype(series):
         return series.astype(float), 1.0
-    text = _text(series)
+    text = _text(series) if text is None else text
     blank = text.isin(["", "nan", "NaN", "None", "NA", "N/A", "null"])
     filled = int((~blank).sum())
     if not filled:
         return None, 0.0
-    values = pd.to_numeric(text.where(~blank), errors="coerce")
+    values = numbers_of(series).where(~blank)
     share = float(values.notna().sum()) / filled
     return values, share
 
@@ -158,12 +160,16 @@ def profile(frame: pd.DataFrame) -> list[dict]:
     out = []
     for column in frame.columns:
         series = sample[column]
-        values, share = _numeric_view(series)
         text = _text(series) if not pd.api.types.is_numeric_dtype(series) else None
+        values, share = _numeric_view(series, text)
         blank = int(series.isna().sum()) if text is None else int(text.eq("").sum())
         distinct = int(series.nunique(dropna=True))
         if text is not None and text.eq("").any():
             distinct -= 1
+        if distinct <= 1 and sample is not frame:  # a rare value the sample missed
+            whole = frame[column]
+            distinct = int(whole.nunique(dropna=True)) - int(
+                text is not None and bool(_text(whole).eq("").any()))
         kind = "numeric" if share >= 0.98 else "categorical"
         if kind == "categorical" and text is not None:
             filled = text[text != ""]
@@ -171,8 +177,8 @@ def profile(frame: pd.DataFrame) -> list[dict]:
                 kind = "date"
             elif distinct > 0.5 * max(len(filled), 1) and distinct > 50:
                 kind = "text"
-        examples = (series.dropna().astype(str).str.strip().loc[lambda s: s != ""]
-                    .drop_duplicates().head(3).tolist())
+        head = series.dropna().drop_duplicates().head(10)
+        examples = [v for v in head.astype(str).str.strip().tolist() if v][:3]
         out.append({"name": str(column), "kind": kind, "distinct": distinct, "blank": blank,
                     "numeric_share": round(share, 4), "examples": examples,
                     "dtype": str(frame[column].dtype)})
@@ -180,9 +186,32 @@ def profile(frame: pd.DataFrame) -> list[dict]:
 
 
 def _two_values(series: pd.Series) -> list[str] | None:
-    text = _text(series)
-    values = sorted(set(text.unique()) - {""})
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        from analytics.dataset import label_text
+
+        values = sorted(set(label_text(pd.Series(pd.unique(series.dropna())))) - {""})
+    else:
+        values = sorted(set(_text(series).unique()) - {""})
     return values if len(values) == 2 else None
+
+
+def _codes(series: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values (for comparing two columns' partitions)."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return pd.factorize(series)[0]
+    return pd.factorize(_text(series))[0]
+
+
+def label_mask(series: pd.Series, churned: str) -> np.ndarray:
+    """Rows whose label is the churned value."""
+    from analytics.dataset import label_text
+
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        try:
+            return (series.to_numpy(dtype=float) == float(churned))
+        except ValueError:
+            return label_text(series).eq(churned.lower()).to_numpy()
+    return _text(series).eq(churned).to_numpy()
 
 
 def positive_value(values: list[str]) -> str | None:
@@ -248,7 +277,7 @@ def inspect_frame(frame: pd.DataFrame, source: str) -> Inspection:
         active_end_values=_active_values(frame, end_date) if end_date else ("No", ""))
     result.config = config
     if label:
-        y = _text(frame[label]).eq(churned)
+        y = label_mask(frame[label], churned)
         result.label_balance = {"churned": int(y.sum()), "stayed": int((~y).sum()),
                                 "rate": float(y.mean())}
     return result
@@ -270,10 +299,10 @@ def _guess_label(frame, names, kinds, result) -> tuple[str | None, str | None]:
     top = [c for c in candidates if c[0] == best]
     # Copies of one another (Churn Label Yes/No and Churn Value 1/0) are one label.
     first = top[0]
-    codes = pd.factorize(_text(frame[first[1]]))[0]
+    codes = _codes(frame[first[1]])
     distinct = [first]
     for cand in top[1:]:
-        other = pd.factorize(_text(frame[cand[1]]))[0]
+        other = _codes(frame[cand[1]])
         if not (np.array_equal(codes, other) or np.array_equal(codes, 1 - other)):
             distinct.append(cand)
     if len(distinct) > 1:
@@ -331,12 +360,21 @@ def _active_values(frame, end) -> tuple:
     return tuple(others) or ("",)
 
 
+def _has_blank(series: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(series):
+        return False
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        blank = series.cat.categories.astype(str).str.strip() == ""
+        return bool(blank.any() and series.cat.codes.isin(np.flatnonzero(blank)).any())
+    return bool(_text(series).eq("").any())
+
+
 def _guess_id(frame, names, kinds, result, taken) -> str | None:
     named = [n for n in names if n not in taken and ID_NAME.search(n)
              and not ROW_NUMBER.match(n)]
     for name in named:
         series = frame[name]
-        if series.isna().any() or _text(series).eq("").any():
+        if series.isna().any() or _has_blank(series):
             continue
         if not series.duplicated().any():
             result.guesses.append(Guess("id", name, "unique for every row and named like an "
