@@ -7,6 +7,7 @@ chunks, so a million rows never sit in memory as text at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +18,16 @@ from analytics.dataset import ACTIVE, ID, MONTHLY, TENURE
 from analytics.explain import probability_points, reason_columns
 from analytics.pipeline import CLV, PROBABILITY, REASON_COLUMNS, SEGMENT, TIER, ChurnAnalysis
 from analytics.recommend import OFFER_NAME, PROFIT, PROMO
-from analytics.whatif import actionable_features
+from analytics.whatif import actionable_features, actionable_fields
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REVENUE_AT_RISK = "revenue_at_risk"
 CHUNK_ROWS = 100_000
 EXCEL_MAX_ROWS = 1_048_576 - 2  # the sheet limit, less the note and header rows
 
+# The list's `contract` column holds the customer's contract or plan: the first actionable
+# categorical feature of the data's config whose name says it is one (blank when none).
+PLAN_NAME = re.compile(r"contract|plan|subscription|package|term", re.I)
 # Export column -> source column in the analysed customer table (or a computed one).
 LIST_COLUMNS = ("customer_id", "churn_probability", "risk_tier", "status", "segment",
                 "tenure_months", "contract", "monthly_charges", "clv", "revenue_at_risk",
@@ -77,12 +81,19 @@ def scored_table(analysis: ChurnAnalysis, rows: np.ndarray | None = None) -> pd.
                                           "reason_1", "reason_2", "reason_3"]]
 
 
+def plan_column(analysis: ChurnAnalysis) -> str | None:
+    """The source column shown as the list's `contract` (None: left blank)."""
+    return next((f.feature for f in actionable_fields(analysis)
+                 if f.kind == "category" and PLAN_NAME.search(f.feature)), None)
+
+
 def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
     """The at-risk list columns for the given rows, in the given order."""
     rows = np.asarray(rows)
     c = analysis.customers.iloc[rows]
     proba = c[PROBABILITY].to_numpy().astype(float)
     monthly = c[MONTHLY].to_numpy().astype(float)
+    plan = plan_column(analysis)
     table = pd.DataFrame({
         "customer_id": c[ID].astype(str).to_numpy(),
         "churn_probability": proba.round(4),
@@ -90,7 +101,7 @@ def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
         "status": np.where(c[ACTIVE].to_numpy(dtype=bool), "active", "churned"),
         "segment": c[SEGMENT].astype(str).to_numpy() if SEGMENT in c else "",
         "tenure_months": c[TENURE].to_numpy().astype(float),
-        "contract": c["Contract"].astype(str).to_numpy() if "Contract" in c else "",
+        "contract": c[plan].astype(str).to_numpy() if plan else "",
         "monthly_charges": monthly.round(2),
         "clv": c[CLV].to_numpy().astype(float).round(2),
         # Customers who already left carry no lifetime value and no revenue at risk.

@@ -38,6 +38,30 @@ def revenue_at_risk(probability, monthly_charges, active=None) -> float:
     return float(np.sum(p * m))
 
 
+def cac(acquisition_cost, active) -> float:
+    """CAC: the mean acquisition cost of the active customers in the selection (customers
+    without a known cost are skipped; NaN when none has one)."""
+    cost = np.asarray(acquisition_cost, dtype=float)[np.asarray(active, dtype=bool)]
+    cost = cost[np.isfinite(cost)]
+    return float(cost.mean()) if cost.size else math.nan
+
+
+def clv_cac(clv_value: float, cac_value: float) -> float:
+    """CLV:CAC, lifetime value per acquisition cost (NaN without both, or with a zero CAC)."""
+    if not (math.isfinite(clv_value) and math.isfinite(cac_value)) or cac_value == 0:
+        return math.nan
+    return float(clv_value / cac_value)
+
+
+def payback_months(cac_value: float, arpu_value: float, margin: float) -> float:
+    """Months of margin to earn back the acquisition cost: CAC / (ARPU x margin); NaN
+    without a CAC or an ARPU, with a zero ARPU or with no margin."""
+    if not (math.isfinite(cac_value) and math.isfinite(arpu_value)) or arpu_value == 0 \
+            or margin <= 0:
+        return math.nan
+    return float(cac_value / (arpu_value * margin))
+
+
 def monthly_hazard(churn, tenure_months) -> float:
     """Churners per customer-month of exposure (a constant-hazard estimate)."""
     churn = np.asarray(churn, dtype=float)

@@ -1,8 +1,10 @@
 """The offer catalogue, the model-implied effect of an offer and the best offer per customer.
 
-An offer changes some actionable features of a customer (contract, payment method, add-ons)
-and/or lowers the monthly bill for a while. Its effect on churn is *model-implied*: the model
-re-scores the customer with the offer applied. Expected profit (PRODUCT.md):
+An offer changes some actionable features of a customer (the dataset config's `actionable`
+columns: for the Telco layout contract, payment method, add-ons) and/or lowers the monthly
+bill for a while (the config's revenue column, `DatasetConfig.revenue_column`). Its effect
+on churn is *model-implied*: the model re-scores the customer with the offer applied.
+Expected profit (PRODUCT.md):
 
     profit = a x ((p0 - p1) x CLV - c) - k
 
@@ -20,10 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analytics.data.config import DatasetConfig
 from analytics.dataset import MONTHLY
 from analytics.errors import DataError
 
-DISCOUNT_FEATURE = "MonthlyCharges"  # the bill as the model sees it
+# The feature a discount lowers comes from the data's config (its `revenue_column`, the bill
+# as the model sees it); callers that pass none get the default config's.
+DEFAULT_DISCOUNT_COLUMN = DatasetConfig().revenue_column
 NO_OFFER = "none"
 NO_OFFER_NAME = "No offer"
 OFFER_KEYS = ("name", "description", "changes", "discount", "months", "monthly_cost",
@@ -179,11 +184,19 @@ def eligible_mask(frame: pd.DataFrame, offer: Offer) -> np.ndarray:
     return mask
 
 
-def apply_offer(frame: pd.DataFrame, offer: Offer) -> pd.DataFrame:
+def discount_feature(config: DatasetConfig | None) -> str | None:
+    """The column a discount lowers: the config's single monthly revenue column (None when
+    the data has none, or its revenue is several columns or not monthly)."""
+    return DEFAULT_DISCOUNT_COLUMN if config is None else config.revenue_column
+
+
+def apply_offer(frame: pd.DataFrame, offer: Offer,
+                discount_column: str | None = DEFAULT_DISCOUNT_COLUMN) -> pd.DataFrame:
     """A copy of `frame` with the offer's `changes` set and the bill discounted.
 
     Categorical columns keep their dtype (the new value is added as a category if needed);
-    MonthlyCharges becomes MonthlyCharges x (1 - discount) when the offer has a discount."""
+    with a discount, `discount_column` (the bill as the model sees it) and the canonical
+    monthly revenue become x (1 - discount)."""
     out = frame.copy()
     for column, value in offer.changes.items():
         current = out[column] if column in out.columns else None
@@ -196,15 +209,19 @@ def apply_offer(frame: pd.DataFrame, offer: Offer) -> pd.DataFrame:
                                                     ordered=current.cat.ordered)
         else:
             out[column] = value
-    if offer.discount > 0 and DISCOUNT_FEATURE in out.columns:
-        out[DISCOUNT_FEATURE] = out[DISCOUNT_FEATURE] * (1.0 - offer.discount)
+    if offer.discount > 0:
+        for column in {discount_column, MONTHLY} & set(out.columns):
+            out[column] = out[column] * (1.0 - offer.discount)
     return out
 
 
 def offer_cost(offer: Offer, monthly_charges) -> np.ndarray:
-    """Cost per accepter: c = discount x monthly x months + monthly_cost x months + one_off."""
+    """Cost per accepter: c = discount x monthly x months + monthly_cost x months + one_off.
+
+    Without a discount the bill does not matter (a missing one, NaN, costs nothing)."""
     monthly = np.asarray(monthly_charges, dtype=float)
-    return (offer.discount * monthly + offer.monthly_cost) * offer.months + offer.one_off_cost
+    off = offer.discount * monthly if offer.discount > 0 else np.zeros_like(monthly)
+    return (off + offer.monthly_cost) * offer.months + offer.one_off_cost
 
 
 def expected_profit(p0, p1, clv, acceptance, cost, contact_cost) -> np.ndarray:
@@ -217,16 +234,16 @@ def expected_profit(p0, p1, clv, acceptance, cost, contact_cost) -> np.ndarray:
     return a * ((p0 - p1) * clv - c) - float(contact_cost)
 
 
-def _monthly(frame: pd.DataFrame) -> np.ndarray:
-    for column in (MONTHLY, DISCOUNT_FEATURE):
-        if column in frame.columns:
+def _monthly(frame: pd.DataFrame, discount_column: str | None) -> np.ndarray:
+    for column in (MONTHLY, discount_column):
+        if column is not None and column in frame.columns:
             return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
     raise DataError("the customers have no monthly charges to price offers with",
-                    column=DISCOUNT_FEATURE)
+                    column=discount_column or MONTHLY)
 
 
 def _predict_stacked(predict, frame: pd.DataFrame, masks: list[np.ndarray],
-                     offers: tuple[Offer, ...]) -> np.ndarray:
+                     offers: tuple[Offer, ...], discount_column: str | None) -> np.ndarray:
     """Every offer's eligible rows with the offer applied, scored in one predict call.
 
     Built on one object array (pandas' per-frame overheads dominate at a few rows); the
@@ -240,8 +257,8 @@ def _predict_stacked(predict, frame: pd.DataFrame, masks: list[np.ndarray],
         block = base[mask].copy()
         for column, value in offer.changes.items():
             block[:, where[column]] = value
-        if offer.discount > 0 and DISCOUNT_FEATURE in where:
-            i = where[DISCOUNT_FEATURE]
+        if offer.discount > 0 and discount_column in where:
+            i = where[discount_column]
             block[:, i] = block[:, i].astype(float) * (1.0 - offer.discount)
         blocks.append(block)
     if not blocks:
@@ -251,18 +268,21 @@ def _predict_stacked(predict, frame: pd.DataFrame, masks: list[np.ndarray],
 
 
 def best_offers(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame, p0, clv,
-                catalogue: Catalogue) -> pd.DataFrame:
+                catalogue: Catalogue,
+                discount_column: str | None = DEFAULT_DISCOUNT_COLUMN) -> pd.DataFrame:
     """The most profitable offer per customer, or "none" when no offer has a positive profit.
 
-    Each offer re-scores its whole eligible subset with one `predict` call. Returns one row per
-    customer (same index): best_offer, best_name, p1, expected_profit, cost and a
-    profit_<offer id> column per offer (NaN where the customer is not eligible)."""
+    Each offer re-scores its whole eligible subset with one `predict` call; a discount lowers
+    `discount_column` (the config's revenue column, `discount_feature(config)`). Returns one
+    row per customer (same index): best_offer, best_name, p1, expected_profit, cost and a
+    profit_<offer id> column per offer (NaN where the customer is not eligible, or where the
+    profit cannot be known: no CLV)."""
     n = len(frame)
     p0 = np.asarray(p0, dtype=float).reshape(-1)
     clv = np.asarray(clv, dtype=float).reshape(-1)
     if len(p0) != n or len(clv) != n:
         raise ValueError(f"p0 ({len(p0)}) and clv ({len(clv)}) need one value per row ({n})")
-    monthly = _monthly(frame)
+    monthly = _monthly(frame, discount_column)
     k = len(catalogue.offers)
     if k == 0:
         return pd.DataFrame({"best_offer": NO_OFFER, "best_name": NO_OFFER_NAME, "p1": p0,
@@ -272,7 +292,7 @@ def best_offers(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFra
     if sum(int(m.sum()) for m in masks) <= STACK_ROWS:
         # Few rows (the API, a form): one predict call for every offer's variant, since
         # each call has a fixed cost of a few milliseconds.
-        stacked = _predict_stacked(predict, frame, masks, catalogue.offers)
+        stacked = _predict_stacked(predict, frame, masks, catalogue.offers, discount_column)
         pieces = iter(np.split(stacked, np.cumsum([int(m.sum()) for m in masks
                                                    if m.any()])[:-1]))
     else:
@@ -282,7 +302,8 @@ def best_offers(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFra
         if not mask.any():
             continue
         scored = (next(pieces) if pieces is not None else
-                  np.asarray(predict(apply_offer(frame.loc[mask], offer)), dtype=float))
+                  np.asarray(predict(apply_offer(frame.loc[mask], offer, discount_column)),
+                             dtype=float))
         if scored.shape != (int(mask.sum()),):
             raise ValueError(f"predict returned shape {scored.shape} for {int(mask.sum())} rows")
         p1[mask, j] = scored
@@ -334,5 +355,6 @@ def targeting(expected_profit: np.ndarray, capacity: int | None = None) -> dict:
                       "cumulative_profit": cumulative[points].tolist()}}
 
 
-__all__ = ["Catalogue", "Offer", "apply_offer", "best_offers", "eligible_mask", "expected_profit",
-           "load_catalogue", "offer_cost", "targeting"]
+__all__ = ["DEFAULT_DISCOUNT_COLUMN", "Catalogue", "Offer", "apply_offer", "best_offers",
+           "discount_feature", "eligible_mask", "expected_profit", "load_catalogue",
+           "offer_cost", "targeting"]

@@ -1,8 +1,13 @@
-"""Best offer per customer for the whole table, and stable unique promo codes.
+"""Which offers this data can take, the best offer per customer for the whole table, and
+stable unique promo codes.
 
-Computed once per (analysis, catalogue) and cached beside the model (analytics/runner.py), so
-the list, the export and the campaign planner read it without re-scoring. Only active
-customers are offered anything: churned customers have already left.
+`check_catalogue` says, per offer, why it cannot work on this data (a column it changes or
+filters on is missing or not actionable, a value it sets is not allowed, a discount without a
+monthly revenue column); `recommend` skips those. Computed once per (analysis, catalogue)
+and cached beside the model (analytics/runner.py), so the list, the export and the campaign
+planner read it without re-scoring. Only active customers are offered anything: churned
+customers have already left. Without revenue there is no expected profit: every active
+customer gets "No offer" and a NaN profit, for the reason `no_offer_reason` gives.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from analytics.dataset import ACTIVE
-from analytics.offers import NO_OFFER, NO_OFFER_NAME, Catalogue, best_offers
+from analytics.offers import NO_OFFER, NO_OFFER_NAME, Catalogue, Offer, best_offers
 from analytics.pipeline import CLV, PROBABILITY, ChurnAnalysis
+from analytics.whatif import (Field, actionable_fields, discount_column, discount_reason,
+                              has_revenue)
 
 # Crockford's base32: no I, L, O or U, so a code read over the phone cannot be misheard.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -26,12 +33,73 @@ P_WITH_OFFER = "p_with_offer"     # model-implied churn probability with the off
 COST = "offer_cost"               # c, the offer's cost per accepter
 PROMO = "promo_code"              # unique per customer for discount offers, else ""
 NOT_OFFERED = "Not offered (left)"
+NEEDS_REVENUE = ("Expected profit needs a revenue column; add one to the data config: "
+                 '[roles] revenue = "<the monthly revenue column>"')
+RANKING = 2  # bump when the ranking changes, so cached recommendations are recomputed
 
 
 def catalogue_fingerprint(catalogue: Catalogue) -> str:
     """A hash of what the offers are (not where the file lives): part of the cache key."""
-    return hashlib.sha256(repr((catalogue.offers, catalogue.contact_cost)).encode()) \
+    return hashlib.sha256(repr((catalogue.offers, catalogue.contact_cost, RANKING)).encode()) \
         .hexdigest()[:12]
+
+
+def no_offer_reason(analysis: ChurnAnalysis) -> str | None:
+    """Why no customer can get an offer on this data (no revenue: no profit); else None."""
+    return None if has_revenue(analysis) else NEEDS_REVENUE
+
+
+def _missing(column: str) -> str:
+    return f"needs the column `{column}`, which this data does not have"
+
+
+def _check_change(analysis: ChurnAnalysis, fields: dict[str, Field], column: str,
+                  value) -> str | None:
+    if column not in analysis.customers.columns:
+        return _missing(column)
+    if column not in fields:
+        if column not in analysis.features:
+            return f"changes `{column}`, which the model does not use"
+        return f"changes `{column}`, which the data config does not list as actionable"
+    try:
+        fields[column].check(value)
+    except ValueError:
+        where = fields[column]
+        return (f"sets `{column}` to {value!r}, which is not a value it may take "
+                f"({where.range_text()})")
+    return None
+
+
+def _check_offer(analysis: ChurnAnalysis, fields: dict[str, Field], offer: Offer) -> str | None:
+    for column, value in offer.changes.items():
+        reason = _check_change(analysis, fields, column, value)
+        if reason:
+            return reason
+    customers = analysis.customers
+    for column, allowed in offer.eligible.items():
+        if column not in customers.columns:
+            return _missing(column)
+        series = customers[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            known = {str(c) for c in series.cat.categories}
+            if not known & {str(v) for v in allowed}:
+                return (f"is for customers whose `{column}` is {', '.join(map(str, allowed))}"
+                        ", and this data has no such value")
+    if offer.discount > 0 and discount_column(analysis) is None:
+        return f"has a discount: {discount_reason(analysis)}"
+    return None
+
+
+def check_catalogue(catalogue: Catalogue, analysis: ChurnAnalysis) -> dict[str, str | None]:
+    """Per offer id, why the offer cannot work on this data, or None when it can.
+
+    Unavailable: a feature it changes is missing, not a model feature or not actionable in
+    the config; a value it sets is not one the feature may take (not a known category, a
+    fixed value, outside the numeric range); a column it is `eligible` on is missing (or
+    none of the values it asks for exists); it has a discount and the data has no monthly
+    revenue column the model sees as the bill."""
+    fields = {f.feature: f for f in actionable_fields(analysis)}
+    return {offer.id: _check_offer(analysis, fields, offer) for offer in catalogue.offers}
 
 
 def _encode(digest: bytes, length: int) -> str:
@@ -69,8 +137,9 @@ def promo_codes(customer_ids, prefixes, salt: str, length: int = CODE_LENGTH) ->
 
 
 def recommend(analysis: ChurnAnalysis, catalogue: Catalogue, salt: str) -> pd.DataFrame:
-    """The best offer (or "none") per active customer, with its expected profit and a promo code
-    for discount offers; one row per customer in the analysis' order."""
+    """The best offer (or "none") per active customer among the offers this data can take
+    (`check_catalogue`), with its expected profit and a promo code for discount offers; one
+    row per customer in the analysis' order. Without revenue: "none" and a NaN profit."""
     customers = analysis.customers
     n = len(customers)
     active = customers[ACTIVE].to_numpy(dtype=bool)
@@ -80,11 +149,17 @@ def recommend(analysis: ChurnAnalysis, catalogue: Catalogue, salt: str) -> pd.Da
     profit = np.full(n, np.nan, dtype=np.float32)
     p1 = customers[PROBABILITY].to_numpy(dtype=np.float32).copy()
     cost = np.zeros(n, dtype=np.float32)
-    if active.any():
+    usable = check_catalogue(catalogue, analysis)
+    available = Catalogue(offers=tuple(o for o in catalogue.offers if usable[o.id] is None),
+                          contact_cost=catalogue.contact_cost, source=catalogue.source)
+    if active.any() and not has_revenue(analysis):
+        offer_code[active] = len(ids) - 1   # "none": nothing can be priced
+    elif active.any():
         frame = customers.loc[active]
         best = best_offers(analysis.model.predict_proba, frame,
                            frame[PROBABILITY].to_numpy(dtype=float),
-                           frame[CLV].to_numpy(dtype=float), catalogue)
+                           frame[CLV].to_numpy(dtype=float), available,
+                           discount_column=discount_column(analysis))
         offer_code[active] = pd.Categorical(best["best_offer"], categories=ids).codes
         profit[active] = best["expected_profit"].to_numpy()
         p1[active] = best["p1"].to_numpy()
@@ -102,5 +177,6 @@ def recommend(analysis: ChurnAnalysis, catalogue: Catalogue, salt: str) -> pd.Da
     }, index=customers.index)
 
 
-__all__ = ["OFFER", "OFFER_NAME", "PROFIT", "PROMO", "P_WITH_OFFER", "catalogue_fingerprint",
-           "promo_codes", "recommend"]
+__all__ = ["NEEDS_REVENUE", "OFFER", "OFFER_NAME", "PROFIT", "PROMO", "P_WITH_OFFER",
+           "catalogue_fingerprint", "check_catalogue", "no_offer_reason", "promo_codes",
+           "recommend"]

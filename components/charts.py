@@ -47,13 +47,14 @@ def colour_key(*items: tuple[str, str]) -> str:
 
 def rate_chart(rows: list[dict], title: str, overall: float | None,
                selected: list[str] | None = None, height: int = 260,
-               context: str | None = None) -> go.Figure:
+               context: str | None = None, noun: str = "customers") -> go.Figure:
     """Churn rate by group as horizontal bars with 95% interval whiskers.
 
     rows: dicts with group, n, churned, rate, lo, hi (rates as fractions). Groups with no
     customers in the selection are left out; `selected` groups are drawn solid, others faded
     (so a drilled group stays in context). `overall` is the rate the colours compare with
-    (the dotted line); `context` says which customers it is over when not the selection.
+    (the dotted line); `context` says which customers it is over when not the selection;
+    `noun` is what the data calls its customers.
     """
     rows = [r for r in rows if r["n"] > 0 and r["rate"] is not None]
     if not rows:
@@ -75,18 +76,25 @@ def rate_chart(rows: list[dict], title: str, overall: float | None,
         text=[f"{v:.1f}%" for v in rates], textposition="inside", insidetextanchor="start",
         textangle=0, textfont={"color": "white"},
         hovertemplate="<b>%{customdata[0]}</b><br>Churn rate %{x:.1f}%<br>"
-                      "%{customdata[2]:,} of %{customdata[1]:,} customers churned"
+                      f"%{{customdata[2]:,}} of %{{customdata[1]:,}} {noun} churned"
                       "<br>Click to filter<extra></extra>",
     )
     shapes, notes = [], []
+    above = "above the overall rate"
     if overall is not None:
         shapes.append({"type": "line", "x0": 100 * overall, "x1": 100 * overall, "y0": 0,
                        "y1": 1, "yref": "paper",
                        "line": {"dash": "dot", "color": "#495057", "width": 1}})
-        notes.append({"text": f"overall {100 * overall:.1f}%", "x": 100 * overall, "y": 1,
-                      "yref": "paper", "yanchor": "bottom", "showarrow": False,
-                      "font": {"size": 11}})
-    key = colour_key((ABOVE, "above the overall rate"), (BELOW, "at or below it"),
+        # The rate's label sits over the dotted line, in the row of the colour key; a line in
+        # the left half of the axis would put it on the key, so the key names it instead.
+        top = max([r["hi"] for r in rows if r["hi"] is not None], default=overall)
+        if overall < 0.5 * top:
+            above = f"above the overall {100 * overall:.1f}% (dotted)"
+        else:
+            notes.append({"text": f"overall {100 * overall:.1f}%", "x": 100 * overall, "y": 1,
+                          "yref": "paper", "yanchor": "bottom", "showarrow": False,
+                          "font": {"size": 11}})
+    key = colour_key((ABOVE, above), (BELOW, "at or below it"),
                      *([(MUTED, "not selected")] if selected else []))
     if context:
         key += f" · overall {context}"
@@ -100,7 +108,8 @@ def rate_chart(rows: list[dict], title: str, overall: float | None,
 
 
 def tier_chart(rows: list[dict], title: str = "Customers by risk tier",
-               selected: list[str] | None = None, height: int = 260) -> go.Figure:
+               selected: list[str] | None = None, height: int = 260,
+               noun: str = "customers") -> go.Figure:
     """Customers per risk tier (High / Medium / Low) with counts and shares."""
     if not rows or sum(r["n"] for r in rows) == 0:
         return empty_figure("No customers match the filters", title, height)
@@ -112,12 +121,13 @@ def tier_chart(rows: list[dict], title: str = "Customers by risk tier",
         customdata=[[r["tier"], 100 * (r["share"] or 0)] for r in rows],
         text=[f"{r['n']:,} ({100 * (r['share'] or 0):.0f}%)" for r in rows],
         textposition="outside", cliponaxis=False,
-        hovertemplate="<b>%{customdata[0]} risk</b><br>%{y:,} customers "
+        hovertemplate=f"<b>%{{customdata[0]}} risk</b><br>%{{y:,}} {noun} "
                       "(%{customdata[1]:.1f}%)<br>Click to filter<extra></extra>",
     )
     return plain_figure([bar], base_layout(
         title, height,
-        yaxis={"title": {"text": "Customers"}, "gridcolor": "#f1f3f5", "rangemode": "tozero"},
+        yaxis={"title": {"text": noun.capitalize()}, "gridcolor": "#f1f3f5",
+               "rangemode": "tozero"},
         xaxis={"title": {"text": "Risk tier (model churn probability)"}}))
 
 

@@ -14,13 +14,13 @@ def fmt_pct(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def fmt_money(value, decimals: int = 0) -> str:
-    """Money in one format everywhere: whole dollars with thousands separators ('$19,310',
-    '-$1,234'), or cents where asked ('$64.76'); never '$19.3k' beside '$5,217'."""
+def fmt_money(value, decimals: int = 0, currency: str = "$") -> str:
+    """Money in one format everywhere: whole units with thousands separators ('$19,310',
+    '-$1,234', '€5,217'), or cents where asked ('$64.76'); never '$19.3k' beside '$5,217'."""
     if value is None:
         return "–"
     sign = "-" if value < 0 and round(abs(value), decimals) > 0 else ""
-    return f"{sign}${abs(value):,.{decimals}f}"
+    return f"{sign}{currency}{abs(value):,.{decimals}f}"
 
 
 def fmt_count(value) -> str:
@@ -37,11 +37,29 @@ def risk_badge(tier: str, **props) -> dbc.Badge:
                      className="ms-2 risk-badge", **props)
 
 
-def kpi_tile(tile_id: str, title: str, help_text: str, icon: str) -> dbc.Col:
-    """An empty tile; a callback fills `<tile_id>` (value) and `<tile_id>-sub` (subtitle)."""
+def fmt_value(value, kind: str, currency: str = "$") -> str:
+    """A tile's value by its kind: count, pct, money, money-cents, ratio ('3.2x'), months."""
+    if value is None:
+        return "–"
+    if kind == "pct":
+        return fmt_pct(value)
+    if kind in ("money", "money-cents"):
+        return fmt_money(value, 2 if kind == "money-cents" else 0, currency)
+    if kind == "ratio":
+        return f"{value:,.1f}×"
+    if kind == "months":
+        return f"{value:,.1f} mo"
+    return fmt_int(value)
+
+
+def kpi_tile(tile_id: str, title: str, help_text: str, icon: str, value: str = "–",
+             sub: str = "", muted: bool = False) -> dbc.Col:
+    """A tile: the title (help on hover), the value (`tile_id`) and a subtitle
+    (`<tile_id>-sub`, muted when it says what the data lacks)."""
     return dbc.Col(dbc.Card(dbc.CardBody([
         html.Div([html.I(className=f"bi bi-{icon} me-2"), title],
                  className="kpi-title", title=help_text),
-        html.Div("–", id=tile_id, className="kpi-value"),
-        html.Div("", id=f"{tile_id}-sub", className="kpi-sub"),
+        html.Div(value, id=tile_id, className="kpi-value"),
+        html.Div(sub, id=f"{tile_id}-sub",
+                 className="kpi-sub text-muted fst-italic" if muted else "kpi-sub"),
     ]), className="kpi-card h-100"), xs=6, md=4, xl=2, className="mb-3")

@@ -3,7 +3,8 @@
 `install(app)` (called by the app factory) sets it up on the Dash app's Flask server:
 
 - Request bodies are limited to MAX_BODY_BYTES (Flask's MAX_CONTENT_LENGTH); a larger body
-  is answered 413 before it is read.
+  is answered 413 before it is read. The one exception is the upload route
+  (UPLOAD_ENDPOINT), which sets its own per-request limit (dashboard/uploads.py).
 - JSON read from a request refuses NaN and Infinity; JSON written never holds them
   (`allow_nan=False`: a non-finite number in an answer is a bug, never invalid JSON).
 - A callback request is checked against the callback it names before Dash runs it: every
@@ -34,6 +35,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_MESSAGE = 200               # characters of a client error message
 DASH_DISPATCH = "_dash-update-component"
+# upload route: see dashboard/uploads.py. The one endpoint the 2 MB check below skips; it
+# sets its own `request.max_content_length` (Flask >= 3.1) before reading the body.
+UPLOAD_ENDPOINT = "churnlens_upload"
 WILDCARDS = ('["ALL"]', '["MATCH"]', '["ALLSMALLER"]')
 MESSAGES = {
     400: "bad request",
@@ -94,6 +98,8 @@ def install(app: dash.Dash) -> None:
 
 
 def _refuse_large_body() -> None:
+    if flask.request.endpoint == UPLOAD_ENDPOINT:  # upload route: see dashboard/uploads.py
+        return
     length = flask.request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise RequestEntityTooLarge()

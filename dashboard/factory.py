@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
 
-from dashboard import errors, shell
+from dashboard import errors, jobs, shell
 from dashboard.api import register_api
 from dashboard.downloads import register_downloads
 from dashboard.services import CONFIG_KEY, Services
 from dashboard.settings import Settings
+from dashboard.uploads import max_bytes_from, register_uploads
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_MODULES = ("pages.overview", "pages.segments", "pages.customers", "pages.customer",
@@ -21,15 +23,18 @@ PAGE_MODULES = ("pages.overview", "pages.segments", "pages.customers", "pages.cu
                 "pages.data")
 
 
-def _summary(services: Services):
+def _summary(current: Callable[[], Services]):
+    """The navbar's count of the selection, in the current data's words."""
     def count(filters: dict | None) -> str:
+        services = current()
         if services.analysis is None:
             return ""
         total = services.customer_count()
         selected = int(services.mask(filters).sum()) if filters else total
+        word = services.words()["customers"]
         if selected == total:
-            return f"All {total:,} customers"
-        return f"{selected:,} of {total:,} customers selected"
+            return f"All {total:,} {word}"
+        return f"{selected:,} of {total:,} {word} selected"
     return count
 
 
@@ -56,15 +61,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         assets_folder=str(ROOT / "assets"), title="ChurnLens",
         suppress_callback_exceptions=False, serve_locally=True,
         update_title="ChurnLens · updating…",
+        background_callback_manager=jobs.manager_for(settings.cache_dir),
     )
     app.server.config[CONFIG_KEY] = services
     errors.install(app)  # body size limit, strict JSON, short error answers
     _register_pages()
-    options = services.filter_options()
-    app.layout = shell.layout(options, services.status())
-    shell.register_callbacks(app, options, _summary(services))
+
+    def current() -> Services:
+        """The services in use now (the dataset can change while the app runs)."""
+        return app.server.config[CONFIG_KEY]
+
+    # A function: every page load gets the current data's filters, words and banners.
+    app.layout = lambda: shell.layout(current().filter_options(), current().status(),
+                                      current().words())
+    shell.register_callbacks(app, lambda: current().filter_options(), _summary(current))
     register_downloads(app.server, services)
     register_api(app.server, services)
+    register_uploads(app.server, settings.upload_dir, max_bytes_from(settings))
+    jobs.register_jobs(app, services)
 
     @app.server.before_request
     def shared_settings():

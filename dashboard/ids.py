@@ -5,9 +5,9 @@ FILTERS_STORE = "app-filters-store"
 STATUS_AREA = "app-status-area"
 NAVBAR = "app-navbar"
 
-FILTER_CONTRACT = "app-filter-contract-dropdown"
-FILTER_INTERNET = "app-filter-internet-dropdown"
-FILTER_PAYMENT = "app-filter-payment-dropdown"
+# Three driver slots: which column each filters comes from the data (the services say).
+FILTER_DRIVERS = ("app-filter-driver-1-dropdown", "app-filter-driver-2-dropdown",
+                  "app-filter-driver-3-dropdown")
 FILTER_TIER = "app-filter-tier-dropdown"
 FILTER_SEGMENT = "app-filter-segment-dropdown"
 FILTER_TENURE = "app-filter-tenure-slider"
@@ -23,11 +23,11 @@ EVERYONE = "everyone"
 FILTERED_PAGES = ("/", "/segments", "/customers", "/what-if", "/campaign")
 LIST_PAGES = ("/customers",)
 
-# Filter key (in the URL and the store) -> dropdown id and the data column it filters.
-DROPDOWN_FILTERS = {
-    "contract": (FILTER_CONTRACT, "Contract"),
-    "internet": (FILTER_INTERNET, "InternetService"),
-    "payment": (FILTER_PAYMENT, "PaymentMethod"),
-    "tier": (FILTER_TIER, "risk_tier"),
-    "segment": (FILTER_SEGMENT, "segment"),
-}
+# Filter keys (in the URL and the store). A driver filter is keyed by its source column's
+# name; these keys are reserved, so a driver column of the same name gets no filter.
+TIER = "tier"
+SEGMENT = "segment"
+TENURE = "tenure"
+RESERVED_KEYS = (TIER, SEGMENT, TENURE, EVERYONE)
+# Every dropdown of the bar, in the order the filter-sync callback lists them.
+FILTER_DROPDOWNS = (*FILTER_DRIVERS, FILTER_SEGMENT, FILTER_TIER)

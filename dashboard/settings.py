@@ -9,6 +9,7 @@ from pathlib import Path
 from dataclasses import dataclass
 
 DEFAULT_CACHE_DIR = ".cache"
+DEFAULT_UPLOAD_DIR = str(Path(__file__).resolve().parent.parent / "data" / "uploads")
 DEFAULT_OFFERS = str(Path(__file__).resolve().parent.parent / "data" / "offers.toml")
 DEBUG_HOST_ERROR = ("--debug serves the Werkzeug debugger (source code, tracebacks, a "
                     "console) to whoever triggers an error: it is only allowed on a local "
@@ -31,6 +32,7 @@ class Settings:
     """Everything `create_app` needs. Plain values only (JSON-safe)."""
 
     data_path: str | None = None
+    config_path: str | None = None    # the dataset config (default: inferred from the file)
     demo_size: int = 7043
     seed: int = 0
     as_of: str | None = None
@@ -45,6 +47,8 @@ class Settings:
     horizon_months: int = 60
     offers_path: str = DEFAULT_OFFERS
     compare_path: str | None = None   # a refreshed data file to check for drift
+    upload_dir: str = DEFAULT_UPLOAD_DIR  # where files loaded in the browser are kept
+    upload_max_mb: int = 500
 
     def __post_init__(self) -> None:
         if self.debug and not is_loopback(self.host):
@@ -56,7 +60,11 @@ class Settings:
         parser = argparse.ArgumentParser(prog="python app.py",
                                          description="Start the ChurnLens dashboard.")
         parser.add_argument("--data", metavar="PATH",
-                            help="Telco-layout CSV or Interconnect folder (default: demo data)")
+                            help="a churn file (CSV, Excel, Parquet) or an Interconnect folder "
+                                 "(default: demo data)")
+        parser.add_argument("--config", metavar="FILE.toml",
+                            help="dataset config: which column is what (default: inferred; "
+                                 "python -m analytics inspect --data FILE writes one)")
         parser.add_argument("--demo-size", type=int, default=7043, metavar="N",
                             help="customers of demo data when no --data (default 7043)")
         parser.add_argument("--as-of", metavar="YYYY-MM-DD",
@@ -86,6 +94,11 @@ class Settings:
         parser.add_argument("--compare", metavar="PATH",
                             help="a refreshed data file (same layout as --data) to score with "
                                  "the current model and check for drift on the Model page")
+        parser.add_argument("--upload-dir", default=DEFAULT_UPLOAD_DIR, metavar="DIR",
+                            help="where files loaded in the browser are kept (default "
+                                 "data/uploads)")
+        parser.add_argument("--upload-max-mb", type=int, default=500, metavar="MB",
+                            help="largest file the browser may load (default 500 MB)")
         parser.add_argument("--horizon", type=int, default=cls.horizon_months, metavar="MONTHS",
                             help=f"CLV horizon in months (default {cls.horizon_months})")
         args = parser.parse_args(argv)
@@ -93,8 +106,9 @@ class Settings:
             parser.error("tier thresholds must satisfy 0 <= --tier-medium < --tier-high <= 1")
         if args.debug and not is_loopback(args.host):
             parser.error(DEBUG_HOST_ERROR.format(host=args.host))  # exit status 2
-        return cls(data_path=args.data, demo_size=args.demo_size, as_of=args.as_of,
+        return cls(data_path=args.data, config_path=args.config, demo_size=args.demo_size, as_of=args.as_of,
                    cache_dir=args.cache_dir, host=args.host, port=args.port, debug=args.debug,
                    tier_high=args.tier_high, tier_medium=args.tier_medium, margin=args.margin,
                    annual_discount=args.annual_discount, horizon_months=args.horizon,
-                   offers_path=args.offers, compare_path=args.compare)
+                   offers_path=args.offers, compare_path=args.compare,
+                   upload_dir=args.upload_dir, upload_max_mb=args.upload_max_mb)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode
 
 import dash
@@ -17,39 +19,56 @@ NAV_PAGES = (("Overview", "/", "speedometer2"), ("Segments", "/segments", "diagr
              ("Model", "/model", "clipboard-data"), ("Data", "/data", "database-check"))
 
 
+def slot_keys(options: dict) -> list[str | None]:
+    """The filter key of each dropdown of the bar, in `ids.FILTER_DROPDOWNS` order: the
+    drivers' source columns (None for a slot this data leaves empty), segment, tier."""
+    drivers = [d["key"] for d in options.get("drivers") or []][:len(ids.FILTER_DRIVERS)]
+    drivers += [None] * (len(ids.FILTER_DRIVERS) - len(drivers))
+    return [*drivers, ids.SEGMENT, ids.TIER]
+
+
+def _choices(options: dict) -> dict[str, list[str]]:
+    """Filter key -> the values this data has (drivers by source column, segment, tier)."""
+    allowed = {d["key"]: d["options"] for d in options.get("drivers") or []}
+    allowed.update({ids.SEGMENT: options.get(ids.SEGMENT) or [],
+                    ids.TIER: options.get(ids.TIER) or []})
+    return allowed
+
+
 def encode_filters(filters: dict) -> str:
-    """Filters as a URL hash, e.g. '#contract=Month-to-month&tenure=0-24' ('' when none)."""
+    """Filters as a URL hash, e.g. '#Contract=Month-to-month&tenure=0-24' ('' when none);
+    keys and values are URL-encoded ('#Payment+Method=Electronic+check')."""
     pairs = []
     filters = filters if isinstance(filters, dict) else {}
-    for key in ids.DROPDOWN_FILTERS:
-        values = filters.get(key)
-        for value in values if isinstance(values, list) else []:
-            pairs.append((key, str(value)))
-    tenure = filters.get("tenure")
+    for key, values in filters.items():
+        if key in (ids.TENURE, ids.EVERYONE) or not isinstance(values, list):
+            continue
+        pairs += [(key, value) for value in values if isinstance(value, str)]
+    tenure = filters.get(ids.TENURE)
     if isinstance(tenure, list) and len(tenure) == 2 and all(
             isinstance(v, (int, float)) and abs(v) < 1e9 for v in tenure):
-        pairs.append(("tenure", f"{int(tenure[0])}-{int(tenure[1])}"))
+        pairs.append((ids.TENURE, f"{int(tenure[0])}-{int(tenure[1])}"))
     if filters.get(ids.EVERYONE):
         pairs.append((ids.EVERYONE, "1"))
     return "#" + urlencode(pairs) if pairs else ""
 
 
 def decode_filters(hash_text: str | None, options: dict) -> dict:
-    """The filters a URL hash names, keeping only values this data has."""
+    """The filters a URL hash names, keeping only keys and values this data has."""
     query = parse_qs((hash_text or "").lstrip("#"), keep_blank_values=False)
+    allowed = _choices(options)
     filters: dict = {}
-    for key in ids.DROPDOWN_FILTERS:
-        allowed = options.get(key) or []
-        values = [v for v in query.get(key, []) if v in allowed]
+    for key in slot_keys(options):
+        values = [v for v in query.get(key, []) if v in allowed.get(key, [])] if key else []
         if values:
-            filters[key] = values
-    if query.get("tenure"):
+            filters[key] = list(dict.fromkeys(values))
+    top = options.get("tenure_max")
+    if query.get(ids.TENURE) and top is not None:
         try:
-            lo, hi = (int(part) for part in query["tenure"][0].split("-", 1))
-            top = int(options.get("tenure_max", 72))
-            lo, hi = max(0, min(lo, hi)), min(top, max(lo, hi))
-            if (lo, hi) != (0, top):
-                filters["tenure"] = [lo, hi]
+            lo, hi = (int(part) for part in query[ids.TENURE][0].split("-", 1))
+            lo, hi = max(0, min(lo, hi)), min(int(top), max(lo, hi))
+            if (lo, hi) != (0, int(top)):
+                filters[ids.TENURE] = [lo, hi]
         except ValueError:
             pass
     if query.get(ids.EVERYONE, [""])[0] in ("1", "true", "yes"):
@@ -57,13 +76,14 @@ def decode_filters(hash_text: str | None, options: dict) -> dict:
     return filters
 
 
-def filters_from_widgets(values: dict, tenure: list | None, tenure_max: int,
+def filters_from_widgets(values: dict, tenure: list | None, tenure_max: int | None,
                          everyone: bool = False) -> dict:
     """The store's JSON from the widgets' values (empty lists and the full range mean 'all';
     lists hold active customers unless `everyone`)."""
-    filters = {key: list(v) for key, v in values.items() if v}
-    if tenure and (int(tenure[0]), int(tenure[1])) != (0, int(tenure_max)):
-        filters["tenure"] = [int(tenure[0]), int(tenure[1])]
+    filters = {key: [v] if isinstance(v, str) else list(v) for key, v in values.items() if v}
+    if tenure_max is not None and isinstance(tenure, list) and len(tenure) == 2 and \
+            (int(tenure[0]), int(tenure[1])) != (0, int(tenure_max)):
+        filters[ids.TENURE] = [int(tenure[0]), int(tenure[1])]
     if everyone:
         filters[ids.EVERYONE] = True
     return filters
@@ -81,42 +101,54 @@ def _navbar() -> dbc.Navbar:
     ], fluid=True), color="dark", dark=True, className="mb-3 app-navbar", id=ids.NAVBAR)
 
 
-def _dropdown(key: str, label: str, options: list[str], width: int) -> dbc.Col:
-    dropdown_id = ids.DROPDOWN_FILTERS[key][0]
+def _dropdown(dropdown_id: str, label: str, options: list[str],
+              hidden: bool = False) -> dbc.Col:
     return dbc.Col([
         dbc.Label(label, html_for=dropdown_id, className="filter-label"),
         dcc.Dropdown(id=dropdown_id, options=options, multi=True, placeholder="All",
                      disabled=not options, clearable=True),
-    ], xs=12, sm=6, lg=width, className="mb-2")
+    ], xs=12, sm=6, lg=2, className="mb-2", style={"display": "none"} if hidden else None)
 
 
-def _filter_bar(options: dict) -> dbc.Card:
-    top = int(options.get("tenure_max", 72))
-    marks = {v: str(v) for v in range(0, top + 1, 12)}
+def _filter_bar(options: dict, customers: str = "customers") -> dbc.Card:
+    """The driver slots (those this data fills), segment, tier, and the tenure slider where
+    the data has a tenure; Reset all on the right."""
+    drivers = options.get("drivers") or []
+    slots = [_dropdown(dropdown_id, drivers[i]["label"], drivers[i]["options"])
+             if i < len(drivers) else _dropdown(dropdown_id, "", [], hidden=True)
+             for i, dropdown_id in enumerate(ids.FILTER_DRIVERS)]
+    top = options.get("tenure_max")
+    reset = dbc.Button([html.I(className="bi bi-x-circle me-1"), "Reset all"],
+                       id=ids.FILTER_RESET, color="link", size="sm",
+                       className="p-0 ms-auto filter-reset")
+    slider = dcc.RangeSlider(id=ids.FILTER_TENURE, min=0, max=top or 1, step=1,
+                             value=[0, top or 1], allowCross=False,
+                             marks=_tenure_marks(top or 0),
+                             tooltip={"placement": "bottom", "always_visible": False})
+    tenure = dbc.Col([
+        html.Div([dbc.Label("Tenure (months)", html_for=ids.FILTER_TENURE,
+                            className="filter-label") if top is not None else None, reset],
+                 className="d-flex align-items-start"),
+        html.Div(slider, style=None if top is not None else {"display": "none"}),
+    ], xs=12, sm=6, lg=2, className="mb-2")
     return dbc.Card(dbc.CardBody([dbc.Row([
-        _dropdown("contract", "Contract", options["contract"], 2),
-        _dropdown("internet", "Internet service", options["internet"], 2),
-        _dropdown("payment", "Payment method", options["payment"], 2),
-        _dropdown("segment", "Segment", options["segment"], 2),
-        _dropdown("tier", "Risk tier", options["tier"], 2),
-        dbc.Col([
-            html.Div([
-                dbc.Label("Tenure (months)", html_for=ids.FILTER_TENURE,
-                          className="filter-label"),
-                dbc.Button([html.I(className="bi bi-x-circle me-1"), "Reset all"],
-                           id=ids.FILTER_RESET, color="link", size="sm",
-                           className="p-0 ms-auto filter-reset"),
-            ], className="d-flex align-items-start"),
-            dcc.RangeSlider(id=ids.FILTER_TENURE, min=0, max=top, step=1, value=[0, top],
-                            marks=marks, allowCross=False,
-                            tooltip={"placement": "bottom", "always_visible": False}),
-        ], xs=12, sm=6, lg=2, className="mb-2"),
+        *slots,
+        _dropdown(ids.FILTER_SEGMENT, "Segment", options.get(ids.SEGMENT) or []),
+        _dropdown(ids.FILTER_TIER, "Risk tier", options.get(ids.TIER) or []),
+        tenure,
     ], className="g-3 align-items-start"), html.Div(
         dbc.Switch(id=ids.FILTER_EVERYONE, value=False, className="mb-0 small",
-                   label="Include customers who have already left (lists hold active "
-                         "customers only: those a team can still keep)"),
+                   label=f"Include {customers} who have already left (lists hold active "
+                         f"{customers} only: those a team can still keep)"),
         id=ids.FILTER_EVERYONE_WRAP, style={"display": "none"}, className="mt-1")]),
         className="mb-3 filter-bar", id=ids.FILTER_BAR)
+
+
+def _tenure_marks(top: int) -> dict[int, str]:
+    """At most about seven marks: every 12 months up to 6 years (0, 12, ..., 72), every 24,
+    36... beyond; every 1 or 2 on short tenures."""
+    step = 12 * math.ceil(top / 72) if top > 12 else 2 if top > 6 else 1
+    return {v: str(v) for v in range(0, top + 1, step)}
 
 
 def _banners(status: dict) -> list:
@@ -134,15 +166,16 @@ def _banners(status: dict) -> list:
     return banners
 
 
-def layout(options: dict, status: dict) -> html.Div:
-    """The whole page frame; pages render inside `dash.page_container`."""
+def layout(options: dict, status: dict, words: dict | None = None) -> html.Div:
+    """The whole page frame; pages render inside `dash.page_container`. `options` are the
+    current data's filter choices, `words` what it calls its customers."""
     return html.Div([
         dcc.Location(id=ids.URL, refresh="callback-nav"),
         dcc.Store(id=ids.FILTERS_STORE, data={}),
         _navbar(),
         dbc.Container([
             html.Div(_banners(status), id=ids.STATUS_AREA),
-            _filter_bar(options),
+            _filter_bar(options, (words or {}).get("customers", "customers")),
             dash.page_container,
         ], fluid=True, className="pb-4 app-main"),
     ])
@@ -150,19 +183,24 @@ def layout(options: dict, status: dict) -> html.Div:
 
 def sync_state(trigger, url_hash: str | None, dropdowns, tenure, options: dict,
                everyone: bool = False) -> tuple:
-    """(hash, store, *dropdown values, tenure, everyone switch) for the filter-sync callback.
+    """(hash, store, *dropdown values, tenure, everyone switch) for the filter-sync callback
+    (dropdowns in `ids.FILTER_DROPDOWNS` order).
 
     The URL wins on first load and on navigation; a widget change rewrites store and URL;
     Reset clears everything."""
-    keys = list(ids.DROPDOWN_FILTERS)
-    top = int(options.get("tenure_max", 72))
+    keys = slot_keys(options)
+    top = options.get("tenure_max")
+    full = [0, top if top is not None else 1]
     if trigger == ids.FILTER_RESET:
-        return "", {}, *[[] for _ in keys], [0, top], False
+        return "", {}, *[[] for _ in keys], full, False
     if trigger is None or trigger == ids.URL:
         filters = decode_filters(url_hash, options)
-        return (no_update, filters, *[filters.get(k, []) for k in keys],
-                filters.get("tenure", [0, top]), bool(filters.get(ids.EVERYONE)))
-    filters = filters_from_widgets(dict(zip(keys, dropdowns)), tenure, top, bool(everyone))
+        return (no_update, filters, *[filters.get(k, []) if k else [] for k in keys],
+                filters.get(ids.TENURE, full), bool(filters.get(ids.EVERYONE)))
+    allowed = _choices(options)
+    values = {k: [x for x in ([v] if isinstance(v, str) else v or []) if x in allowed[k]]
+              for k, v in zip(keys, dropdowns) if k is not None and isinstance(v, (str, list))}
+    filters = filters_from_widgets(values, tenure, top, bool(everyone))
     return encode_filters(filters), filters, *[no_update] * len(keys), no_update, no_update
 
 
@@ -174,22 +212,27 @@ def bar_styles(pathname: str | None) -> tuple[dict, dict]:
             {} if path in ids.LIST_PAGES else hidden)
 
 
-def register_callbacks(app: dash.Dash, options: dict, count) -> None:
-    """Keep filter widgets, the filter store and the URL hash in step; keep links in step."""
-    keys = list(ids.DROPDOWN_FILTERS)
+def register_callbacks(app: dash.Dash, options: Callable[[], dict],
+                       count: Callable[[dict | None], str]) -> None:
+    """Keep filter widgets, the filter store and the URL hash in step; keep links in step.
+
+    `options()` gives the current data's filter choices at call time (the dataset can
+    change while the app runs); `count(filters)` the navbar's summary."""
+    dropdowns = ids.FILTER_DROPDOWNS
 
     @app.callback(
         Output(ids.URL, "hash"), Output(ids.FILTERS_STORE, "data"),
-        [Output(ids.DROPDOWN_FILTERS[k][0], "value") for k in keys],
+        [Output(d, "value") for d in dropdowns],
         Output(ids.FILTER_TENURE, "value"), Output(ids.FILTER_EVERYONE, "value"),
-        Input(ids.URL, "hash"), [Input(ids.DROPDOWN_FILTERS[k][0], "value") for k in keys],
+        Input(ids.URL, "hash"), [Input(d, "value") for d in dropdowns],
         Input(ids.FILTER_TENURE, "value"), Input(ids.FILTER_EVERYONE, "value"),
         Input(ids.FILTER_RESET, "n_clicks"),
     )
     def sync_filters(url_hash, *widgets):
         """URL -> widgets on load and navigation; widgets -> store and URL on change."""
-        return sync_state(ctx.triggered_id, url_hash, widgets[:len(keys)], widgets[len(keys)],
-                          options, widgets[len(keys) + 1])
+        n = len(dropdowns)
+        return sync_state(ctx.triggered_id, url_hash, widgets[:n], widgets[n], options(),
+                          widgets[n + 1])
 
     @app.callback(Output(ids.FILTER_BAR, "style"), Output(ids.FILTER_EVERYONE_WRAP, "style"),
                   Input(ids.URL, "pathname"))

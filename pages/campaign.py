@@ -8,8 +8,8 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from components.charts import empty_figure, gains_chart, offer_mix_chart
 from components.feedback import empty_state, section
-from components.kpi import fmt_int, fmt_money, fmt_pct
-from components.whatif import PROFIT_FORMULA
+from components.kpi import fmt_int, fmt_pct
+from components.whatif import PROFIT_FORMULA, catalogue_table, money
 from dashboard import ids
 from dashboard.services import offers as service
 from dashboard.services.core import export_href
@@ -23,7 +23,9 @@ GAINS_GRAPH = "campaign-gains-graph"
 MIX_GRAPH = "campaign-mix-graph"
 OFFERS_DIV = "campaign-offers-div"
 EXPORT_LINK = "campaign-export-link"
+NEEDS_REVENUE_ALERT = "campaign-needs-revenue-alert"
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+EXPORT_CLASS = "btn btn-sm btn-primary ms-3 text-nowrap"
 
 
 def layout(**_query) -> html.Div:
@@ -40,8 +42,7 @@ def layout(**_query) -> html.Div:
                 dbc.Input(id=CAPACITY_INPUT, type="number", min=0, step=1, debounce=True,
                           placeholder="no limit", size="sm", style={"maxWidth": "9rem"}),
                 html.A([html.I(className="bi bi-filetype-csv me-1"), "Export campaign list"],
-                       id=EXPORT_LINK, href="#", download="",
-                       className="btn btn-sm btn-primary ms-3 text-nowrap"),
+                       id=EXPORT_LINK, href="#", download="", className=EXPORT_CLASS),
             ], className="d-flex align-items-center justify-content-md-end mt-2 mt-md-0"),
                 md=5),
         ], className="mb-3 align-items-end"),
@@ -60,23 +61,23 @@ def layout(**_query) -> html.Div:
     ])
 
 
-def _tile(title: str, value: str, sub: str, tile_id: str) -> dbc.Col:
+def _tile(title: str, value: str, sub: str, tile_id: str, tone: str = "") -> dbc.Col:
     return dbc.Col(dbc.Card(dbc.CardBody([
         html.Div(title, className="kpi-title"),
-        html.Div(value, className="kpi-value", id=tile_id),
+        html.Div(value, className=f"kpi-value {tone}", id=tile_id),
         html.Div(sub, className="kpi-sub")]), className="kpi-card h-100"),
         xs=6, xl=3, className="mb-3")
 
 
 @callback(Output(KPI_DIV, "children"), Output(GAINS_GRAPH, "figure"),
           Output(MIX_GRAPH, "figure"), Output(OFFERS_DIV, "children"),
-          Output(EXPORT_LINK, "href"),
+          Output(EXPORT_LINK, "href"), Output(EXPORT_LINK, "className"),
           Input(ids.FILTERS_STORE, "data"), Input(CAPACITY_INPUT, "value"))
 def update_campaign(filters, capacity):
     """Targeting for the selection and the capacity."""
     svc = service.current()
     if svc.analysis is None:
-        return empty_state("No data loaded."), no_update, no_update, None, "#"
+        return empty_state("No data loaded."), no_update, no_update, None, "#", no_update
     try:
         capacity = None if capacity in (None, "") else max(int(capacity), 0)
     except (TypeError, ValueError):
@@ -85,7 +86,52 @@ def update_campaign(filters, capacity):
     if data.get("error"):
         message = f"Offers are unavailable: {data['error']}"
         return (dbc.Alert(message, color="warning", id="campaign-error-alert"),
-                empty_figure(message), empty_figure(message), None, "#")
+                empty_figure(message), empty_figure(message), None, "#", EXPORT_CLASS)
+    if data.get("needs_revenue"):
+        return _without_revenue(data)
+    return _with_revenue(data, filters, capacity)
+
+
+def _catalogue(data: dict) -> html.Div:
+    """The offer catalogue, unavailable offers greyed out with the reason, and the formula."""
+    unavailable = sum(1 for o in data["offers"] if o["reason"])
+    note = (f" {unavailable} of the {len(data['offers'])} offers cannot work on this data "
+            "(greyed out, with the reason) and are never recommended." if unavailable else "")
+    return section("Offer catalogue", [
+        catalogue_table(data["offers"]),
+        html.Div(f"{PROFIT_FORMULA}, with contact cost k = "
+                 f"{money(data['contact_cost'], data['currency'], 2)}; p1 is the model's "
+                 "churn probability with the offer applied (model-implied, not a measured "
+                 "effect). Each customer gets their most profitable offer, or none when "
+                 f"nothing pays.{note} Edit {data['catalogue']} to change the offers.",
+                 className="small text-muted"),
+    ], "from the catalogue file")
+
+
+def _without_revenue(data: dict):
+    """No revenue column: counts instead of money, and how to add one."""
+    needs = "needs a revenue column"
+    tiles = [
+        _tile("Active customers", fmt_int(data["active"]), "in the selection",
+              "campaign-active-text"),
+        _tile("High risk", fmt_int(data["high_risk"]), "active customers in the High tier",
+              "campaign-high-risk-text"),
+        _tile("Expected profit", "–", needs, "campaign-best-profit-text", "text-muted"),
+        _tile("Worth contacting", "–", needs, "campaign-best-size-text", "text-muted"),
+    ]
+    alert = dbc.Alert([html.I(className="bi bi-cash-coin me-2"), data["needs_revenue"],
+                       html.Div("Until then the Customers list ranks by churn risk, and the "
+                                "what-if shows how the risk would move.",
+                                className="small mt-1")],
+                      color="light", className="border", id=NEEDS_REVENUE_ALERT)
+    message = "Expected profit needs a revenue column"
+    return ([dbc.Row(tiles, className="g-3"), alert], empty_figure(message),
+            empty_figure(message), _catalogue(data), None, f"{EXPORT_CLASS} disabled")
+
+
+def _with_revenue(data: dict, filters, capacity):
+    """Tiles, gains curve and offer mix of a campaign priced in money."""
+    currency = data["currency"]
     plan = data["plan"]
     tiles = [
         _tile("Active customers", fmt_int(data["active"]), "in the selection",
@@ -93,32 +139,20 @@ def update_campaign(filters, capacity):
         _tile("Worth contacting", fmt_int(plan["best_size"]),
               f"{fmt_pct(plan['best_size'] / data['active']) if data['active'] else '–'} "
               "have an offer with positive expected profit", "campaign-best-size-text"),
-        _tile("Expected profit", fmt_money(plan["best_total"]),
+        _tile("Expected profit", money(plan["best_total"], currency),
               f"contacting all of them, over the {data['horizon_months']}-month CLV horizon "
               "(discounted; model-implied)", "campaign-best-profit-text"),
     ]
     if capacity is not None:
-        tiles.append(_tile(f"With capacity {capacity:,}", fmt_money(plan["capacity_total"]),
+        tiles.append(_tile(f"With capacity {capacity:,}",
+                           money(plan["capacity_total"], currency),
                            f"contact the top {plan['capacity_size']:,} (over "
                            f"{data['horizon_months']} months)",
                            "campaign-capacity-profit-text"))
     else:
         tiles.append(_tile("With capacity", "–", "enter the team's capacity above",
                            "campaign-capacity-profit-text"))
-    offers = section("Offer catalogue", [
-        html.Table([html.Thead(html.Tr([html.Th("Offer"), html.Th("Assumed acceptance"),
-                                        html.Th("What it is")])),
-                    html.Tbody([html.Tr([html.Td(o["name"]), html.Td(fmt_pct(o["acceptance"])),
-                                         html.Td(o["description"], className="text-muted")])
-                                for o in data["offers"]])],
-                   className="table table-sm small mb-2"),
-        html.Div(f"{PROFIT_FORMULA}, with contact cost k = {fmt_money(data['contact_cost'], 2)}; "
-                 f"p1 is the model's churn probability with the offer applied (model-implied, "
-                 f"not a measured effect). Each customer gets their most profitable offer, or "
-                 f"none when nothing pays. Edit {data['catalogue']} to change the offers.",
-                 className="small text-muted"),
-    ], "from the catalogue file")
     href = export_href("csv", filters, None, None, campaign={"capacity": capacity})
     return (dbc.Row(tiles, className="g-3"),
             gains_chart(plan["curve"], plan["best_size"], plan["capacity_size"]),
-            offer_mix_chart(data["mix"]), offers, href)
+            offer_mix_chart(data["mix"]), _catalogue(data), href, EXPORT_CLASS)

@@ -11,9 +11,9 @@ from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
 from components.charts import moved_chart, waterfall_chart
 from components.feedback import empty_state, section
-from components.kpi import fmt_money, fmt_pct, risk_badge
-from components.whatif import (MODEL_IMPLIED, assumption_inputs,
-                               customer_result, frozen_note, scenario_inputs)
+from components.kpi import fmt_pct, risk_badge
+from components.whatif import (MODEL_IMPLIED, assumption_inputs, catalogue_table,
+                               customer_result, frozen_note, money, scenario_inputs)
 from dashboard import ids
 from dashboard.services import customer as service
 from dashboard.services import offers as offers_service
@@ -92,7 +92,8 @@ def show_customer(customer_id):
                 True)
     spec = whatif.whatif_spec(detail["row"])
     current = {item["feature"]: item["current"] for item in spec["actionable"]}
-    presets = [{"label": o["name"], "value": o["id"]} for o in whatif.offers_for(detail["row"])]
+    presets = whatif.offer_options(detail["row"])
+    detail["catalogue"] = whatif.unavailable_offers()
     inputs = [*scenario_inputs(spec, WHATIF_INPUT),
               html.Div("Assumptions", className="section-subtitle mt-2 mb-1"),
               assumption_inputs(spec, WHATIF_INPUT),
@@ -118,20 +119,35 @@ def go_to_customer(customer_id):
     return f"/customer/{customer_id}" if customer_id else no_update
 
 
+def _unavailable(d: dict) -> list:
+    """The catalogue's offers this data cannot take, greyed out with the reason."""
+    offers = d.get("catalogue") or []
+    if not offers:
+        return []
+    return [html.Details([html.Summary(f"{len(offers)} offer{'s' * (len(offers) != 1)} in the "
+                                       "catalogue cannot work on this data",
+                                       className="small text-muted"),
+                          catalogue_table(offers)], className="mt-2",
+                         id="customer-unavailable-offers")]
+
+
 def _offer_card(d: dict) -> html.Div:
     """The recommended offer, its model-implied effect and the promo code."""
     offer = d.get("offer")
+    currency = d.get("currency", "$")
     if offer is None:
         return html.Div("No offer catalogue is loaded, so no offer is recommended.",
                         className="text-muted small")
     if not d["active"]:
         return html.Div("This customer has already left: no offer.", className="text-muted")
     if offer["id"] == "none":
+        why = offer.get("reason") or ("No offer in the catalogue is expected to pay for this "
+                                      "customer: the risk it removes is worth less than its "
+                                      "cost and the contact.")
         return html.Div([html.Div("No offer", className="fs-5 fw-semibold",
                                   id="customer-offer-name-text"),
-                         html.Div("No offer in the catalogue is expected to pay for this "
-                                  "customer: the risk it removes is worth less than its cost "
-                                  "and the contact.", className="small text-muted")])
+                         html.Div(why, className="small text-muted",
+                                  id="customer-offer-reason-text"), *_unavailable(d)])
     code = offer["promo_code"]
     return html.Div([
         html.Div(offer["name"], className="fs-5 fw-semibold", id="customer-offer-name-text"),
@@ -141,19 +157,21 @@ def _offer_card(d: dict) -> html.Div:
                      html.Div(f"{fmt_pct(d['churn_probability'])} → {fmt_pct(offer['p1'])}",
                               className="fw-semibold")], xs=6),
             dbc.Col([html.Div("Expected profit", className="kpi-title"),
-                     html.Div(fmt_money(offer["profit"], 2), className="fw-semibold "
+                     html.Div(money(offer["profit"], currency, 2), className="fw-semibold "
                               "text-success")], xs=6),
         ], className="mb-2"),
         html.Div([html.Span("Promo code ", className="kpi-title me-1"),
                   html.Code(code, id="customer-promo-code-text")]) if code else None,
         html.Div(f"Assumes {fmt_pct(offer['acceptance'])} accept; cost "
-                 f"{fmt_money(offer['cost'], 2)} per accepter. Model-implied.",
+                 f"{money(offer['cost'], currency, 2)} per accepter. Model-implied.",
                  className="small text-muted mt-1"),
+        *_unavailable(d),
     ])
 
 
 def _detail(d: dict) -> list:
     tier = d["risk_tier"]
+    currency = d.get("currency", "$")
     status = "churned" if d["churned"] else "active"
     months = f"{d['tenure_months']:.0f} month{'' if d['tenure_months'] == 1 else 's'}"
     head = dbc.Card(dbc.CardBody(dbc.Row([
@@ -168,13 +186,16 @@ def _detail(d: dict) -> list:
                  html.Div(f"riskier than {math.floor(d['percentile'])}% of customers",
                           className="kpi-sub")], md=3),
         dbc.Col([html.Div("Value", className="kpi-title"),
-                 html.Div(fmt_money(d["clv"]) if d["active"] else "–", className="kpi-value"),
-                 html.Div(f"CLV · pays {fmt_money(d['monthly_charges'], 2)} a month"
+                 html.Div(money(d["clv"], currency) if d["active"] else "–",
+                          className="kpi-value"),
+                 html.Div(f"CLV {d['money_reason']}" if d.get("money_reason") else
+                          f"CLV · pays {money(d['monthly_charges'], currency, 2)} a month"
                           if d["active"] else "Has left: no lifetime value ahead",
                           className="kpi-sub")], md=3),
         dbc.Col([html.Div("Segment", className="kpi-title"),
                  html.Div(d["segment"] or "–", className="kpi-value fs-5 mt-2"),
-                 html.Div(f"{fmt_money(d['revenue_at_risk'], 2)} a month at risk"
+                 html.Div("" if d.get("money_reason") else
+                          f"{money(d['revenue_at_risk'], currency, 2)} a month at risk"
                           if d["active"] else "No revenue at risk (has left)",
                           className="kpi-sub")], md=3),
     ])), className="kpi-card mb-3")
@@ -247,8 +268,10 @@ def simulate(values, assumption_values, input_ids, assumption_ids, base):
     svc = offers_service.current()
     base = svc.check_base(base)
     try:
+        currency = svc.currency()
         scenario = offers_service.scenario_from(input_ids, values, assumption_ids,
-                                          assumption_values, base["current"])
+                                                assumption_values, base["current"],
+                                                currency=currency)
         result = svc.simulate_customer(base["row"], scenario)
     except ValueError as exc:
         return dbc.Alert(str(exc), color="warning", className="small py-2 mb-0",
@@ -260,4 +283,5 @@ def simulate(values, assumption_values, input_ids, assumption_ids, base):
                      "model-implied risk, the money and which reasons move.",
                      className="text-muted small")],
             id="customer-whatif-empty-text", className="py-2"), moved_chart([])
-    return customer_result(result, "customer-whatif"), moved_chart(result["reasons_moved"])
+    return (customer_result(result, "customer-whatif", currency),
+            moved_chart(result["reasons_moved"]))

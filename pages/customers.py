@@ -112,8 +112,8 @@ def layout(**_query) -> html.Div:
 def _columns(data_columns: list[dict]) -> list[dict]:
     """The fixed columns, with the ones this data has (named by the service) after tenure."""
     at = next(i for i, c in enumerate(COLUMNS) if c["field"] == "tenure_months") + 1
-    extra = [{"field": c["field"], "headerName": c["label"], "width": 140, **TEXT}
-             for c in data_columns]
+    extra = [{"field": c["field"], "headerName": c["label"], "width": 140,
+              **(NUMBER if c.get("kind") == "number" else TEXT)} for c in data_columns]
     return COLUMNS[:at] + extra + COLUMNS[at:]
 
 

@@ -9,132 +9,142 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components.charts import empty_figure, rate_chart, tier_chart
-from components.kpi import fmt_int, fmt_money, fmt_pct, kpi_tile
+from components.kpi import fmt_value, kpi_tile
 from dashboard import ids
 from dashboard.services import overview as service
 
 dash.register_page(__name__, path="/", name="Overview", title="ChurnLens · Overview", order=0)
 
-CUSTOMERS_KPI = "overview-customers-kpi"
-CHURN_KPI = "overview-churn-kpi"
-RETENTION_KPI = "overview-retention-kpi"
-ARPU_KPI = "overview-arpu-kpi"
-CLV_KPI = "overview-clv-kpi"
-RISK_KPI = "overview-revenue-risk-kpi"
-KPI_IDS = (CUSTOMERS_KPI, CHURN_KPI, RETENTION_KPI, ARPU_KPI, CLV_KPI, RISK_KPI)
-CONTRACT_GRAPH = "overview-contract-graph"
+KPI_ROW = "overview-kpi-row"
+KPI_NOTE = "overview-kpi-note"
+# Tile key (from the service) -> its value's id (the subtitle is `<id>-sub`).
+KPI_IDS = {"customers": "overview-customers-kpi", "churn_rate": "overview-churn-kpi",
+           "retention_rate": "overview-retention-kpi", "arpu": "overview-arpu-kpi",
+           "clv": "overview-clv-kpi", "revenue_at_risk": "overview-revenue-risk-kpi",
+           "high_risk_active": "overview-high-risk-kpi",
+           "expected_leavers": "overview-expected-leavers-kpi",
+           "avg_tenure": "overview-tenure-kpi", "medium_risk_active": "overview-medium-risk-kpi",
+           "cac": "overview-cac-kpi",
+           "clv_cac": "overview-clv-cac-kpi", "payback_months": "overview-payback-kpi"}
+CUSTOMERS_KPI = KPI_IDS["customers"]
+CHURN_KPI = KPI_IDS["churn_rate"]
 TENURE_GRAPH = "overview-tenure-graph"
-INTERNET_GRAPH = "overview-internet-graph"
-PAYMENT_GRAPH = "overview-payment-graph"
+# One chart per driver slot (the service says which column and title each one is).
+DRIVER_GRAPHS = ("overview-driver-1-graph", "overview-driver-2-graph",
+                 "overview-driver-3-graph")
 TIER_GRAPH = "overview-tier-graph"
-# The global filter each driver chart drills into -> its graph (the service says which
-# column and title each filter key stands for).
-DRIVER_GRAPHS = {"contract": CONTRACT_GRAPH, "tenure": TENURE_GRAPH,
-                 "internet": INTERNET_GRAPH, "payment": PAYMENT_GRAPH}
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+HIDDEN = {"display": "none"}
 
 
 def layout(**_query) -> html.Div:
-    """Empty tiles and charts; the callback fills them for the current filters."""
-    tiles = dbc.Row([
-        kpi_tile(CUSTOMERS_KPI, "Customers", "Customers in the selection", "people"),
-        kpi_tile(CHURN_KPI, "Churn rate", "Churned / customers in the selection", "door-open"),
-        kpi_tile(RETENTION_KPI, "Retention rate", "1 - churn rate", "shield-check"),
-        kpi_tile(ARPU_KPI, "ARPU", "Mean monthly charges of active customers", "cash-coin"),
-        kpi_tile(CLV_KPI, "Avg. CLV", "Monthly margin x expected remaining lifetime from the "
-                 "retention curve, risk-adjusted and discounted monthly (active customers)",
-                 "gem"),
-        kpi_tile(RISK_KPI, "Revenue at risk", "Sum of p(churn) x monthly charges over active "
-                 "customers: expected monthly revenue lost", "exclamation-diamond"),
-    ], className="g-3")
-    graphs = [_graph(CONTRACT_GRAPH), _graph(TENURE_GRAPH), _graph(INTERNET_GRAPH),
-              _graph(PAYMENT_GRAPH)]
+    """Placeholder tiles and charts for this data; the callback fills them for the filters."""
+    svc = service.current()
+    charts, money = svc.charts(), svc.money()
+    tiles = [kpi_tile(KPI_IDS[t["key"]], t["title"], t["help"], t["icon"])
+             for t in svc.tile_specs()]
+    # The first driver, the tenure bands, then the other drivers: two charts a row, the tier
+    # chart and the note after them; cards of what the data lacks stay hidden.
+    cards = [(DRIVER_GRAPHS[0], len(charts["drivers"]) > 0),
+             (TENURE_GRAPH, charts["tenure"] is not None),
+             *[(g, i < len(charts["drivers"])) for i, g in enumerate(DRIVER_GRAPHS[1:], 1)],
+             (TIER_GRAPH, True)]
+    cols = [dbc.Col(_graph(g), lg=6, className="mb-3", style=None if shown else HIDDEN)
+            for g, shown in cards]
+    cols.append(dbc.Col(_tier_note(money["revenue"]), lg=6, className="mb-3"))
     return html.Div([
         html.Div([html.H4("Overview", className="page-title mb-0"),
                   html.Div("Who is leaving, and what it costs. Click a bar to filter to that "
                            "group.", className="text-muted small")], className="mb-3"),
-        dcc.Loading(tiles, type="dot", delay_show=250),
-        dbc.Row([dbc.Col(g, lg=6, className="mb-3") for g in graphs], className="g-3"),
-        dbc.Row([dbc.Col(_graph(TIER_GRAPH), lg=6, className="mb-3"),
-                 dbc.Col(_tier_note(), lg=6, className="mb-3")], className="g-3"),
+        dcc.Loading(dbc.Row(tiles, className="g-3", id=KPI_ROW), type="dot", delay_show=250),
+        html.Div(id=KPI_NOTE, className="small text-muted fst-italic"),
+        dbc.Row(cols, className="g-3"),
     ])
 
 
 @callback(
-    [Output(k, "children") for k in KPI_IDS], [Output(f"{k}-sub", "children") for k in KPI_IDS],
-    Output(CONTRACT_GRAPH, "figure"), Output(TENURE_GRAPH, "figure"),
-    Output(INTERNET_GRAPH, "figure"), Output(PAYMENT_GRAPH, "figure"),
+    Output(KPI_ROW, "children"), Output(KPI_NOTE, "children"),
+    Output(TENURE_GRAPH, "figure"), [Output(g, "figure") for g in DRIVER_GRAPHS],
     Output(TIER_GRAPH, "figure"),
     Input(ids.FILTERS_STORE, "data"),
 )
 def update_overview(filters):
-    """Aggregate the selection on the server; send the tiles' text and the small figures."""
+    """Aggregate the selection on the server; send the tiles and the small figures."""
     svc = service.current()
     data = svc.view(filters or {})
-    titles = {key: f"Churn rate by {title.lower()}"
-              for key, title in svc.driver_titles().items()}
+    words = svc.words()
     if data.get("error") or not data["n"]:
-        message = "No data loaded" if data.get("error") else "No customers match the filters"
-        return (*["–"] * 6, message, *[""] * 5,
-                *[empty_figure(message, titles[key]) for key in DRIVER_GRAPHS],
+        message = "No data loaded" if data.get("error") else \
+            f"No {words['customers']} match the filters"
+        charts = svc.charts()
+        titles = [d["title"] for d in charts["drivers"]]
+        titles += [""] * (len(DRIVER_GRAPHS) - len(titles))
+        tiles = [kpi_tile(KPI_IDS[t["key"]], t["title"], t["help"], t["icon"], "–",
+                          message if i == 0 else "") for i, t in enumerate(svc.tile_specs())]
+        return (tiles, None, empty_figure(message, charts["tenure"] or ""),
+                *[empty_figure(message, t) for t in titles],
                 empty_figure(message, "Customers by risk tier"))
-    k = data["kpis"]
-    values = [fmt_int(k["customers"]), fmt_pct(k["churn_rate"]), fmt_pct(k["retention_rate"]),
-              fmt_money(k["arpu"], 2), fmt_money(k["clv"]), fmt_money(k["revenue_at_risk"])]
-    subs = [f"{100 * data['n'] / data['n_total']:.0f}% of all customers",
-            f"{k['churned']:,} churned", f"{k['active']:,} active",
-            "per active customer / month", "per active customer",
-            f"per month · {k['high_risk_active']:,} high-risk active"]
+    tiles = [kpi_tile(KPI_IDS[t["key"]], t["title"], t["help"], t["icon"],
+                      fmt_value(t["value"], t["kind"], words["currency"]), t["sub"],
+                      t["muted"]) for t in data["tiles"]]
     selected = filters or {}
-    figures = []
-    for key in DRIVER_GRAPHS:
-        driver = data["drivers"][key]
-        if driver["rows"] is None:
-            figures.append(empty_figure("Not in this data", titles[key]))
-            continue
-        chosen = selected.get(key)
-        if key == "tenure" and chosen:
-            chosen = [r["group"] for r in driver["rows"]
+    noun = words["customers"]
+    tenure = data["tenure"]
+    if tenure is None:
+        tenure_figure = empty_figure("No tenure bands in this data")  # (the card is hidden)
+    else:
+        chosen = selected.get(ids.TENURE)
+        if chosen:
+            chosen = [r["group"] for r in tenure["rows"]
                       if _within(_band_range(r["group"], 10_000), chosen)]
-        figures.append(rate_chart(driver["rows"], titles[key],
-                                  driver["overall"], chosen,
-                                  context="of the other filters" if driver["filtered"]
-                                  else None))
-    figures.append(tier_chart(data["tiers"], selected=selected.get("tier"),
-                              title=f"Risk tiers of the {k['active']:,} active customers"))
-    return *values, *subs, *figures
+        tenure_figure = _rate_figure(tenure, chosen, noun)
+    drivers = [_rate_figure(d, selected.get(d["key"]), noun) for d in data["drivers"]]
+    drivers += [empty_figure("")] * (len(DRIVER_GRAPHS) - len(drivers))
+    active = data["kpis"]["active"]
+    note = html.Div(" ".join(data["notes"]), className="mb-3") if data["notes"] else None
+    return (tiles, note, tenure_figure, *drivers,
+            tier_chart(data["tiers"], selected=selected.get(ids.TIER), noun=noun,
+                       title=f"Risk tiers of the {active:,} active {noun}"))
 
 
 @callback(
-    Output(ids.FILTER_CONTRACT, "value", allow_duplicate=True),
-    Output(ids.FILTER_INTERNET, "value", allow_duplicate=True),
-    Output(ids.FILTER_PAYMENT, "value", allow_duplicate=True),
+    [Output(d, "value", allow_duplicate=True) for d in ids.FILTER_DRIVERS],
     Output(ids.FILTER_TIER, "value", allow_duplicate=True),
     Output(ids.FILTER_TENURE, "value", allow_duplicate=True),
-    Input(CONTRACT_GRAPH, "clickData"), Input(INTERNET_GRAPH, "clickData"),
-    Input(PAYMENT_GRAPH, "clickData"), Input(TIER_GRAPH, "clickData"),
+    [Input(g, "clickData") for g in DRIVER_GRAPHS], Input(TIER_GRAPH, "clickData"),
     Input(TENURE_GRAPH, "clickData"),
     State(ids.FILTERS_STORE, "data"), State(ids.FILTER_TENURE, "max"),
     prevent_initial_call=True,
 )
-def drill_down(contract, internet, payment, tier, tenure, filters, tenure_max):
+def drill_down(*args):
     """A bar click filters to that group; clicking the only selected group clears it."""
-    clicks = {CONTRACT_GRAPH: ("contract", contract), INTERNET_GRAPH: ("internet", internet),
-              PAYMENT_GRAPH: ("payment", payment), TIER_GRAPH: ("tier", tier),
-              TENURE_GRAPH: ("tenure", tenure)}
-    key, click = clicks.get(ctx.triggered_id, (None, None))
-    group = _clicked_group(click)
+    n = len(DRIVER_GRAPHS)
+    clicks = dict(zip([*DRIVER_GRAPHS, TIER_GRAPH, TENURE_GRAPH], args[:n + 2]))
+    filters, tenure_max = args[n + 2] or {}, int(args[n + 3] or 72)
+    out = [no_update] * (n + 2)
+    group = _clicked_group(clicks.get(ctx.triggered_id))
     if group is None:
-        return [no_update] * 5
-    filters = filters or {}
-    out = [no_update] * 5
-    slots = {"contract": 0, "internet": 1, "payment": 2, "tier": 3, "tenure": 4}
-    if key == "tenure":
-        band = _band_range(group, int(tenure_max or 72))
-        out[4] = [0, int(tenure_max or 72)] if filters.get("tenure") == band else band
+        return out
+    if ctx.triggered_id == TENURE_GRAPH:
+        band = _band_range(group, tenure_max)
+        out[n + 1] = [0, tenure_max] if filters.get(ids.TENURE) == band else band
+        return out
+    if ctx.triggered_id == TIER_GRAPH:
+        slot, key = n, ids.TIER
     else:
-        out[slots[key]] = [] if filters.get(key) == [group] else [group]
+        slot = DRIVER_GRAPHS.index(ctx.triggered_id)
+        keys = [d["key"] for d in service.current().charts()["drivers"]]
+        if slot >= len(keys):
+            return out
+        key = keys[slot]
+    out[slot] = [] if filters.get(key) == [group] else [group]
     return out
+
+
+def _rate_figure(driver: dict, chosen, noun: str):
+    return rate_chart(driver["rows"], driver["title"], driver["overall"], chosen,
+                      context="of the other filters" if driver["filtered"] else None,
+                      noun=noun)
 
 
 def _graph(graph_id: str) -> dbc.Card:
@@ -146,7 +156,7 @@ def _graph(graph_id: str) -> dbc.Card:
         type="circle", delay_show=250)), className="chart-card h-100")
 
 
-def _tier_note() -> dbc.Card:
+def _tier_note(revenue: bool) -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H6("How to read this page", className="section-title mb-2"),
         html.Ul([
@@ -156,7 +166,9 @@ def _tier_note() -> dbc.Card:
                     "Data page; pick one by cost on the Model page). The model is CatBoost; "
                     "its quality is measured out-of-fold on the Model page."),
             html.Li("Revenue at risk is the expected monthly revenue lost: the sum of each "
-                    "active customer's churn probability times their monthly charges."),
+                    "active customer's churn probability times their monthly charges."
+                    if revenue else "Numeric drivers are shown in quartile bands with "
+                    "round edges; '650–720' means from 650 up to (not including) 720."),
             html.Li("Filters live in the address bar: copy it to share this exact view."),
         ], className="small mb-0 text-muted ps-3"),
     ]), className="chart-card h-100")

@@ -1,4 +1,6 @@
-"""Score a new customer: a form of the model's features, answered instantly."""
+"""Score new customers: a form of the model's features, answered instantly, and "Score a
+file": a file of customers the model never saw, streamed to the upload folder
+(assets/upload.js), scored by the score service, summarised here and downloadable."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import json
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
 from components.feedback import empty_state, section
 from components.kpi import fmt_money, fmt_pct, risk_badge
+from components.score_file import (columns_hint, error_view, result_view, sentence,
+                                   upload_panel)
 from dashboard.services import score as service
 
 dash.register_page(__name__, path="/score", name="Score", title="ChurnLens · Score a customer",
@@ -17,6 +21,19 @@ dash.register_page(__name__, path="/score", name="Score", title="ChurnLens · Sc
 
 FIELD = "score-field"                  # pattern-matching: {"type", "feature"}
 RESULT_DIV = "score-result-div"
+# "Score a file": the uploader's parts (assets/upload.js reads them from the drop zone's
+# data attributes; it creates the hidden file input itself), the result and the download.
+UPLOAD_DROP = "score-upload-drop"
+UPLOAD_PROGRESS = "score-upload-progress"
+UPLOAD_STORE = "score-upload-store"
+UPLOAD_INPUT = "score-upload-input"
+FILE_RESULT_DIV = "score-file-result-div"
+FILE_KEY_STORE = "score-file-key-store"     # {"key"} of the scored file kept on the server
+FILE_DOWNLOAD_BUTTON = "score-file-download-button"
+FILE_DOWNLOAD = "score-file-download"
+FILE_DOWNLOAD_TEXT = "score-file-download-text"
+FILE_DOWNLOAD_DIV = "score-file-download-div"
+HIDDEN, SHOWN = "d-none", "mt-3"
 
 
 def _field(item: dict) -> dbc.Col:
@@ -47,7 +64,8 @@ def layout(**_query) -> html.Div:
         html.Div([html.H4("Score a new customer", className="page-title mb-0"),
                   html.Div("Fill in the customer's attributes (choices come from this data's "
                            "categories, ranges from its numbers); the score updates as you "
-                           "type. The same answer is available as JSON from POST /api/score.",
+                           "type. The same answer is available as JSON from POST /api/score. "
+                           "A whole file of new customers can be scored below.",
                            className="text-muted small")], className="mb-3"),
         dbc.Row([
             dbc.Col(section("Customer", dbc.Row([_field(item) for item in spec],
@@ -56,6 +74,7 @@ def layout(**_query) -> html.Div:
             dbc.Col(section("Score", dcc.Loading(html.Div(id=RESULT_DIV), type="dot",
                                                  delay_show=200)), lg=5),
         ], className="g-3"),
+        _file_card(svc, spec),
     ])
 
 
@@ -109,3 +128,59 @@ def score(values, field_ids):
                       html.Pre(f"POST /api/score\n{json.dumps(record, indent=1)}",
                                className="small bg-light p-2 mb-0")], className="mt-3"),
     ])
+
+
+@callback(Output(FILE_RESULT_DIV, "children"), Output(FILE_KEY_STORE, "data"),
+          Output(FILE_DOWNLOAD_DIV, "className"),
+          Output(FILE_DOWNLOAD_BUTTON, "children"), Output(FILE_DOWNLOAD_TEXT, "children"),
+          Input(UPLOAD_STORE, "data"), prevent_initial_call=True)
+def score_uploaded_file(upload):
+    """A file landed in the upload folder: score it with the current model, show the summary."""
+    if not isinstance(upload, dict) or upload.get("error") or not upload.get("file"):
+        message = upload.get("error") if isinstance(upload, dict) else None
+        message = sentence(message or "the upload failed.")
+        return error_view(message), None, HIDDEN, no_update, ""
+    result = service.current().score_upload(upload["file"])
+    if not result["ok"]:
+        return error_view(result["error"]), None, HIDDEN, no_update, ""
+    label = [html.I(className="bi bi-download me-1"),
+             f"Download all {result['rows']:,} scored customers (CSV)"]
+    return result_view(result), {"key": result["key"]}, SHOWN, label, ""
+
+
+@callback(Output(FILE_DOWNLOAD, "data"), Output(FILE_DOWNLOAD_TEXT, "children",
+                                                allow_duplicate=True),
+          Input(FILE_DOWNLOAD_BUTTON, "n_clicks"), State(FILE_KEY_STORE, "data"),
+          prevent_initial_call=True)
+def download_scored_file(_clicks, scored):
+    """The whole scored file (formula-safe CSV), read back on the server by its key."""
+    key = scored.get("key") if isinstance(scored, dict) else None
+    result = service.current().scored_csv(key)
+    if "error" in result:
+        return no_update, result["error"]
+    return dict(content=result["content"], filename=result["filename"], type="text/csv"), ""
+
+
+def _file_card(svc, spec: list[dict]) -> dbc.Card:
+    """The "Score a file" card: the drop zone beside the result, the download below it."""
+    return section("Score a file", dbc.Row([
+        dbc.Col([upload_panel(UPLOAD_DROP, UPLOAD_PROGRESS, UPLOAD_STORE, UPLOAD_INPUT,
+                              svc.upload_props(), svc.upload_limit()),
+                 columns_hint([item["feature"] for item in spec]),
+                 dcc.Store(id=UPLOAD_STORE), dcc.Store(id=FILE_KEY_STORE)], lg=4),
+        dbc.Col([dcc.Loading(html.Div(html.Div(
+                    "The scored customers appear here: the tier mix, the first rows and "
+                    "what in the file the model did not expect.",
+                    className="small text-muted"), id=FILE_RESULT_DIV),
+                    delay_show=200, custom_spinner=html.Div(
+                        [dbc.Spinner(size="sm", color="primary"),
+                         html.Span("Scoring the file…", className="small ms-2")])),
+                 html.Div([dbc.Button([html.I(className="bi bi-download me-1"),
+                                       "Download the scored CSV"], id=FILE_DOWNLOAD_BUTTON,
+                                      color="primary", outline=True, size="sm"),
+                           html.Span(id=FILE_DOWNLOAD_TEXT, className="small text-danger ms-2"),
+                           dcc.Download(id=FILE_DOWNLOAD)],
+                          id=FILE_DOWNLOAD_DIV, className=HIDDEN)], lg=8),
+    ], className="g-3"), "customers the model never saw, checked as the form is; unknown "
+                         "categories and numbers outside the training range are reported, "
+                         "not refused")

@@ -28,8 +28,7 @@ def layout(**_query) -> html.Div:
     if svc.analysis is None:
         return empty_state("No data loaded.", "See the message above.")
     spec = svc.whatif_spec()
-    presets = [{"label": o.name, "value": o.id} for o in svc.catalogue.offers] \
-        if svc.catalogue else []
+    presets = svc.offer_options()
     inputs = [
         dcc.Dropdown(id=PRESET_DROPDOWN, options=presets, value=None, clearable=True,
                      placeholder="Start from an offer in the catalogue (optional)…",
@@ -50,7 +49,11 @@ def layout(**_query) -> html.Div:
             dbc.Col(section("Result", [
                 dcc.Loading(html.Div(id=RESULT_DIV), type="dot", delay_show=200),
                 html.Div(PROFIT_FORMULA + " per customer contacted",
-                         className="small text-muted font-monospace mt-2"),
+                         className="small text-muted font-monospace mt-2")
+                if spec["money"]["available"] else
+                html.Div("Without a revenue column the result shows how the churn risk would "
+                         "move; the money (expected profit, ROI) needs a revenue column.",
+                         className="small text-muted mt-2"),
                 dbc.Alert([html.I(className="bi bi-info-circle me-2"), MODEL_IMPLIED],
                           color="light", className="small mb-0 mt-2 py-2")],
                 "model-implied"), lg=6),
@@ -83,7 +86,9 @@ def simulate(values, assumption_values, filters, input_ids, assumption_ids):
         return no_update, no_update
     summary = f"Filters: {svc.describe_filters(filters)}."
     try:
-        scenario = service.scenario_from(input_ids, values, assumption_ids, assumption_values)
+        currency = svc.currency()
+        scenario = service.scenario_from(input_ids, values, assumption_ids, assumption_values,
+                                         currency=currency)
         if not scenario.changes and scenario.discount == 0:
             return (html.Div("Choose a change on the left (or start from an offer) to see "
                              "what it would do for these customers.",
@@ -92,4 +97,4 @@ def simulate(values, assumption_values, filters, input_ids, assumption_ids):
     except ValueError as exc:
         return dbc.Alert(str(exc), color="warning", className="small py-2 mb-0",
                          id="whatif-error-alert"), summary
-    return selection_result(result, "whatif"), summary
+    return selection_result(result, "whatif", currency), summary

@@ -22,16 +22,21 @@ import flask
 import numpy as np
 
 
-from analytics.dataset import ID, TENURE
+from analytics.dataset import ACQUISITION, ID, MONTHLY, TENURE
+from analytics.drivers import driver_columns, driver_groups
 from analytics.errors import ChurnLensError
+from analytics.explain import feature_label
 from analytics.offers import load_catalogue
-from analytics.pipeline import TIER, AnalysisSettings
-from analytics.runner import DataSource, load_or_train, retier
-from dashboard.ids import DROPDOWN_FILTERS
+from analytics.pipeline import SEGMENT, TIER, AnalysisSettings
+from analytics.runner import DataSource, load_cached, load_or_train, retier
+from dashboard.ids import EVERYONE, FILTER_DRIVERS, RESERVED_KEYS
+from dashboard.ids import SEGMENT as SEGMENT_KEY, TENURE as TENURE_KEY, TIER as TIER_KEY
 from dashboard.settings import Settings
 
 CONFIG_KEY = "CHURNLENS_SERVICES"
 MEMO_SIZE = 128
+# Filter key -> the column of the tier and segment filters (driver filters: their column).
+FIXED_FILTERS = {TIER_KEY: TIER, SEGMENT_KEY: SEGMENT}
 
 
 def num(value) -> float | None:
@@ -45,10 +50,11 @@ class Services:
     (`overview`, `segments`, `customers`, `customer`, `offers`, `score`, `model`, `data`)."""
 
     def __init__(self, settings: Settings) -> None:
-        from dashboard.services import (customer, customers, data, model, offers, overview,
-                                        score, segments, tiers)
+        from dashboard.services import (customer, customers, data, datasets, model, offers,
+                                        overview, score, segments, tiers)
         self.settings = settings
         self.analysis = None
+        self.source: DataSource | None = None
         self.error: str | None = None
         self.from_cache = False
         self.catalogue = None
@@ -64,6 +70,7 @@ class Services:
         self.model = model.ModelService(self)
         self.data = data.DataService(self)
         self.tiers = tiers.TierService(self)
+        self.datasets = datasets.DatasetsService(self)
 
     def analysis_settings(self) -> AnalysisSettings:
         s = self.settings
@@ -74,7 +81,8 @@ class Services:
     def start(self, progress: Callable[[str], None] = print) -> Services:
         """Load from the cache or train; a data error is kept and shown in the page."""
         source = DataSource(path=self.settings.data_path, demo_size=self.settings.demo_size,
-                            seed=self.settings.seed, as_of=self.settings.as_of)
+                            seed=self.settings.seed, as_of=self.settings.as_of,
+                            config=self.settings.config_path)
         try:
             if self.settings.demo_size < 1:
                 raise ChurnLensError("--demo-size must be at least 1")
@@ -82,12 +90,36 @@ class Services:
             self.analysis, self.from_cache = load_or_train(
                 source, self.analysis_settings(), cache_dir=self.settings.cache_dir,
                 progress=progress, catalogue=self.catalogue)
-            self.error = None
+            self.error, self.source = None, source
             self.tiers.restore()
+            self.datasets.remember()
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")
         return self
+
+    def switch(self, source: DataSource) -> str | None:
+        """Serve another dataset whose analysis is in the cache (trained by a background
+        job, or loaded before). The current one stays when that fails: returns the reason,
+        else None."""
+        try:
+            analysis = load_cached(source, self.analysis_settings(), self.settings.cache_dir,
+                                   catalogue=self.catalogue)
+        except ChurnLensError as exc:
+            return str(exc)
+        if analysis is None:
+            return ("this dataset is not in the cache any more (the cache was cleared or the "
+                    "settings changed): load the file again and train it")
+        self.analysis, self.source, self.error, self.from_cache = analysis, source, None, True
+        self._arrays.clear()
+        self.invalidate()
+        self.tiers.restore()
+        self.datasets.remember()
+        return None
+
+    def source_id(self) -> str | None:
+        """A short id of the dataset in service (its data and config fingerprint)."""
+        return None if self.source is None else self.source.fingerprint()
 
     def _load_catalogue(self, progress: Callable[[str], None]) -> None:
         """The offer catalogue; a broken file is reported and offers are left out."""
@@ -130,8 +162,10 @@ class Services:
                 "roc_auc": a.cv.overall["catboost"]["roc_auc"]}
 
     def filter_options(self) -> dict:
-        """Choices for each global filter (only the columns this data has) and tenure range
-        (built once per analysis)."""
+        """What the global filters offer for this data (built once per analysis):
+        {"drivers": [{"key", "label", "options"}, ...] (at most three, keyed by their source
+        column), "segment": [...], "tier": [...], "tenure_max": months, or None without a
+        tenure}."""
         if self.analysis is not None and "__options" in self._memo:
             return self._memo["__options"]
         options = self._filter_options()
@@ -140,16 +174,94 @@ class Services:
         return options
 
     def _filter_options(self) -> dict:
-        options: dict = {key: [] for key in DROPDOWN_FILTERS}
-        options["tenure_max"] = 72
+        options: dict = {"drivers": [], SEGMENT_KEY: [], TIER_KEY: [], "tenure_max": None}
         if self.analysis is None:
             return options
         customers = self.analysis.customers
-        for key, (_, column) in DROPDOWN_FILTERS.items():
+        options["drivers"] = [{"key": column, "label": self.driver_label(column),
+                               "options": self.driver_names(column)}
+                              for column in self.drivers()]
+        for key, column in FIXED_FILTERS.items():
             if column in customers.columns:
                 options[key] = [str(c) for c in customers[column].cat.categories]
-        options["tenure_max"] = int(math.ceil(customers[TENURE].max()))
+        if self.has_tenure():
+            options["tenure_max"] = max(int(math.ceil(np.nanmax(self.array(TENURE)))), 1)
         return options
+
+    def filter_keys(self) -> list[str]:
+        """Every filter key this data knows (the drivers', segment, tier, tenure, everyone)."""
+        keys = [*self.drivers(), SEGMENT_KEY, TIER_KEY, EVERYONE]
+        return keys + [TENURE_KEY] if self.has_tenure() else keys
+
+    # ----- what this data has -----------------------------------------------------------
+    def drivers(self) -> list[str]:
+        """The driver columns with a global filter and an Overview chart (at most one per
+        filter slot): pinned by the config, else the most important features by SHAP. A
+        column named like a reserved filter key (tier, segment, tenure, everyone) is left
+        out."""
+        if self.analysis is None:
+            return []
+        if "__drivers" not in self._arrays:
+            a = self.analysis
+            k = len(FILTER_DRIVERS) + len(set(a.features) & set(RESERVED_KEYS))
+            columns = [c for c in driver_columns(a, k=k)
+                       if c not in RESERVED_KEYS][:len(FILTER_DRIVERS)]
+            self._arrays["__drivers"] = np.array(columns, dtype=object)
+        return [str(c) for c in self._arrays["__drivers"]]
+
+    def driver_label(self, column: str) -> str:
+        """A driver column as people read it: the config's label, else the name humanised."""
+        config = getattr(self.analysis, "config", None)
+        action = config.actionable_for(column) if config is not None else None
+        return action.label if action is not None and action.label else feature_label(column)
+
+    def driver_codes(self, column: str) -> np.ndarray:
+        """Each customer's group of a driver column (bands of a numeric one) as codes,
+        computed once per analysis; -1 where the value is missing."""
+        self._driver_groups(column)
+        return self._arrays["__group-codes:" + column]
+
+    def driver_names(self, column: str) -> list[str]:
+        """The group names of a driver column, in code order."""
+        self._driver_groups(column)
+        return list(self._arrays["__group-names:" + column])
+
+    def _driver_groups(self, column: str) -> None:
+        if "__group-codes:" + column not in self._arrays:
+            groups = driver_groups(self.analysis.customers[column])
+            self._arrays["__group-names:" + column] = np.array(
+                [str(g) for g in groups.categories], dtype=object)
+            self._arrays["__group-codes:" + column] = np.asarray(groups.codes)
+
+    def has_tenure(self) -> bool:
+        """Whether the data has a tenure (the slider, the tenure-band chart)."""
+        return self._has_values(TENURE)
+
+    def has_revenue(self) -> bool:
+        """Whether the data has a monthly revenue (ARPU, CLV, revenue at risk)."""
+        return self._has_values(MONTHLY)
+
+    def has_acquisition_cost(self) -> bool:
+        """Whether the data or the config gives what winning each customer cost."""
+        return self._has_values(ACQUISITION)
+
+    def _has_values(self, column: str) -> bool:
+        if self.analysis is None or column not in self.analysis.customers.columns:
+            return False
+        if "__has:" + column not in self._arrays:
+            finite = np.isfinite(self.array(column).astype(float)).any()
+            self._arrays["__has:" + column] = np.array(bool(finite))
+        return bool(self._arrays["__has:" + column])
+
+    def words(self) -> dict[str, str]:
+        """What this business calls a customer, and its currency symbol (from the config):
+        {"customer": "account", "customers": "accounts", "currency": "€"}."""
+        config = getattr(self.analysis, "config", None)
+        word = (getattr(config, "customer_word", "") or "customer").strip() or "customer"
+        plural = word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" \
+            else word if word.endswith("s") else word + "s"
+        return {"customer": word, "customers": plural,
+                "currency": getattr(config, "currency", "") or "$"}
 
     def source_name(self) -> str:
         """The data's name for pages and files: a file or folder name, never a server path."""
@@ -190,16 +302,18 @@ class Services:
         customers = self.analysis.customers
         keep = np.ones(len(customers), dtype=bool)
         filters = self.customers.check_filters(filters) or {}
-        for key, (_, column) in DROPDOWN_FILTERS.items():
-            values = filters.get(key)
-            if values and column in customers.columns:
-                # Lookup table on the codes (np.isin is ~5x slower); code -1 (missing) hits
-                # the table's last slot, which stays False.
-                table = np.zeros(len(customers[column].cat.categories) + 1, dtype=bool)
-                table[self.codes_of(column, values)] = True
-                keep &= table[self.array(column)]
-        tenure = filters.get("tenure")
-        if tenure:
+        for column in self.drivers():
+            if filters.get(column):
+                names = self.driver_names(column)
+                keep &= _select(self.driver_codes(column),
+                                [names.index(v) for v in filters[column] if v in names],
+                                len(names))
+        for key, column in FIXED_FILTERS.items():
+            if filters.get(key) and column in customers.columns:
+                keep &= _select(self.array(column), self.codes_of(column, filters[key]),
+                                len(customers[column].cat.categories))
+        tenure = filters.get(TENURE_KEY)
+        if tenure and self.has_tenure():
             t = self.array(TENURE)
             keep &= (t >= float(tenure[0])) & (t <= float(tenure[1]))
         return keep
@@ -214,6 +328,24 @@ class Services:
         if len(self._memo) > MEMO_SIZE:
             self._memo.popitem(last=False)
         return result
+
+
+def _select(codes: np.ndarray, chosen: list[int], size: int) -> np.ndarray:
+    """Rows whose category code is one of `chosen` (-1, missing, never is). A few equality
+    tests on the small-int codes: ~0.1 ms each on 1M rows, where a lookup table indexed by
+    int8 codes takes ~10 ms and np.isin more. With most codes chosen, the others are tested
+    instead."""
+    chosen = sorted(set(chosen))
+    others = [c for c in range(size) if c not in chosen]
+    if len(others) < len(chosen):
+        keep = codes >= 0
+        for code in others:
+            keep &= codes != code
+        return keep
+    keep = np.zeros(len(codes), dtype=bool)
+    for code in chosen:
+        keep |= codes == code
+    return keep
 
 
 class PageService:

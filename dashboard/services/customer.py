@@ -9,7 +9,9 @@ from analytics.explain import describe_value, feature_label, probability_points
 from analytics.export import customer_list
 from analytics.offers import NO_OFFER
 from analytics.pipeline import PROBABILITY
-from analytics.recommend import COST, OFFER, OFFER_NAME, P_WITH_OFFER, PROFIT, PROMO
+from analytics.recommend import (COST, OFFER, OFFER_NAME, P_WITH_OFFER, PROFIT, PROMO,
+                                 no_offer_reason)
+from analytics.whatif import MONEY_REASON, config_of, has_revenue
 from dashboard.services import core
 from dashboard.services.core import num
 
@@ -47,10 +49,12 @@ class CustomerService(core.PageService):
                 "out_of_fold": bool(int(record[SCORED_BY]) >= 0),
                 "observed_churn_rate": num(c.analysis.customers[CHURN].mean()),
                 "profile": profile, "waterfall": self.waterfall(row),
-                "offer": self.offer_of(row)}
+                "offer": self.offer_of(row), "currency": config_of(c.analysis).currency,
+                "money_reason": None if has_revenue(c.analysis) else MONEY_REASON}
 
     def offer_of(self, row: int) -> dict | None:
-        """The recommended offer of one customer (None without a catalogue)."""
+        """The recommended offer of one customer (None without a catalogue); `reason` says
+        why there is none when the data cannot price offers (no revenue)."""
         c = self.core
         recs = c.analysis.recommendations
         if recs is None:
@@ -67,7 +71,8 @@ class CustomerService(core.PageService):
                 "one_off_cost": (offer.one_off_cost + offer.monthly_cost * offer.months)
                 if offer else 0.0,
                 "acceptance": offer.acceptance if offer else None,
-                "description": offer.description if offer else ""}
+                "description": offer.description if offer else "",
+                "reason": None if offer else no_offer_reason(c.analysis)}
 
     def waterfall(self, row: int, top: int = 8) -> dict:
         """Base rate, the largest SHAP contributions in probability points (the rest summed

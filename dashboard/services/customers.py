@@ -22,10 +22,10 @@ from dashboard.services import core
 from dashboard.services.core import export_href  # noqa: F401  (the list's download links)
 
 SELECTION_MEMO_SIZE = 8
-DATA_COLUMNS = (("contract", "Contract"),)  # list field -> header, when the data has it
+# The list's columns that depend on the data: one per driver (field -> its column).
+DATA_COLUMNS = ("driver_1", "driver_2", "driver_3")
 GRID_DEFAULT_SORT = ("churn_probability", "desc")
-FILTER_LABELS = {"contract": "Contract", "internet": "Internet service",
-                 "payment": "Payment method", "tier": "Risk tier", "segment": "Segment"}
+FILTER_LABELS = {ids.TIER: "Risk tier", ids.SEGMENT: "Segment"}  # drivers: their label
 # What an export link's state may hold (dashboard/services/core.export_href writes it).
 STATE_KEYS = ("filters", "filterModel", "sortModel", "campaign")
 TEXT_TESTS = ("contains", "notContains", "equals", "notEqual", "startsWith", "endsWith")
@@ -79,8 +79,9 @@ class CustomersService(core.PageService):
             }
             if SEGMENT in frame.columns:
                 columns["segment"] = category(SEGMENT)
-            if "Contract" in frame.columns:
-                columns["contract"] = category("Contract")
+            for field, column in self._driver_fields():
+                columns[field] = category(column) if hasattr(frame[column], "cat") else \
+                    Column("number", values=c.array(column))
             recs = c.analysis.recommendations
             if recs is not None:
                 columns["recommended_offer"] = Column(
@@ -98,11 +99,18 @@ class CustomersService(core.PageService):
         return self._columns
 
     def data_columns(self) -> list[dict]:
-        """List columns that depend on the data (field and label), beyond the fixed ones."""
+        """List columns that depend on the data (the drivers): field, label and kind
+        ("number" or "category"), beyond the fixed ones."""
         if self.core.analysis is None:
             return []
-        return [{"field": field, "label": label} for field, label in DATA_COLUMNS
-                if field in self.grid_columns()]
+        columns = self.grid_columns()
+        return [{"field": field, "label": self.core.driver_label(column),
+                 "kind": columns[field].kind} for field, column in self._driver_fields()]
+
+    def _driver_fields(self) -> list[tuple[str, str]]:
+        """(grid field, source column) of each driver: fields are fixed names, so a column
+        called "Área/zone" or "a.b" is a safe grid field too."""
+        return list(zip(DATA_COLUMNS, self.core.drivers()))
 
     def selection(self, filters: dict | None, filter_model: dict | None = None,
                   sort_model: list | None = None) -> np.ndarray:
@@ -142,6 +150,9 @@ class CustomersService(core.PageService):
         except (ValueError, TypeError):
             return {"rowData": [], "rowCount": 0}
         page = customer_list(self.core.analysis, rows[start:end])
+        frame = self.core.analysis.customers
+        for field, column in self._driver_fields():
+            page[field] = frame[column].iloc[rows[start:end]].to_numpy(dtype=object)
         # Blank cells (CLV and revenue at risk of customers who left) as null, not NaN.
         page = page.astype(object).where(page.notna(), None)
         return {"rowData": page.to_dict("records"), "rowCount": int(len(rows))}
@@ -164,9 +175,11 @@ class CustomersService(core.PageService):
                          lists: bool = True) -> str:
         """The filters in words, for the export's first line."""
         filters = self.check_filters(filters)
-        parts = [f"{FILTER_LABELS.get(k, k)} = {' or '.join(v)}"
-                 for k, v in (filters or {}).items() if k in FILTER_LABELS and v]
-        if (filters or {}).get("tenure"):
+        labels = {**{c: self.core.driver_label(c) for c in self.core.drivers()},
+                  **FILTER_LABELS}
+        parts = [f"{labels[k]} = {' or '.join(v)}"
+                 for k, v in (filters or {}).items() if k in labels and v]
+        if (filters or {}).get(ids.TENURE):
             lo, hi = filters["tenure"]
             parts.append(f"tenure {lo}-{hi} months")
         for column, model in (filter_model or {}).items():
@@ -227,25 +240,28 @@ class CustomersService(core.PageService):
 
     def check_filters(self, filters) -> dict:
         """The global filters as sent (the store, a URL, an export link), checked: known
-        keys, values this data has, a [low, high] tenure range. ExportRequestError (a 400)
-        otherwise."""
+        keys (a driver's source column, segment, tier, tenure where the data has one,
+        everyone), values this data has, a [low, high] tenure range. ExportRequestError (a
+        400) otherwise."""
         if filters is None:
             return {}
         if not isinstance(filters, dict):
             raise ExportRequestError(f"filters must be an object (got {shown(filters)})")
         options = self.core.filter_options()
+        choices = {d["key"]: d["options"] for d in options["drivers"]}
+        choices.update({key: options[key] for key in FILTER_LABELS})
         for key, value in filters.items():
-            if key == "tenure":
+            if key == ids.TENURE and options["tenure_max"] is not None:
                 _check_range(value)
             elif key == ids.EVERYONE:
                 if value is not None and not isinstance(value, bool):
                     raise ExportRequestError(f"filter '{ids.EVERYONE}' must be true or false "
                                              f"(got {shown(value)})")
-            elif key in ids.DROPDOWN_FILTERS:
-                _check_choices(key, value, options.get(key) or [])
+            elif key in choices:
+                _check_choices(key, value, choices[key])
             else:
-                raise ExportRequestError(f"unknown filter {shown(key)}; filters: "
-                                         f"{', '.join([*ids.DROPDOWN_FILTERS, 'tenure'])}")
+                known = ", ".join(clip(k) for k in self.core.filter_keys())
+                raise ExportRequestError(f"unknown filter {shown(key)}; filters: {known}")
         return filters
 
     def _check_filter_model(self, model) -> dict:
@@ -290,12 +306,12 @@ def _check_choices(key: str, values, allowed: list[str]) -> None:
     if values is None:
         return
     if not isinstance(values, list) or len(values) > max(len(allowed), 1):
-        raise ExportRequestError(f"filter '{key}' must be a list of values "
+        raise ExportRequestError(f"filter {shown(key)} must be a list of values "
                                  f"(got {shown(values)})")
     for value in values:
         if not isinstance(value, str) or value not in allowed:
             known = ", ".join(clip(a) for a in allowed[:20]) or "none in this data"
-            raise ExportRequestError(f"filter '{key}': unknown value {shown(value)}; "
+            raise ExportRequestError(f"filter {shown(key)}: unknown value {shown(value)}; "
                                      f"known: {known}")
 
 

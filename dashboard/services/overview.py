@@ -1,30 +1,65 @@
-"""The Overview page's queries: KPI tiles, churn by driver with intervals, the tier mix."""
+"""The Overview page's queries: KPI tiles, churn by driver with intervals, the tier mix.
+
+The tiles follow the data: without a revenue column the money tiles (ARPU, CLV, revenue at
+risk) give way to counts and the page says what is missing; with an acquisition cost (a
+column, or a cost per channel in the config) CAC, CLV:CAC and payback months join them.
+The driver charts are the tenure bands (where there is a tenure) and one per driver column.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from analytics import kpis
-from analytics.dataset import ACTIVE, CHURN, MONTHLY
+from analytics.dataset import ACQUISITION, ACTIVE, CHURN, MONTHLY, TENURE
 from analytics.pipeline import CLV, PROBABILITY, TENURE_BAND, TIER
+from dashboard import ids
 from dashboard.services import core
 from dashboard.services.core import num
 
-# (column, title, the global filter on it): each driver chart is drawn for the selection
-# without its own filter, so a drilled group is highlighted among the others, not alone.
-DRIVER_COLUMNS = (("Contract", "Contract", "contract"), (TENURE_BAND, "Tenure band", "tenure"),
-                  ("InternetService", "Internet service", "internet"),
-                  ("PaymentMethod", "Payment method", "payment"))
+NEEDS_REVENUE = "needs a revenue column"
 
 
 class OverviewService(core.PageService):
 
-    def driver_titles(self) -> dict[str, str]:
-        """Each driver chart's title, by the global filter it drills into."""
-        return {key: title for _, title, key in DRIVER_COLUMNS}
+    def charts(self) -> dict:
+        """What the driver charts show for this data: {"tenure": title or None (no
+        tenure), "drivers": [{"key": the filter it drills into, "title"}, ...]}."""
+        c = self.core
+        if c.analysis is None:
+            return {"tenure": None, "drivers": []}
+        return {"tenure": "Churn rate by tenure band" if self._tenure_bands() else None,
+                "drivers": [{"key": column, "title": f"Churn rate by "
+                             f"{_lower_first(c.driver_label(column))}"}
+                            for column in c.drivers()]}
+
+    def _tenure_bands(self) -> bool:
+        """Whether the tenure bands split the customers (at least two bands hold some)."""
+        c = self.core
+        if not c.has_tenure():
+            return False
+        codes = c.array(TENURE_BAND)
+        return int((np.bincount(codes[codes >= 0]) > 0).sum()) >= 2
+
+    def money(self) -> dict:
+        """Which money facts this data has: {"revenue": bool, "acquisition": bool}."""
+        c = self.core
+        return {"revenue": c.has_revenue(), "acquisition": c.has_acquisition_cost()}
+
+    def words(self) -> dict[str, str]:
+        return self.core.words()
+
+    def tile_specs(self) -> list[dict]:
+        """This data's tiles (key, title, help, icon) before any numbers are in."""
+        empty = {k: None for k in ("churn_rate", "retention_rate", "arpu", "clv", "cac",
+                                   "revenue_at_risk", "clv_cac", "payback_months")}
+        empty.update(customers=0, churned=0, active=0, high_risk_active=0, avg_tenure=None,
+                     medium_risk_active=0, expected_leavers=None)
+        return self._tiles(empty, 0, 0)[0]
 
     def view(self, filters: dict | None) -> dict:
-        """KPIs, churn rate by driver with 95% intervals, and the risk-tier mix of a selection."""
+        """KPI tiles, churn rate by driver with 95% intervals, and the risk-tier mix of a
+        selection."""
         c = self.core
         if c.analysis is None:
             return {"n": 0, "error": c.error}
@@ -32,64 +67,170 @@ class OverviewService(core.PageService):
 
     def _view(self, filters: dict) -> dict:
         core_ = self.core
-        c = core_.analysis.customers
         keep = core_.mask(filters)
         rows = slice(None) if keep.all() else np.flatnonzero(keep)
-        churn = core_.array(CHURN)[rows]
-        active = core_.array(ACTIVE)[rows]
-        monthly = core_.array(MONTHLY)[rows]
-        proba = core_.array(PROBABILITY)[rows]
+        n = int(keep.sum())
         tiers = core_.array(TIER)[rows]
-        n = len(churn)
-        out = {"n": n, "n_total": int(len(c)), "error": None}
-        out["kpis"] = {
-            "customers": n,
-            "churned": int(churn.sum()),
-            "churn_rate": num(kpis.churn_rate(churn)),
-            "retention_rate": num(kpis.retention_rate(churn)),
-            "arpu": num(kpis.arpu(monthly, active)),
-            "clv": num(np.mean(core_.array(CLV)[rows][active])) if active.any() else None,
-            "revenue_at_risk": num(kpis.revenue_at_risk(proba, monthly, active)),
-            "active": int(active.sum()),
-            "high_risk_active": int(((tiers == core_.codes_of(TIER, ["High"])[0])
-                                     & active).sum()),
-        }
-        out["drivers"] = {}
-        for column, title, key in DRIVER_COLUMNS:
-            if column not in c.columns:
-                out["drivers"][key] = {"title": title, "rows": None}
-                continue
-            if filters.get(key):
-                context = core_.mask({k: v for k, v in filters.items() if k != key})
-                context_rows = np.flatnonzero(context)
-            else:
-                context_rows = rows
-            context_churn = core_.array(CHURN)[context_rows]
-            out["drivers"][key] = {
-                "title": title, "filtered": bool(filters.get(key)),
-                "overall": num(kpis.churn_rate(context_churn)),
-                "rows": self._rates_by(column, context_rows, context_churn)}
+        active = core_.array(ACTIVE)[rows].astype(bool)
+        out = {"n": n, "n_total": int(len(keep)), "error": None,
+               "kpis": self._kpis(rows, n, active, tiers)}
+        out["tiles"], out["notes"] = self._tiles(out["kpis"], n, out["n_total"])
+        charts = self.charts()
+        out["tenure"] = None if charts["tenure"] is None else {
+            "title": charts["tenure"], **self._driver(filters, ids.TENURE, rows,
+                                                      core_.array(TENURE_BAND),
+                                                      _categories(core_, TENURE_BAND))}
+        out["drivers"] = [{**chart, **self._driver(filters, chart["key"], rows,
+                                                   core_.driver_codes(chart["key"]),
+                                                   core_.driver_names(chart["key"]))}
+                          for chart in charts["drivers"]]
         # The tier mix of the customers a team can still act on: the active ones.
-        counts = np.bincount(tiers[active.astype(bool)], minlength=len(kpis.TIERS))
+        counts = np.bincount(tiers[active], minlength=len(kpis.TIERS))
         total = int(counts.sum())
         out["tiers"] = [{"tier": t, "n": int(counts[i]),
                          "share": num(counts[i] / total) if total else None}
                         for i, t in enumerate(kpis.TIERS)]
         return out
 
-    def _rates_by(self, column: str, rows, churn: np.ndarray) -> list[dict]:
-        series = self.core.analysis.customers[column]
-        codes = self.core.array(column)[rows]
-        size = len(series.cat.categories)
-        n = np.bincount(codes, minlength=size)
-        churned = np.bincount(codes, weights=churn, minlength=size)
-        out = []
-        for i, group in enumerate(series.cat.categories):
-            lo, hi = kpis.wilson_interval(int(churned[i]), int(n[i]))
-            out.append({"group": str(group), "n": int(n[i]), "churned": int(churned[i]),
-                        "rate": num(churned[i] / n[i]) if n[i] else None,
-                        "lo": num(lo), "hi": num(hi)})
+    def _kpis(self, rows, n: int, active: np.ndarray, tiers: np.ndarray) -> dict:
+        core_ = self.core
+        churn = core_.array(CHURN)[rows]
+        high, medium = core_.codes_of(TIER, ["High"]), core_.codes_of(TIER, ["Medium"])
+        proba = core_.array(PROBABILITY)[rows]
+        tenure = core_.array(TENURE)[rows][active].astype(float)
+        out = {"customers": n, "churned": int(churn.sum()),
+               "churn_rate": num(kpis.churn_rate(churn)),
+               "retention_rate": num(kpis.retention_rate(churn)),
+               "active": int(active.sum()),
+               "high_risk_active": int(((tiers == high[0]) & active).sum()) if high else 0,
+               "medium_risk_active": int(((tiers == medium[0]) & active).sum())
+               if medium else 0,
+               # Active customers the model expects to leave: the sum of their p(churn).
+               "expected_leavers": num(np.sum(proba[active], dtype=float)),
+               "avg_tenure": num(np.nanmean(tenure)) if np.isfinite(tenure).any() else None,
+               "arpu": None, "clv": None, "revenue_at_risk": None,
+               "cac": None, "clv_cac": None, "payback_months": None}
+        if core_.has_revenue():
+            monthly = core_.array(MONTHLY)[rows].astype(float)
+            clv = core_.array(CLV)[rows][active].astype(float)
+            known = np.isfinite(monthly) & active
+            out["arpu"] = num(np.mean(monthly[known])) if known.any() else None
+            out["clv"] = num(np.nanmean(clv)) if np.isfinite(clv).any() else None
+            out["revenue_at_risk"] = num(kpis.revenue_at_risk(proba[known], monthly[known]))
+        if core_.has_acquisition_cost():
+            cost = core_.array(ACQUISITION)[rows][active].astype(float)
+            out["cac"] = num(np.nanmean(cost)) if np.isfinite(cost).any() else None
+            if out["cac"] and out["clv"] is not None:
+                out["clv_cac"] = num(out["clv"] / out["cac"])
+            margin = self.core.analysis.settings.margin
+            if out["cac"] is not None and out["arpu"] and margin > 0:
+                out["payback_months"] = num(out["cac"] / (out["arpu"] * margin))
         return out
+
+    def _tiles(self, k: dict, n: int, n_total: int) -> tuple[list[dict], list[str]]:
+        """The tiles in reading order: {key, title, help, icon, value, kind, sub, muted};
+        kind says how to show the value (count, pct, money, money-cents, ratio, months)."""
+        w = self.core.words()
+        one, many = w["customer"], w["customers"]
+        share = f"{100 * n / n_total:.0f}% of all {many}" if n_total else ""
+
+        def tile(key, title, help_, icon, value, kind, sub, muted=False):
+            return {"key": key, "title": title, "help": help_, "icon": icon, "value": value,
+                    "kind": kind, "sub": sub, "muted": muted}
+
+        tiles = [
+            tile("customers", many.capitalize(), f"{many.capitalize()} in the selection",
+                 "people", k["customers"], "count", share),
+            tile("churn_rate", "Churn rate", f"Churned / {many} in the selection",
+                 "door-open", k["churn_rate"], "pct", f"{k['churned']:,} churned"),
+            tile("retention_rate", "Retention rate", "1 - churn rate", "shield-check",
+                 k["retention_rate"], "pct", f"{k['active']:,} active"),
+        ]
+        notes = []
+        if self.core.has_revenue():
+            tiles += [
+                tile("arpu", "ARPU", f"Mean monthly charges of active {many}", "cash-coin",
+                     k["arpu"], "money-cents", f"per active {one} / month"),
+                tile("clv", "Avg. CLV", "Monthly margin x expected remaining lifetime from "
+                     "the retention curve, risk-adjusted and discounted monthly (active "
+                     f"{many})", "gem", k["clv"], "money", f"per active {one}"),
+                tile("revenue_at_risk", "Revenue at risk", "Sum of p(churn) x monthly "
+                     f"charges over active {many}: expected monthly revenue lost",
+                     "exclamation-diamond", k["revenue_at_risk"], "money",
+                     f"per month · {k['high_risk_active']:,} high-risk active")]
+        else:
+            # Counts in place of money: who the team can still reach, and how many of them
+            # the model expects to lose.
+            share = (f"{100 * k['high_risk_active'] / k['active']:.0f}% of the active {many}"
+                     if k["active"] else "")
+            tiles += [
+                tile("high_risk_active", "High-risk active", f"Active {many} in the High "
+                     "risk tier", "exclamation-diamond", k["high_risk_active"], "count", share),
+                tile("expected_leavers", "Expected to leave", f"Sum of p(churn) over the "
+                     f"active {many}: how many of them the model expects to lose",
+                     "person-dash", k["expected_leavers"], "count",
+                     f"of the {k['active']:,} active, by the model")]
+            if self.core.has_tenure():
+                tiles.append(tile("avg_tenure", "Avg. tenure", f"Mean tenure of the active "
+                                  f"{many}", "hourglass", k["avg_tenure"], "months",
+                                  f"per active {one}"))
+            else:
+                tiles.append(tile("medium_risk_active", "Medium-risk active", f"Active {many} "
+                                  "in the Medium risk tier", "exclamation-circle",
+                                  k["medium_risk_active"], "count", "next in line"))
+            notes.append(f"ARPU, CLV and revenue at risk: each {NEEDS_REVENUE}; name the "
+                         "monthly revenue in the dataset config ([roles] revenue) to see "
+                         "them.")
+        if self.core.has_acquisition_cost():
+            tiles += [
+                tile("cac", "CAC", f"Mean acquisition cost of the active {many}",
+                     "cart-plus", k["cac"], "money", f"per active {one}"),
+                tile("clv_cac", "CLV:CAC", "Avg. CLV / CAC of the active "
+                     f"{many} (above 3 is healthy)", "bar-chart-steps", k["clv_cac"],
+                     "ratio", "lifetime value per acquisition cost" if k["clv_cac"]
+                     is not None else NEEDS_REVENUE, muted=k["clv_cac"] is None),
+                tile("payback_months", "Payback", "CAC / (ARPU x margin): months of margin "
+                     "to earn back what winning a customer cost", "hourglass-split",
+                     k["payback_months"], "months", "months of margin to recover CAC"
+                     if k["payback_months"] is not None else NEEDS_REVENUE,
+                     muted=k["payback_months"] is None)]
+        return tiles, notes
+
+    def _driver(self, filters: dict, key: str, rows, codes: np.ndarray,
+                names: list[str]) -> dict:
+        """Churn by group of one chart, drawn for the selection without its own filter, so
+        a drilled group is highlighted among the others, not alone."""
+        core_ = self.core
+        if filters.get(key):
+            rows = np.flatnonzero(core_.mask({k: v for k, v in filters.items() if k != key}))
+        churn = core_.array(CHURN)[rows]
+        return {"filtered": bool(filters.get(key)), "overall": num(kpis.churn_rate(churn)),
+                "rows": _rates_by(codes[rows], churn, names)}
+
+
+def _rates_by(codes: np.ndarray, churn: np.ndarray, names: list[str]) -> list[dict]:
+    known = codes >= 0
+    codes, churn = codes[known], churn[known]
+    size = len(names)
+    n = np.bincount(codes, minlength=size)
+    churned = np.bincount(codes, weights=churn, minlength=size)
+    out = []
+    for i, group in enumerate(names):
+        lo, hi = kpis.wilson_interval(int(churned[i]), int(n[i]))
+        out.append({"group": group, "n": int(n[i]), "churned": int(churned[i]),
+                    "rate": num(churned[i] / n[i]) if n[i] else None,
+                    "lo": num(lo), "hi": num(hi)})
+    return out
+
+
+def _categories(core_: core.Services, column: str) -> list[str]:
+    return [str(c) for c in core_.analysis.customers[column].cat.categories]
+
+
+def _lower_first(label: str) -> str:
+    """'Internet service' -> 'internet service'; 'CLV band' stays."""
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() and len(first) > 1 else label[:1].lower() + label[1:]
 
 
 def current() -> OverviewService:

@@ -69,3 +69,24 @@ def test_wilson_interval_known_value():
     assert lo == pytest.approx(0.2366, abs=1e-4) and hi == pytest.approx(0.7634, abs=1e-4)
     lo, hi = kpis.wilson_interval(0, 20)
     assert lo == 0 and 0.1 < hi < 0.2
+
+
+def test_cac_is_the_mean_cost_of_active_customers_with_a_cost():
+    # Active customers cost 100 and 300 (the third's cost is unknown) -> 200; the churner's
+    # 1,000 does not count.
+    cost = [100, 300, float("nan"), 1000]
+    assert kpis.cac(cost, [True, True, True, False]) == pytest.approx(200.0)
+    assert math.isnan(kpis.cac([50.0], [False]))
+    assert math.isnan(kpis.cac([float("nan")], [True]))
+
+
+def test_clv_cac_and_payback_by_hand():
+    assert kpis.clv_cac(600.0, 200.0) == pytest.approx(3.0)
+    # CAC 200, ARPU 50 and a 40% margin: 200 / (50 x 0.4) = 10 months.
+    assert kpis.payback_months(200.0, 50.0, 0.4) == pytest.approx(10.0)
+    for undefined in (kpis.clv_cac(600.0, 0.0), kpis.clv_cac(math.nan, 200.0),
+                      kpis.payback_months(200.0, math.nan, 0.4),
+                      kpis.payback_months(200.0, 0.0, 0.4),
+                      kpis.payback_months(200.0, 50.0, 0.0),
+                      kpis.payback_months(math.nan, 50.0, 0.4)):
+        assert math.isnan(undefined)

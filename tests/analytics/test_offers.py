@@ -262,3 +262,124 @@ def test_targeting_curve_is_downsampled():
     assert result["best_size"] in curve["contacted"]
     assert max(curve["cumulative_profit"]) == pytest.approx(result["best_total"])
     assert result["capacity_total"] is None
+
+
+# --- the discount follows the config ----------------------------------------------------
+
+def test_the_discounted_column_comes_from_the_config():
+    from analytics.data.config import DatasetConfig
+    from analytics.loaders import TELCO_CONFIG
+    from analytics.offers import discount_feature
+    assert discount_feature(TELCO_CONFIG) == TELCO_CONFIG.revenue_column
+    assert discount_feature(DatasetConfig(revenue_columns=("Bill",))) == "Bill"
+    assert discount_feature(DatasetConfig(revenue_columns=())) is None
+    assert discount_feature(DatasetConfig(revenue_columns=("A", "B"))) is None
+    assert discount_feature(DatasetConfig(revenue_columns=("Fee",), revenue_period="year")) \
+        is None
+    frame = _frame().rename(columns={"MonthlyCharges": "Bill"})
+    frame["monthly_charges"] = frame["Bill"]
+    half = Offer(id="h", name="h", discount=0.5, months=1, acceptance=1.0)
+    out = apply_offer(frame, half, discount_column="Bill")
+    np.testing.assert_allclose(out["Bill"], frame["Bill"] * 0.5)
+    np.testing.assert_allclose(out["monthly_charges"], frame["Bill"] * 0.5)
+    untouched = apply_offer(frame, half, discount_column=None)
+    np.testing.assert_allclose(untouched["Bill"], frame["Bill"])
+
+
+def test_an_offer_without_a_discount_costs_the_same_without_revenue():
+    bundle = Offer(id="b", name="b", changes={"TechSupport": "Yes"}, months=3,
+                   monthly_cost=10.0, one_off_cost=5.0, acceptance=0.3)
+    np.testing.assert_allclose(offer_cost(bundle, [np.nan, 80.0]), [35.0, 35.0])
+    assert np.isnan(offer_cost(Offer(id="d", name="d", discount=0.1, months=2,
+                                     acceptance=0.1), [np.nan])).all()
+
+
+# --- the catalogue checked against the data -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo():
+    from analytics.loaders import load_demo
+    from analytics.pipeline import AnalysisSettings, analyse
+    return analyse(load_demo(800, seed=3), AnalysisSettings(n_splits=2, baselines=()))
+
+
+@pytest.fixture(scope="module")
+def bank():
+    from tests.analytics.test_whatif import _bank
+    return _bank(1500)
+
+
+def test_the_default_catalogue_fits_the_demo_but_not_the_bank(catalogue, demo, bank):
+    from analytics.recommend import check_catalogue
+    assert check_catalogue(catalogue, demo) == {offer_id: None for offer_id in IDS}
+    reasons = check_catalogue(catalogue, bank)
+    assert set(reasons) == set(IDS) and all(reasons.values())
+    assert reasons["upgrade_one_year"] == ("needs the column `Contract`, which this data "
+                                           "does not have")
+    assert reasons["support_bundle"].startswith("needs the column `TechSupport`")
+    assert reasons["discount_10"] == ("has a discount: a discount needs a revenue column, "
+                                      "and this data has none")
+
+
+@pytest.mark.parametrize("changes, eligible, reason", [
+    ({"NumOfProducts": 2}, {}, None),
+    ({"IsActiveMember": 1}, {"Geography": ["Germany", "Spain"]}, None),
+    ({"NumOfProducts": 7}, {}, "sets `NumOfProducts` to 7, which is not a value it may take "
+                               "(between 1 and 4 in steps of 1)"),
+    ({"Age": 30}, {}, "changes `Age`, which the data config does not list as actionable"),
+    ({"NumOfProducts": 2}, {"Region": ["North"]}, "needs the column `Region`, which this data "
+                                                  "does not have"),
+    ({"NumOfProducts": 2}, {"Geography": ["Mars"]}, "is for customers whose `Geography` is "
+                                                    "Mars, and this data has no such value"),
+])
+def test_offers_on_other_data_are_checked(bank, changes, eligible, reason):
+    from analytics.recommend import check_catalogue
+    offer = Offer(id="x", name="x", changes=changes,
+                  eligible={k: tuple(v) for k, v in eligible.items()}, acceptance=0.3)
+    catalogue = Catalogue(offers=(offer,), contact_cost=1.0, source="test")
+    assert check_catalogue(catalogue, bank) == {"x": reason}
+
+
+def test_values_an_offer_may_not_set_are_reasons(demo):
+    from analytics.recommend import check_catalogue
+    offers = (Offer(id="fixed", name="f", changes={"TechSupport": "No internet service"},
+                    acceptance=0.3),
+              Offer(id="unknown", name="u", changes={"Contract": "Ten year"}, acceptance=0.3),
+              Offer(id="frozen", name="z", changes={"gender": "Male"}, acceptance=0.3))
+    reasons = check_catalogue(Catalogue(offers=offers, contact_cost=1.0, source="t"), demo)
+    assert reasons["fixed"].startswith("sets `TechSupport` to 'No internet service', which "
+                                       "is not a value it may take (one of No, Yes)")
+    assert reasons["unknown"].startswith("sets `Contract` to 'Ten year'")
+    assert reasons["frozen"] == ("changes `gender`, which the data config does not list as "
+                                 "actionable")
+
+
+def test_recommend_skips_unavailable_offers(catalogue, demo):
+    from analytics.recommend import OFFER, PROFIT, recommend
+    # A free offer everybody would take, but it sets a value the data has never seen.
+    bogus = Offer(id="bogus", name="Bogus", changes={"Contract": "Ten year"}, acceptance=1.0)
+    wider = Catalogue(offers=(*catalogue.offers, bogus), contact_cost=catalogue.contact_cost,
+                      source="t")
+    with_bogus = recommend(demo, wider, salt="s")
+    plain = recommend(demo, catalogue, salt="s")
+    assert "bogus" not in set(with_bogus[OFFER].astype(str))
+    assert (with_bogus[OFFER].astype(str) == plain[OFFER].astype(str)).all()
+    np.testing.assert_allclose(with_bogus[PROFIT], plain[PROFIT], equal_nan=True)
+
+
+def test_without_revenue_nothing_is_recommended_and_the_reason_is_given(catalogue, bank, demo):
+    from analytics.recommend import (NEEDS_REVENUE, NOT_OFFERED, OFFER, OFFER_NAME, PROFIT,
+                                     no_offer_reason, recommend)
+    recs = recommend(bank, catalogue, salt="s")
+    active = bank.customers["active"].to_numpy(dtype=bool)
+    assert (recs.loc[active, OFFER].astype(str) == NO_OFFER).all()
+    assert (recs.loc[active, OFFER_NAME].astype(str) == "No offer").all()
+    assert (recs.loc[~active, OFFER_NAME].astype(str) == NOT_OFFERED).all()
+    assert recs[PROFIT].isna().all()
+    assert no_offer_reason(bank) == NEEDS_REVENUE and "revenue column" in NEEDS_REVENUE
+    assert "[roles] revenue" in NEEDS_REVENUE
+    assert no_offer_reason(demo) is None
+    # A catalogue of offers that fit the bank still prices nothing without revenue.
+    fits = Catalogue(offers=(Offer(id="p", name="p", changes={"NumOfProducts": 2},
+                                   acceptance=0.5),), contact_cost=1.0, source="t")
+    assert recommend(bank, fits, salt="s")[PROFIT].isna().all()

@@ -221,10 +221,10 @@ def test_add_ons_are_not_given_to_customers_without_internet(analysis):
     frame = pd.concat([c[c["TechSupport"] == NO_INTERNET].head(3),
                        c[c["TechSupport"] == "No"].head(3)])
     scenario = Scenario(changes={"TechSupport": "Yes"})
-    changed = apply(frame, scenario)
+    changed = apply(frame, scenario, analysis)
     assert (changed["TechSupport"].astype(str).tolist()
             == [NO_INTERNET] * 3 + ["Yes"] * 3)
-    assert affected_mask(frame, scenario).tolist() == [False] * 3 + [True] * 3
+    assert affected_mask(frame, scenario, analysis).tolist() == [False] * 3 + [True] * 3
 
 
 # --- what-if: a selection -----------------------------------------------------------------
@@ -267,3 +267,165 @@ def test_large_selections_are_estimated_from_a_sample(analysis):
         assert estimate[key] == pytest.approx(full[key], rel=0.15), key
     assert full["profit_se"] is None and estimate["profit_se"] > 0
     assert abs(estimate["profit"] - full["profit"]) < 4 * estimate["profit_se"]
+
+
+# --- what-if from the dataset config --------------------------------------------------------
+
+def _bank(n: int = 2000):
+    """A bank's churn table (no revenue column; NumOfProducts and IsActiveMember guessed
+    actionable as numeric ranges), analysed."""
+    from analytics.data.inspect import inspect_frame
+    from analytics.data.layouts import generate_bank
+    from analytics.dataset import build_table
+
+    frame = generate_bank(n, seed=1)
+    config = inspect_frame(frame, "bank.csv").config
+    return analyse(build_table(frame, config, "bank.csv"),
+                   AnalysisSettings(n_splits=2, baselines=()))
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return _bank()
+
+
+def _with_actionable(analysis, *actionable, **config_changes):
+    """The same trained analysis read with another config (actionable features, roles)."""
+    from dataclasses import replace
+    return replace(analysis, config=replace(analysis.config, actionable=tuple(actionable),
+                                            **config_changes))
+
+
+def test_actionable_features_come_from_the_config(analysis, bank):
+    from dataclasses import replace
+    from analytics.loaders import TELCO_CONFIG
+    from analytics.whatif import actionable_features, actionable_fields, frozen_features
+    telco = [a.column for a in TELCO_CONFIG.actionable]
+    assert actionable_features(analysis) == telco
+    assert actionable_features(replace(analysis, config=None)) == telco  # the old fallback
+    assert actionable_features(bank) == ["NumOfProducts", "IsActiveMember"]
+    fields = {f.feature: f for f in actionable_fields(bank)}
+    assert (fields["NumOfProducts"].kind, fields["NumOfProducts"].low,
+            fields["NumOfProducts"].high, fields["NumOfProducts"].step) == ("number", 1, 4, 1)
+    assert fields["IsActiveMember"].range_text() == "between 0 and 1 in steps of 1"
+    assert "NumOfProducts" not in frozen_features(bank) and "Age" in frozen_features(bank)
+    # A column the config names but the model does not use is left out.
+    from analytics.data.config import Actionable
+    odd = _with_actionable(analysis, Actionable("Region", values=("North",)),
+                           Actionable("Contract"))
+    assert actionable_features(odd) == ["Contract"]
+
+
+@pytest.mark.parametrize("value, message", [
+    (5, "Num of products must be between 1 and 4 in steps of 1 (got 5)"),
+    (1.5, "Num of products must be between 1 and 4 in steps of 1 (got 1.5)"),
+    ("two", "Num of products must be a number between 1 and 4 in steps of 1 (got 'two')"),
+])
+def test_numeric_actionables_are_checked_against_range_and_step(bank, value, message):
+    with pytest.raises(ValueError) as error:
+        validate(bank, Scenario(changes={"NumOfProducts": value}))
+    assert str(error.value) == message
+    assert validate(bank, Scenario(changes={"NumOfProducts": "3"})).changes == {
+        "NumOfProducts": 3.0}
+
+
+def test_without_revenue_the_probabilities_work_and_the_money_says_why(bank):
+    from analytics.whatif import MONEY_REASON
+    c = bank.customers
+    row = int(np.flatnonzero(c[ACTIVE].to_numpy(dtype=bool)
+                             & (c["NumOfProducts"] == 1).to_numpy())[0])
+    r = simulate_customer(bank, row, Scenario(changes={"NumOfProducts": 2},
+                                              one_off_cost=3.0, contact_cost=1.0))
+    assert r["p0"] == pytest.approx(float(c[PROBABILITY].iloc[row]), abs=1e-4)
+    assert r["p1"] != pytest.approx(r["p0"]) and r["change"] == pytest.approx(r["p1"] - r["p0"])
+    assert r["changed"] == ["NumOfProducts"] and r["reasons_moved"]
+    assert r["money_reason"] == MONEY_REASON == "needs a revenue column"
+    for key in ("value_kept", "profit", "roi", "break_even_acceptance", "clv", "monthly"):
+        assert r[key] is None, key
+    assert r["cost"] == pytest.approx(3.0)  # what it costs is known without revenue
+
+    rows = np.arange(300)
+    scenario = Scenario(changes={"IsActiveMember": 1}, acceptance=0.4, contact_cost=2.0)
+    total = simulate_selection(bank, rows, scenario)
+    active = c[ACTIVE].to_numpy(dtype=bool)[rows]
+    targets = rows[active & (c["IsActiveMember"].to_numpy()[rows] != 1)]
+    assert total["affected"] == len(targets) > 0
+    singles = [simulate_customer(bank, int(t), scenario) for t in targets]
+    assert total["churners_avoided"] == pytest.approx(
+        0.4 * sum(s["p0"] - s["p1"] for s in singles), abs=1e-3)
+    assert total["total_cost"] == pytest.approx(2.0 * len(targets))
+    assert total["money_reason"] == MONEY_REASON
+    for key in ("profit", "value_kept", "revenue_retained", "roi", "break_even_acceptance"):
+        assert total[key] is None, key
+
+
+def test_a_discount_needs_a_monthly_revenue_column(analysis, bank):
+    with pytest.raises(ValueError, match="no discount on this data: a discount needs a "
+                                         "revenue column"):
+        validate(bank, Scenario(discount=0.1, months=3))
+    # Revenue per year: there is money, but no monthly bill the model sees to discount.
+    yearly = _with_actionable(analysis, *analysis.config.actionable, revenue_period="year")
+    with pytest.raises(ValueError, match=r"MonthlyCharges, per year\) is not one"):
+        validate(yearly, Scenario(discount=0.1, months=3))
+    row = _row(analysis, Contract="Month-to-month")
+    assert simulate_customer(yearly, row, Scenario(changes={"Contract": "One year"}))[
+        "profit"] is not None
+
+
+def test_categorical_values_are_limited_to_the_configured_ones(analysis):
+    from analytics.data.config import Actionable
+    from analytics.whatif import actionable_fields
+    limited = _with_actionable(analysis, Actionable("Contract",
+                                                    values=("Month-to-month", "One year")))
+    assert actionable_fields(limited)[0].choices == ("Month-to-month", "One year")
+    with pytest.raises(ValueError, match="unknown value 'Two year'; known: Month-to-month, "
+                                         "One year"):
+        validate(limited, Scenario(changes={"Contract": "Two year"}))
+    with pytest.raises(ValueError, match="frozen"):
+        validate(limited, Scenario(changes={"PaymentMethod": "Mailed check"}))
+
+
+def test_fixed_values_are_kept_and_cannot_be_chosen(analysis):
+    from analytics.data.config import Actionable
+    kept = _with_actionable(analysis, Actionable("Contract", fixed=("Two year",)))
+    with pytest.raises(ValueError, match="'Contract' cannot be set to 'Two year'"):
+        validate(kept, Scenario(changes={"Contract": "Two year"}))
+    c = analysis.customers
+    frame = pd.concat([c[c["Contract"] == "Two year"].head(2),
+                       c[c["Contract"] == "Month-to-month"].head(2)])
+    scenario = Scenario(changes={"Contract": "One year"})
+    assert apply(frame, scenario, kept)["Contract"].astype(str).tolist() == [
+        "Two year", "Two year", "One year", "One year"]
+    assert affected_mask(frame, scenario, kept).tolist() == [False, False, True, True]
+    # Without `fixed` in the config everybody moves.
+    free = _with_actionable(analysis, Actionable("Contract"))
+    assert affected_mask(frame, scenario, free).tolist() == [True] * 4
+
+
+def test_a_change_costs_what_the_config_says(analysis):
+    from analytics.data.config import Actionable
+    from analytics.whatif import change_cost
+    priced = _with_actionable(analysis, Actionable("Contract", cost=12.0, monthly_cost=2.0,
+                                                   months=6),
+                              Actionable("PaperlessBilling", cost=3.0))
+    row = _row(analysis, Contract="Month-to-month")
+    scenario = Scenario(changes={"Contract": "Two year"}, discount=0.1, months=12,
+                        one_off_cost=7.0, acceptance=0.25, contact_cost=4.0)
+    r = simulate_customer(priced, row, scenario)
+    c = analysis.customers.iloc[row]
+    cost = 0.1 * float(c["MonthlyCharges"]) * 12 + 7.0 + (12.0 + 2.0 * 6)
+    assert r["cost"] == pytest.approx(cost)
+    assert r["profit"] == pytest.approx(0.25 * ((r["p0"] - r["p1"]) * float(c[CLV]) - cost)
+                                        - 4.0)
+    # Only the changes a customer really gets are paid for.
+    frame = analysis.customers.iloc[:40]
+    both = Scenario(changes={"Contract": "One year", "PaperlessBilling": "Yes"})
+    expected = (24.0 * (frame["Contract"] != "One year").to_numpy()
+                + 3.0 * (frame["PaperlessBilling"] != "Yes").to_numpy())
+    np.testing.assert_allclose(change_cost(frame, both, priced, frame["monthly_charges"]),
+                               expected)
+    total = simulate_selection(priced, np.arange(40), both)
+    active = frame["active"].to_numpy(dtype=bool)
+    hit = active & (expected > 0)
+    assert total["affected"] == int(hit.sum())
+    assert total["total_cost"] == pytest.approx(0.3 * expected[hit].sum() + 5.0 * hit.sum())

@@ -42,7 +42,7 @@ SERVER_CODE = (
     "from dashboard.settings import Settings\n"
     "data_path = sys.argv[4] if len(sys.argv) > 4 else None\n"
     "app = create_app(Settings(demo_size=int(sys.argv[1]), cache_dir=sys.argv[2],\n"
-    "                          data_path=data_path))\n"
+    "                          data_path=data_path, upload_dir=sys.argv[2] + '-uploads'))\n"
     "app.run(host='127.0.0.1', port=int(sys.argv[3]), debug=False)\n"
 )
 # Customer ids a spreadsheet would run as a formula (or a browser as HTML), written into the

@@ -128,7 +128,7 @@ def first_row_with_offer(driver, contract: str, tier: str) -> tuple[int, dict]:
     the loaded rows are all of this contract and tier (the filters from the URL applied)."""
     def filtered(d):
         rows = grid_data(d)
-        return rows if rows and all(r.get("contract") == contract and
+        return rows if rows and all(r.get("driver_1") == contract and
                                     r.get("risk_tier") == tier for r in rows) else False
 
     rows = wait(driver).until(filtered, message=f"the grid never listed only {contract} / "
@@ -189,7 +189,7 @@ def wait_idle(driver) -> None:
 
 
 def test_customer_whatif_and_recommended_offer(browser, base_url, clean_console):
-    browser.get(f"{base_url}/customers#contract=Month-to-month&tier=High")
+    browser.get(f"{base_url}/customers#Contract=Month-to-month&tier=High")
     wait(browser).until(lambda d: grid_id_cell(d, 0), message="the grid never showed rows")
     # The riskiest rows have mostly left already (no offer); open the first with an offer,
     # so that "Recommended offer" is enabled and can be checked.
@@ -328,7 +328,7 @@ def test_campaign_capacity_export(browser, base_url, downloaded, clean_console):
 
 
 def test_group_whatif(browser, base_url, clean_console):
-    browser.get(f"{base_url}/what-if#contract=Month-to-month")
+    browser.get(f"{base_url}/what-if#Contract=Month-to-month")
     wait(browser).until(lambda d: shown(d, WHATIF_EMPTY),
                         message="group what-if does not start from its empty state")
 

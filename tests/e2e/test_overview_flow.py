@@ -16,14 +16,15 @@ from tests.e2e.browser import (as_int, choose_option, dropdown_selection, hash_p
 
 # Component ids (dashboard/ids.py, pages/overview.py). Hard-coded: importing the page
 # modules outside a running app fails (dash.register_page needs an app).
-FILTER_CONTRACT = "app-filter-contract-dropdown"
-FILTER_INTERNET = "app-filter-internet-dropdown"
+# The demo's drivers are pinned: Contract, InternetService, PaymentMethod in slots 1-3.
+FILTER_CONTRACT = "app-filter-driver-1-dropdown"
+FILTER_INTERNET = "app-filter-driver-2-dropdown"
 FILTER_TIER = "app-filter-tier-dropdown"
 FILTER_RESET = "app-filter-reset-button"
 FILTER_SUMMARY = "app-filter-summary-text"
 CUSTOMERS_KPI = "overview-customers-kpi"
 CHURN_KPI = "overview-churn-kpi"
-INTERNET_GRAPH = "overview-internet-graph"
+INTERNET_GRAPH = "overview-driver-2-graph"
 METRICS_TABLE = "model-metrics-table"
 
 TOTAL = 3000
@@ -73,7 +74,7 @@ def test_filter_changes_kpis(browser, base_url, clean_console):
                         message="customers KPI did not drop after filtering")
     wait(browser).until(lambda d: (as_pct(text_of(d, CHURN_KPI)) or 0) > churn_before,
                         message=f"churn KPI did not rise above {churn_before}%")
-    wait(browser).until(lambda d: "contract=Month-to-month" in url_hash(d),
+    wait(browser).until(lambda d: "Contract=Month-to-month" in url_hash(d),
                         message="URL hash does not carry the contract filter")
     selected = customers(browser)
     wait(browser).until(
@@ -95,9 +96,10 @@ def test_bar_click_drills_down(browser, base_url, clean_console):
                         message="internet dropdown does not show 'Fiber optic' after the click")
     wait(browser).until(lambda d: (customers(d) or TOTAL) < TOTAL,
                         message="customers KPI did not drop after the drill-down")
-    wait(browser).until(lambda d: "internet=Fiber optic" in hash_params(d),
+    wait(browser).until(lambda d: "InternetService=Fiber optic" in hash_params(d),
                         message="URL hash does not carry the internet filter")
-    assert url_hash(browser) in ("#internet=Fiber+optic", "#internet=Fiber%20optic")
+    assert url_hash(browser) in ("#InternetService=Fiber+optic",
+                                 "#InternetService=Fiber%20optic")
     selected = customers(browser)
     wait(browser).until(
         lambda d: text_of(d, FILTER_SUMMARY) == f"{selected:,} of {TOTAL:,} customers selected",

@@ -26,13 +26,13 @@ from tests.e2e.browser import (as_int, dropdown_selection, hash_params, hover_ba
 # Component ids (dashboard/ids.py, pages/*.py). Hard-coded: importing the page modules
 # outside a running app fails (dash.register_page needs an app).
 NAVBAR = "app-navbar"
-FILTER_CONTRACT = "app-filter-contract-dropdown"
+FILTER_CONTRACT = "app-filter-driver-1-dropdown"   # the demo's first pinned driver
 FILTER_SEGMENT = "app-filter-segment-dropdown"
 FILTER_TIER = "app-filter-tier-dropdown"
 FILTER_RESET = "app-filter-reset-button"
 FILTER_SUMMARY = "app-filter-summary-text"
 CUSTOMERS_KPI = "overview-customers-kpi"
-CONTRACT_GRAPH = "overview-contract-graph"
+CONTRACT_GRAPH = "overview-driver-1-graph"
 SEGMENT_CARDS = "segments-cards-div"
 OPEN_BUTTON = "segments-open-button"
 HEAT_GRAPH = "segments-heat-graph"
@@ -296,7 +296,7 @@ def test_overview_to_segment_to_export(browser, hostile_server, hostile_data, do
                         message=f"could not hover the {MONTHLY!r} bar")
     ActionChains(browser).click().perform()
     wait_selection(browser, FILTER_CONTRACT, [MONTHLY])
-    wait(browser).until(lambda d: f"contract={MONTHLY}" in hash_params(d),
+    wait(browser).until(lambda d: f"Contract={MONTHLY}" in hash_params(d),
                         message="URL hash does not carry the contract filter")
     wait(browser).until(lambda d: (as_int(text_of(d, CUSTOMERS_KPI)) or total) < total,
                         message="customers KPI did not drop after the drill-down")
@@ -306,7 +306,7 @@ def test_overview_to_segment_to_export(browser, hostile_server, hostile_data, do
         for link in d.find_element(By.ID, NAVBAR).find_elements(By.CSS_SELECTOR, "a.nav-link"):
             if link.text.strip() == "Segments":
                 href = unquote_plus(link.get_attribute("href") or "")
-                return link if href.endswith(f"/segments#contract={MONTHLY}") else False
+                return link if href.endswith(f"/segments#Contract={MONTHLY}") else False
         return False
 
     link = wait(browser).until(segments_link,
@@ -337,7 +337,7 @@ def test_overview_to_segment_to_export(browser, hostile_server, hostile_data, do
     wait_selection(browser, FILTER_SEGMENT, [segment])
     wait_selection(browser, FILTER_CONTRACT, [MONTHLY])
     wait(browser).until(lambda d: f"segment={segment}" in hash_params(d)
-                        and f"contract={MONTHLY}" in hash_params(d),
+                        and f"Contract={MONTHLY}" in hash_params(d),
                         message="URL hash does not carry both filters")
     include_everyone(browser)
     wait(browser).until(lambda d: summary_count(d) is not None
@@ -348,16 +348,16 @@ def test_overview_to_segment_to_export(browser, hostile_server, hostile_data, do
     assert 0 < count < total, f"{segment!r} x {MONTHLY} lists {count} of {total} customers"
 
     # 4. Every visible row belongs to the segment and the contract.
-    # (The contract column sits right of the first screen, where the grid does not render
-    # it; the export below checks every row's contract.)
+    # (The contract column, the first driver's, sits right of the first screen, where the
+    # grid does not render it; the export below checks every row's contract.)
     rows = wait_rows(browser, lambda r: r.get("segment") == segment
-                     and r.get("contract", MONTHLY) == MONTHLY, f"{segment!r} / {MONTHLY}")
+                     and r.get("driver_1", MONTHLY) == MONTHLY, f"{segment!r} / {MONTHLY}")
     assert min(count, 10) <= len(rows) <= count, \
         f"{len(rows)} rows rendered for {count} customers"
 
     # 5. Export CSV downloads every customer the filters keep, riskiest first.
     wait(browser).until(
-        lambda d: (export_state(d) or {}).get("filters") == {"contract": [MONTHLY],
+        lambda d: (export_state(d) or {}).get("filters") == {"Contract": [MONTHLY],
                                                             "segment": [segment],
                                                             "everyone": True},
         message="Export CSV link does not carry the filters")

@@ -8,7 +8,7 @@ import pytest
 
 from components.charts import MUTED
 from dashboard import ids, shell
-from tests.ui.conftest import DEMO_SIZE, call_with_trigger
+from tests.ui.conftest import DEMO_SIZE, call_with_trigger, walk
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -19,14 +19,22 @@ def _pages(app):
     from pages import overview
 
 
-def _kpis(result):
-    return dict(zip(overview.KPI_IDS, result[:6]))
+def _kpis(result) -> dict[str, str]:
+    """Tile value id -> the text shown (the callback's first output is the tile row)."""
+    return {t.id: t.children for t in walk(result[0]) if isinstance(getattr(t, "id", None), str)}
+
+
+def _graphs(result) -> dict:
+    """Graph id -> figure, from the callback's outputs after the tiles and the note."""
+    return dict(zip([overview.TENURE_GRAPH, *overview.DRIVER_GRAPHS, overview.TIER_GRAPH],
+                    result[2:]))
 
 
 def test_overview_kpis_react_to_filters(in_app):
     everyone = _kpis(overview.update_overview({}))
     assert everyone[overview.CUSTOMERS_KPI] == f"{DEMO_SIZE:,}"
-    monthly = _kpis(overview.update_overview({"contract": ["Month-to-month"]}))
+    assert everyone[overview.KPI_IDS["arpu"]].startswith("$")
+    monthly = _kpis(overview.update_overview({"Contract": ["Month-to-month"]}))
     n_monthly = int(monthly[overview.CUSTOMERS_KPI].replace(",", ""))
     assert 0 < n_monthly < DEMO_SIZE
     # Month-to-month customers churn far more than average.
@@ -35,20 +43,27 @@ def test_overview_kpis_react_to_filters(in_app):
 
 
 def test_overview_figures_show_the_selection(in_app):
-    result = overview.update_overview({"contract": ["Two year"]})
-    contract_fig = result[12]
+    result = overview.update_overview({"Contract": ["Two year"]})
+    graphs = _graphs(result)
+    # The demo's pinned drivers, in the config's order, after the tenure bands.
+    titles = [graphs[g].layout.title.text for g in overview.DRIVER_GRAPHS]
+    assert titles == ["Churn rate by contract", "Churn rate by internet service",
+                      "Churn rate by payment method"]
+    assert graphs[overview.TENURE_GRAPH].layout.title.text == "Churn rate by tenure band"
+    contract_fig = graphs[overview.DRIVER_GRAPHS[0]]
     bars = contract_fig.data[0]
     # The drilled chart keeps the other groups for context, the chosen one highlighted.
     assert set(bars.y) == {"Month-to-month", "One year", "Two year"}
     colours = dict(zip(bars.y, bars.marker.color))
     assert colours["Two year"] != MUTED and colours["One year"] == MUTED
-    assert contract_fig.layout.title.text == "Churn rate by contract"
     assert "above the overall rate" in contract_fig.layout.title.subtitle.text
     # The other charts show only the selection.
-    assert sum(b["n"] for b in _rows_of(result[14])) == int(result[0].replace(",", ""))
+    kpis = _kpis(result)
+    n = int(kpis[overview.CUSTOMERS_KPI].replace(",", ""))
+    assert sum(b["n"] for b in _rows_of(graphs[overview.DRIVER_GRAPHS[1]])) == n
     # The tier chart counts the active customers, like the tiles that say "active".
-    tier_fig = result[16]
-    active = int(result[8].split()[0].replace(",", ""))
+    tier_fig = graphs[overview.TIER_GRAPH]
+    active = int(kpis[overview.KPI_IDS["retention_rate"] + "-sub"].split()[0].replace(",", ""))
     assert sum(tier_fig.data[0].y) == active
     assert f"{active:,} active customers" in tier_fig.layout.title.text
 
@@ -59,49 +74,67 @@ def _rows_of(figure):
 
 def test_overview_empty_selection_says_so(in_app):
     result = overview.update_overview({"tenure": [500, 600]})
-    assert result[0] == "–" and result[6] == "No customers match the filters"
-    assert "No customers match" in result[12].layout.annotations[0].text
+    kpis = _kpis(result)
+    assert kpis[overview.CUSTOMERS_KPI] == "–"
+    assert kpis[overview.CUSTOMERS_KPI + "-sub"] == "No customers match the filters"
+    assert "No customers match" in result[3].layout.annotations[0].text
+
+
+def _click(graph, group, filters):
+    args = [None] * (len(overview.DRIVER_GRAPHS) + 2)
+    args[[*overview.DRIVER_GRAPHS, overview.TIER_GRAPH, overview.TENURE_GRAPH].index(graph)] = \
+        {"points": [{"y": group, "customdata": [group, 10, 4]}]}
+    return call_with_trigger(overview.drill_down, f"{graph}.clickData", *args, filters, 72)
 
 
 def test_bar_click_drills_down(in_app):
-    click = {"points": [{"y": "Fiber optic", "customdata": ["Fiber optic", 10, 4]}]}
-    out = call_with_trigger(overview.drill_down, f"{overview.INTERNET_GRAPH}.clickData",
-                            None, click, None, None, None, {}, 72)
-    assert out[1] == ["Fiber optic"] and out[0] is no_update
+    internet = overview.DRIVER_GRAPHS[1]
+    out = _click(internet, "Fiber optic", {})
+    assert out[1] == ["Fiber optic"] and out[0] is no_update and out[2] is no_update
     # Clicking the only selected group again clears the filter.
-    out = call_with_trigger(overview.drill_down, f"{overview.INTERNET_GRAPH}.clickData",
-                            None, click, None, None, None, {"internet": ["Fiber optic"]}, 72)
+    out = _click(internet, "Fiber optic", {"InternetService": ["Fiber optic"]})
     assert out[1] == []
+    out = _click(overview.TIER_GRAPH, "High", {})
+    assert out[3] == ["High"] and out[1] is no_update
 
 
 def test_tenure_band_click_sets_the_range(in_app):
-    click = {"points": [{"customdata": ["13-24 months", 5, 1]}]}
-    out = call_with_trigger(overview.drill_down, f"{overview.TENURE_GRAPH}.clickData",
-                            None, None, None, None, click, {}, 72)
-    assert out[4] == [13, 24]
-    click = {"points": [{"customdata": ["49+ months", 5, 1]}]}
-    out = call_with_trigger(overview.drill_down, f"{overview.TENURE_GRAPH}.clickData",
-                            None, None, None, None, click, {}, 72)
-    assert out[4] == [49, 72]
+    assert _click(overview.TENURE_GRAPH, "13-24 months", {})[4] == [13, 24]
+    assert _click(overview.TENURE_GRAPH, "49+ months", {})[4] == [49, 72]
+
+
+OPTIONS = {"drivers": [{"key": "Contract", "label": "Contract",
+                        "options": ["Month-to-month", "One year"]},
+                       {"key": "Payment Method", "label": "Payment method",
+                        "options": ["Electronic check", "Mailed check"]}],
+           "segment": [], "tier": ["High", "Medium", "Low"], "tenure_max": 72}
 
 
 def test_filter_sync_url_to_widgets_and_back():
-    options = {"contract": ["Month-to-month", "One year"], "internet": ["DSL"], "payment": [], "segment": [],
-               "tier": ["High", "Medium", "Low"], "tenure_max": 72}
+    options = OPTIONS
+    # Dropdowns in the bar's order: three driver slots (the third empty here), segment, tier.
+    assert shell.slot_keys(options) == ["Contract", "Payment Method", None, "segment", "tier"]
     # First load: the URL decides.
     out = shell.sync_state(None, "#tier=High", [None] * 5, [0, 72], options)
-    assert out[0] is no_update and out[1] == {"tier": ["High"]} and out[5] == ["High"]
+    assert out[0] is no_update and out[1] == {"tier": ["High"]} and out[6] == ["High"]
     # A widget change rewrites the store and the URL.
-    out = shell.sync_state(ids.FILTER_CONTRACT, "", [["One year"], [], [], [], []], [0, 24],
-                           options)
-    assert out[1] == {"contract": ["One year"], "tenure": [0, 24]}
-    assert out[0] == "#contract=One+year&tenure=0-24"
+    out = shell.sync_state(ids.FILTER_DRIVERS[0], "", [["One year"], [], [], [], []],
+                           [0, 24], options)
+    assert out[1] == {"Contract": ["One year"], "tenure": [0, 24]}
+    assert out[0] == "#Contract=One+year&tenure=0-24"
+    # A driver with a spaced name round-trips through the URL.
+    out = shell.sync_state(ids.FILTER_DRIVERS[1], "", [[], ["Electronic check"], [], [],
+                                                       ["High"]], [0, 72], options)
+    assert out[1] == {"Payment Method": ["Electronic check"], "tier": ["High"]}
+    assert out[0] == "#Payment+Method=Electronic+check&tier=High"
+    back = shell.sync_state(ids.URL, out[0], [None] * 5, [0, 72], options)
+    assert back[1] == out[1] and back[3] == ["Electronic check"] and back[2] == []
     # Reset clears all.
-    out = shell.sync_state(ids.FILTER_RESET, "#tier=High", [[], [], [], ["High"], []], [0, 72],
+    out = shell.sync_state(ids.FILTER_RESET, "#tier=High", [[], [], [], [], ["High"]], [0, 72],
                            options)
     assert out[:2] == ("", {}) and out[-2] == [0, 72] and out[-1] is False
     # "Include customers who have left" is in the URL and survives navigation.
-    out = shell.sync_state(ids.FILTER_EVERYONE, "", [[], [], [], ["High"], []], [0, 72],
+    out = shell.sync_state(ids.FILTER_EVERYONE, "", [[], [], [], [], ["High"]], [0, 72],
                            options, True)
     assert out[1] == {"tier": ["High"], "everyone": True}
     assert out[0] == "#tier=High&everyone=1"
@@ -109,6 +142,14 @@ def test_filter_sync_url_to_widgets_and_back():
     assert out[1] == {"tier": ["High"], "everyone": True} and out[-1] is True
     out = shell.sync_state(ids.URL, "#tier=High", [None] * 5, [0, 72], options)
     assert out[-1] is False and "everyone" not in out[1]
+
+
+def test_filter_sync_without_a_tenure_ignores_the_slider():
+    options = {**OPTIONS, "tenure_max": None}
+    out = shell.sync_state(ids.URL, "#tenure=0-24&tier=Low", [None] * 5, [0, 1], options)
+    assert out[1] == {"tier": ["Low"]} and out[-2] == [0, 1]
+    out = shell.sync_state(ids.FILTER_TENURE, "", [[], [], [], [], []], [0, 0], options)
+    assert out[1] == {} and out[0] == ""
 
 
 def test_filter_bar_only_on_the_pages_it_changes():
@@ -133,7 +174,14 @@ def test_pages_show_empty_states_when_data_failed(app, failed_services):
     try:
         with app.server.test_request_context():
             result = overview.update_overview({})
-            assert result[6] == "No data loaded"
+            assert _kpis(result)[overview.CUSTOMERS_KPI + "-sub"] == "No data loaded"
             assert "No data loaded" in str(data_page.fill_data_page(0))
     finally:
         app.server.config[CONFIG_KEY] = saved
+
+
+def test_filter_sync_keeps_only_values_this_data_has():
+    # A forged widget value never reaches the store (the URL drops such values too).
+    out = shell.sync_state(ids.FILTER_DRIVERS[0], "", [["One year", "Ten years", 3], [],
+                                                       "Nope", [], "High"], [0, 72], OPTIONS)
+    assert out[1] == {"Contract": ["One year"], "tier": ["High"]}

@@ -55,3 +55,17 @@ def test_waterfall_validates():
                                  {"label": "tenure: 40", "points": -6.0}], 34.0)
     go.Figure(fig.to_plotly_json())
     assert list(fig.data[0].x) == [26.0, 14.0, -6.0, 34.0]
+
+
+def test_the_overall_rate_is_labelled_clear_of_the_colour_key():
+    # A line right of the axis' middle is labelled over it; one in the left half, where the
+    # colour key is, is named in the key instead.
+    right = rate_chart(ROWS, "t", overall=0.3)
+    assert right.layout.annotations[0].text == "overall 30.0%"
+    left = rate_chart(ROWS, "t", overall=0.2, noun="accounts")
+    assert not left.layout.annotations
+    assert "above the overall 20.0% (dotted)" in left.layout.title.subtitle.text
+    assert "accounts churned" in left.data[0].hovertemplate
+    go.Figure(left.to_plotly_json())
+    assert tier_chart([{"tier": "High", "n": 3, "share": 1.0}],
+                      noun="members").layout.yaxis.title.text == "Members"

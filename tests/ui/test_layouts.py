@@ -9,7 +9,8 @@ import dash
 import pytest
 from dash.development.base_component import Component
 
-from dashboard import shell
+from dashboard import ids, shell
+from tests.ui.conftest import find, walk
 
 ID_PATTERN = re.compile(r"^[a-z]+(-[a-z0-9]+)+$")
 
@@ -47,8 +48,8 @@ def test_every_page_layout_builds_with_no_arguments(app):
 
 
 def test_ids_are_unique_and_kebab_case(app):
-    options = {"contract": ["a"], "internet": [], "payment": [], "tier": [], "segment": [],
-               "tenure_max": 72}
+    options = {"drivers": [{"key": "Contract", "label": "Contract", "options": ["a"]}],
+               "tier": [], "segment": [], "tenure_max": 72}
     status = {"ok": True, "leakage": []}
     all_ids = _ids(shell.layout(options, status))
     with app.server.app_context():
@@ -72,16 +73,42 @@ def test_error_banner_shown_when_data_failed(failed_services):
     assert "app-error-alert" in _ids(layout)
 
 
+OPTIONS = {"drivers": [{"key": "Contract", "label": "Contract",
+                        "options": ["Month-to-month", "One year"]},
+                       {"key": "Área/zone", "label": "Área/zone",
+                        "options": ["Nord & Est", "Sud"]},
+                       {"key": "Age", "label": "Age", "options": ["< 31", "31–37", "≥ 45"]}],
+           "tier": ["High", "Medium", "Low"], "segment": [], "tenure_max": 72}
+
+
 @pytest.mark.parametrize("hash_text, expected", [
     ("", {}),
-    ("#contract=Month-to-month", {"contract": ["Month-to-month"]}),
-    ("#contract=Nope&tier=High&tenure=0-24", {"tier": ["High"], "tenure": [0, 24]}),
+    ("#Contract=Month-to-month", {"Contract": ["Month-to-month"]}),
+    ("#Contract=Nope&tier=High&tenure=0-24", {"tier": ["High"], "tenure": [0, 24]}),
+    ("#contract=Month-to-month", {}),        # keys are the source columns, as spelled
+    ("#%C3%81rea%2Fzone=Nord+%26+Est", {"Área/zone": ["Nord & Est"]}),
+    ("#Age=%3C+31&Age=%E2%89%A5+45", {"Age": ["< 31", "≥ 45"]}),
+    ("#Age=%3C+31&Age=%3C+31", {"Age": ["< 31"]}),
     ("#tenure=0-72", {}),
     ("#tenure=garbage", {}),
+    ("#tenure=90-5&everyone=1", {"tenure": [5, 72], "everyone": True}),
 ])
 def test_url_hash_round_trip(hash_text, expected):
-    options = {"contract": ["Month-to-month", "One year"], "internet": [], "payment": [],
-               "tier": ["High", "Medium", "Low"], "tenure_max": 72}
-    filters = shell.decode_filters(hash_text, options)
+    filters = shell.decode_filters(hash_text, OPTIONS)
     assert filters == expected
-    assert shell.decode_filters(shell.encode_filters(filters), options) == filters
+    assert shell.decode_filters(shell.encode_filters(filters), OPTIONS) == filters
+
+
+def test_filter_bar_shows_the_drivers_this_data_has():
+    two = {**OPTIONS, "drivers": OPTIONS["drivers"][:2], "tenure_max": None}
+    bar = shell.layout(two, {"ok": True, "leakage": []})
+    labels = [c.children for c in walk(bar) if type(c).__name__ == "Label"]
+    assert labels[:4] == ["Contract", "Área/zone", "", "Segment"]
+    assert "Tenure (months)" not in labels   # no tenure: no slider (hidden), Reset stays
+    slot3 = next(c for c in walk(bar) if getattr(c, "xs", None) == 12 and
+                 find(c, ids.FILTER_DRIVERS[2]) is not None)
+    assert slot3.style == {"display": "none"}
+    assert find(bar, ids.FILTER_RESET) is not None and find(bar, ids.FILTER_TENURE) is not None
+    full = shell.layout(OPTIONS, {"ok": True, "leakage": []})
+    assert "Tenure (months)" in [c.children for c in walk(full)
+                                 if type(c).__name__ == "Label"]

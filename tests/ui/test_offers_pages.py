@@ -133,7 +133,7 @@ def test_offer_preset_fills_the_inputs(in_app, svc):
 
 
 def test_group_what_if_counts_and_totals(in_app, svc):
-    filters = {"contract": ["Month-to-month"]}
+    filters = {"Contract": ["Month-to-month"]}  # the global filters are keyed by column
     vals, a_vals, ids_, a_ids, _ = _inputs(svc, whatif_page.INPUT, {})
     empty, summary = whatif_page.simulate(vals, a_vals, filters, ids_, a_ids)
     assert empty.id == "whatif-empty-text" and "Month-to-month" in summary
@@ -146,7 +146,8 @@ def test_group_what_if_counts_and_totals(in_app, svc):
 
 
 def test_campaign_page_and_its_export(in_app, app, svc):
-    kpis, gains, mix, offers, href = campaign_page.update_campaign({}, 40)
+    kpis, gains, mix, offers, href, link_class = campaign_page.update_campaign({}, 40)
+    assert "disabled" not in link_class
     text = _text(kpis)
     plan = svc.offers.campaign({}, 40)["plan"]
     assert f"{plan['best_size']:,}" in text and "With capacity 40" in text
@@ -236,3 +237,173 @@ def test_score_form_fields_carry_their_units(svc):
     assert units["TotalCharges"] == "$"
     labels = [score_page._field(f).children[0].children for f in svc.score.spec()]
     assert "Monthly charges ($ / month)" in labels and "Tenure (months)" in labels
+
+
+# --- the same pages on other data: a bank without revenue ---------------------------------
+
+TELCO_NAMES = ("Contract", "MonthlyCharges", "PaymentMethod", "PaperlessBilling",
+               "TechSupport", "OnlineSecurity", "OnlineBackup", "DeviceProtection",
+               "StreamingTV", "StreamingMovies", "No internet service")
+OWN_FILES = ("pages/whatif.py", "pages/campaign.py", "pages/customer.py",
+             "components/whatif.py")
+
+
+@pytest.fixture(scope="module")
+def bank_services():
+    """Services over a bank's analysis (no revenue column; NumOfProducts and IsActiveMember
+    actionable as numeric ranges) with the default offer catalogue."""
+    from analytics.runner import attach_recommendations
+    from dashboard.services import Services
+    from dashboard.settings import Settings
+    from tests.analytics.test_whatif import _bank
+
+    services = Services(Settings(cache_dir=None))
+    services._load_catalogue(lambda _m: None)
+    services.analysis = _bank(1500)
+    attach_recommendations(services.analysis, services.catalogue, "bank", "salt")
+    return services
+
+
+@pytest.fixture
+def on_bank(app, bank_services):
+    """Callbacks run against the bank's services (the demo's are put back after)."""
+    demo = app.server.config[CONFIG_KEY]
+    app.server.config[CONFIG_KEY] = bank_services
+    try:
+        with app.server.test_request_context():
+            yield bank_services
+    finally:
+        app.server.config[CONFIG_KEY] = demo
+
+
+def _bank_customer(services) -> tuple[int, str]:
+    c = services.analysis.customers
+    keep = (c["active"] & (c["IsActiveMember"] == 0) & (c["NumOfProducts"] == 1)).to_numpy()
+    row = int(np.flatnonzero(keep)[0])
+    return row, str(c["customer_id"].iloc[row])
+
+
+def test_pages_and_components_name_no_telco_column():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    for name in OWN_FILES:
+        text = (root / name).read_text()
+        assert not [w for w in TELCO_NAMES if w in text], name
+
+
+def test_bank_what_if_fields_come_from_the_config(on_bank):
+    spec = on_bank.offers.whatif_spec()
+    fields = {f["feature"]: f for f in spec["actionable"]}
+    assert list(fields) == ["NumOfProducts", "IsActiveMember"]
+    products = fields["NumOfProducts"]
+    assert (products["kind"], products["min"], products["max"], products["step"]) == (
+        "number", 1.0, 4.0, 1.0)
+    assert products["label"] == "Num of products" and products["unit"] is None
+    assert fields["IsActiveMember"]["label"] == "Is active member"
+    assert spec["money"] == {"available": False, "reason": "needs a revenue column"}
+    assert not spec["discount"]["available"] and "revenue column" in spec["discount"]["reason"]
+    page = whatif_page.layout()
+    number = find(page, {"type": whatif_page.INPUT, "feature": "NumOfProducts"})
+    assert (number.type, number.min, number.max, number.step) == ("number", 1.0, 4.0, 1.0)
+    assert number.value is None and number.placeholder == whatif_page.KEEP
+    assert find(page, {"type": whatif_page.INPUT, "feature": "discount"}).disabled
+    text = _text(page)
+    assert "Num of products" in text and "Unavailable: a discount needs a revenue" in text
+    assert not [w for w in TELCO_NAMES if w in text]
+    # The catalogue's offers are all unavailable here, and say why.
+    options = {o["value"]: o for o in find(page, whatif_page.PRESET_DROPDOWN).options}
+    assert all(o.get("disabled") for o in options.values())
+    assert options["upgrade_one_year"]["label"] == (
+        "One-year contract, 10% off (unavailable: needs the column `Contract`, which this "
+        "data does not have)")
+
+
+def test_bank_group_what_if_shows_probabilities_and_says_money_needs_revenue(on_bank):
+    vals, a_vals, ids_, a_ids, _ = _inputs(on_bank, whatif_page.INPUT, {"NumOfProducts": 2})
+    result, _ = whatif_page.simulate(vals, a_vals, {}, ids_, a_ids)
+    c = on_bank.analysis.customers
+    expected = int((c["active"] & (c["NumOfProducts"] != 2)).sum())
+    assert find(result, "whatif-affected-text").children == f"{expected:,}"
+    assert find(result, "whatif-p1-text").children.endswith("%")
+    assert find(result, "whatif-profit-text") is None
+    note = _text(find(result, "whatif-money-note"))
+    assert "needs a revenue column" in note and "[roles] revenue" in note
+    assert "nan" not in _text(result).lower() and "$0" not in _text(result)
+    bad = _inputs(on_bank, whatif_page.INPUT, {"NumOfProducts": 9})
+    alert, _ = whatif_page.simulate(*bad[:2], {}, *bad[2:4])
+    assert alert.id == "whatif-error-alert"
+    assert _text(alert) == "Num of products must be between 1 and 4 in steps of 1 (got 9)"
+
+
+def test_bank_customer_what_if_and_offer(on_bank):
+    row, customer_id = _bank_customer(on_bank)
+    content, base, inputs, presets, style, button_disabled = \
+        customer_page.show_customer(customer_id)
+    assert base["current"] == {"NumOfProducts": 1.0, "IsActiveMember": 0.0}
+    assert style == {} and button_disabled
+    assert presets and all(p.get("disabled") for p in presets)
+    number = find(inputs, {"type": customer_page.WHATIF_INPUT, "feature": "IsActiveMember"})
+    assert number.value == 0.0 and (number.min, number.max, number.step) == (0.0, 1.0, 1.0)
+    assert "Expected profit needs a revenue column" in _text(
+        find(content, "customer-offer-reason-text"))
+    assert "needs the column `Contract`" in _text(find(content, "customer-unavailable-offers"))
+    vals, a_vals, ids_, a_ids, current = _inputs(on_bank, customer_page.WHATIF_INPUT,
+                                                 {"IsActiveMember": 1}, row)
+    result, figure = customer_page.simulate(vals, a_vals, ids_, a_ids, base)
+    text = _text(result)
+    assert "Changed: Is active member" in text and "needs a revenue column" in text
+    p1 = float(find(result, "customer-whatif-p1-text").children.rstrip("%")) / 100
+    assert p1 != pytest.approx(float(on_bank.analysis.customers["churn_probability"].iloc[row]),
+                               abs=1e-4)
+    assert find(result, "customer-whatif-profit-text") is None
+    assert "Is active member" in figure.data[0]["y"]
+    with pytest.raises(Exception, match="unavailable on this data"):
+        customer_page.apply_preset("upgrade_one_year", ids_, a_ids, a_vals, base)
+
+
+def test_bank_campaign_shows_counts_and_how_to_add_revenue(on_bank):
+    kpis, gains, mix, offers, href, link_class = campaign_page.update_campaign({}, 40)
+    text = _text(kpis)
+    assert href is None and "disabled" in link_class  # nothing to export: no one pays
+    assert ("Expected profit needs a revenue column; add one to the data config: [roles] "
+            "revenue = ") in text
+    active = int(on_bank.analysis.customers["active"].sum())
+    assert f"{active:,}" in text and "needs a revenue column" in _text(
+        find(kpis, "campaign-best-profit-text").children) + text
+    assert "$" not in text and "nan" not in text.lower()
+    assert href is None
+    for figure in (gains, mix):
+        go.Figure(figure.to_plotly_json())
+    rows = [c for c in _walk(offers) if getattr(c, "className", None) and
+            "offer-unavailable" in c.className]
+    assert len(rows) == 6
+    contract = next(r for r in rows if r.to_plotly_json()["props"].get("data-offer")
+                    == "upgrade_one_year")
+    assert "needs the column `Contract`, which this data does not have" in _text(contract)
+
+
+def _walk(component):
+    from tests.ui.conftest import walk
+    return walk(component)
+
+
+def test_the_demo_is_unchanged(in_app, svc):
+    spec = svc.offers.whatif_spec()
+    assert [f["feature"] for f in spec["actionable"]] == [
+        "Contract", "PaymentMethod", "PaperlessBilling", "OnlineSecurity", "OnlineBackup",
+        "DeviceProtection", "TechSupport", "StreamingTV", "StreamingMovies"]
+    assert all(f["kind"] == "category" for f in spec["actionable"])
+    assert spec["money"]["available"] and spec["discount"]["available"]
+    assert spec["currency"] == "$"
+    assert all(o.get("disabled") is None for o in svc.offers.offer_options())
+    assert svc.offers.catalogue_status() == {o.id: None for o in svc.catalogue.offers}
+    _, _, _, offers, _, _ = campaign_page.update_campaign({}, None)
+    assert "unavailable" not in _text(offers)
+    tech = next(f for f in svc.offers.whatif_spec(_no_internet_row(svc))["actionable"]
+                if f["feature"] == "TechSupport")
+    assert tech["locked"] and tech["locked_note"].startswith("No internet service: stays")
+
+
+def _no_internet_row(svc) -> int:
+    c = svc.analysis.customers
+    return int(np.flatnonzero((c["TechSupport"] == "No internet service").to_numpy())[0])
