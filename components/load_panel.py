@@ -97,7 +97,8 @@ def preview_summary(preview: dict) -> list:
         items.append(html.Div(preview["layout"], className="small text-success mb-1"))
     balance = preview.get("balance")
     if balance:
-        items.append(html.Div(f"Label balance: {balance['churned']:,} churned, "
+        where = " in the rows read" if preview.get("partial") else ""
+        items.append(html.Div(f"Label balance{where}: {balance['churned']:,} churned, "
                               f"{balance['stayed']:,} stayed ({balance['rate']:.1%} churn).",
                               className="small mb-1"))
     for problem in preview.get("problems", []):

@@ -34,6 +34,7 @@ from dashboard.services import core
 REGISTRY = "datasets.json"
 MAX_LISTED = 20
 PREVIEW_ROWS = 5
+PREVIEW_READ = 200_000
 ROLE_KEYS = ("id", "label", "churned", "revenue", "revenue_period", "tenure", "tenure_unit",
              "drop", "customer_word", "currency")
 NONE = ""  # the dropdown value meaning "no such column"
@@ -125,28 +126,34 @@ class DatasetsService(core.PageService):
     def preview(self, stored: str) -> dict:
         """The file's columns, the inferred roles with reasons, sample rows, the label
         balance, warnings and what could not be settled (JSON-safe)."""
+        from analytics.loaders import read_best_sheet
+
         path = self.upload_path(stored)
         try:
-            raw, info = read_table(path)
+            # The roles are guessed on the first PREVIEW_READ rows: seconds and a few
+            # hundred MB for any file; the training reads (and checks) every row.
+            raw, info = read_best_sheet(path, {"nrows": PREVIEW_READ})
         except DataError as exc:
             return {"ok": False, "error": _named(str(exc), path, stored)}
         if raw.empty:
-            return {"ok": False, "error": f"{stored}: the file has a header but no rows"}
+            return {"ok": False, "error": f"{_original(stored)}: the file has a header but "
+                                          "no rows"}
+        partial = len(raw) >= PREVIEW_READ
         inspection = inspect_frame(raw, stored)
         config = inspection.config
         layout = None
         if is_telco_layout(raw.columns):
             config, layout = TELCO_CONFIG, "IBM Telco layout: the built-in config applies"
         columns = [str(c) for c in raw.columns]
-        two_valued = {}
-        for column in columns:
-            values = raw[column].astype(str).str.strip()
-            distinct = values[values != ""].unique()
-            if len(distinct) <= 12:
-                two_valued[column] = sorted(map(str, distinct))
+        two_valued = {c["name"]: _few_values(raw[c["name"]]) for c in inspection.columns
+                      if 0 < c["distinct"] <= 12}
         sample = raw.head(PREVIEW_ROWS).astype(str).to_dict("records")
-        return {"ok": True, "file": stored, "name": _original(stored), "read": info.describe(),
-                "rows": int(len(raw)), "columns": columns, "values": two_valued,
+        read = info.describe()
+        if partial:
+            read = (f"{info.format.upper() if info.format != 'excel' else 'Excel'}; roles "
+                    f"guessed on the first {PREVIEW_READ:,} rows (training reads them all)")
+        return {"ok": True, "file": stored, "name": _original(stored), "read": read,
+                "rows": int(len(raw)), "partial": partial, "columns": columns, "values": two_valued,
                 "kinds": {c["name"]: c["kind"] for c in inspection.columns},
                 "roles": roles_of(config), "guesses": [vars(g) for g in inspection.guesses],
                 "excluded": [{"column": c, "reason": r} for c, r in inspection.excluded],
@@ -343,6 +350,19 @@ def apply_roles(base: DatasetConfig, roles: dict, sheet: str | None = None) -> D
                    customer_word=get("customer_word", base.customer_word),
                    currency=get("currency", base.currency) or "$",
                    sheet=sheet or base.sheet)
+
+
+def _few_values(series) -> list[str]:
+    """The distinct non-blank values of a column with few of them, as text."""
+    from analytics.dataset import label_text, text_of
+
+    if hasattr(series, "cat"):
+        values = text_of(series.cat.remove_unused_categories()).unique()
+    elif series.dtype.kind in "iuf":
+        values = label_text(series.drop_duplicates()).unique()
+    else:
+        values = text_of(series).unique()
+    return sorted(str(v) for v in values if str(v) not in ("", "nan"))
 
 
 def churned_options(preview, label) -> list[dict]:
