@@ -42,9 +42,11 @@ def main() -> None:
 
     def random_filters() -> dict:
         filters = {}
-        for key in ("contract", "internet", "payment", "tier"):
-            if rng.random() < 0.5 and options[key]:
-                filters[key] = rng.sample(options[key], rng.randint(1, len(options[key])))
+        choices = {d["key"]: d["options"] for d in options["drivers"]}
+        choices["tier"] = options["tier"]
+        for key, values in choices.items():
+            if rng.random() < 0.5 and values:
+                filters[key] = rng.sample(values, rng.randint(1, len(values)))
         if rng.random() < 0.5:
             lo = rng.randint(0, 60)
             filters["tenure"] = [lo, rng.randint(lo, 72)]
