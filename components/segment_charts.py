@@ -1,13 +1,18 @@
-"""Figure builders for the Segments page: plain data in, `go.Figure` out.
+"""Figure and table builders for the Segments page: plain data in, `go.Figure` (or the
+segments table) out.
 
 Every chart of the page colours a segment the same way (`segment_colours`) and writes money
-one way (`money`: whole dollars with thousands separators)."""
+one way (`money`: whole units of the data's currency with thousands separators)."""
 
 from __future__ import annotations
 
+import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
+from dash import html
 
 from components.charts import MUTED, TIER_COLOURS, base_layout, empty_figure, plain_figure
+from components.feedback import section
+from components.kpi import fmt_int, fmt_value
 
 # Plotly's qualitative "Safe" set (CARTO, after Paul Tol: distinct for colour-blind readers),
 # the strong colours first; 10 hues for up to 10 segments, then a grey.
@@ -16,13 +21,22 @@ PALETTE = ("#332288", "#CC6677", "#117733", "#88CCEE", "#DDCC77", "#AA4499", "#4
 GRID = "#f1f3f5"
 # Churn rate (share who have left): white, through amber, to the High-tier red.
 CHURN_SCALE = [[0.0, "#ffffff"], [0.35, "#ffe3a3"], [0.7, "#f08c6c"], [1.0, "#c92a3f"]]
+CURRENCY_NAMES = {"$": "dollars", "€": "euros", "£": "pounds", "¥": "yen", "₹": "rupees"}
 
 
-def money(value, per_month: bool = False) -> str:
-    """'$4,210' (whole dollars, thousands separators), '–' when unknown."""
+def money(value, per_month: bool = False, currency: str = "$") -> str:
+    """'$4,210' (whole units, thousands separators; a symbol of letters is spaced: 'CHF
+    4,210'), '–' when unknown."""
     if value is None:
         return "–"
-    return f"{'-' if value < 0 else ''}${abs(value):,.0f}" + (" a month" if per_month else "")
+    symbol = f"{currency} " if currency[-1:].isalpha() else currency
+    return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.0f}" + \
+        (" a month" if per_month else "")
+
+
+def percent(value, digits: int = 0) -> str:
+    """'57%' (a fraction in per cent), '–' when unknown."""
+    return "–" if value is None else f"{100 * value:.{digits}f}%"
 
 
 def segment_colours(names: list[str]) -> dict[str, str]:
@@ -141,11 +155,12 @@ def tier_heatmap(segments: list[str], tiers: list[str], counts: list[list[int]],
 
 def survival_chart(curves: dict[str, dict], colours: dict[str, str] | None = None,
                    title: str = "Still active by months since joining (Kaplan-Meier)",
-                   height: int = 340) -> go.Figure:
-    """Share of customers still active after each month of tenure, one line per group."""
+                   height: int = 340, empty_message: str | None = None) -> go.Figure:
+    """Share of customers still active after each month of tenure, one line per group;
+    without curves, `empty_message` (by default: too few customers) in their place."""
     if not curves:
-        return empty_figure("Not enough customers for a retention curve (30 per group)",
-                            title, height)
+        return empty_figure(empty_message or "Not enough customers for a retention curve "
+                            "(30 per group)", title, height)
     colours = colours or {}
     order = {name: i for i, name in enumerate(colours)}  # the segments' order, then the rest
     data = []
@@ -163,15 +178,38 @@ def survival_chart(curves: dict[str, dict], colours: dict[str, str] | None = Non
                "gridcolor": GRID}))
 
 
+MONTHLY_AXIS = {"label": "Monthly charges", "unit": "money", "currency": "$"}
+
+
+def _axis_text(axis: dict) -> tuple[str, dict, str]:
+    """(y-axis title, its tick format, the hover's value) for a value axis: money a month,
+    months, or a plain number."""
+    label, unit, currency = axis["label"], axis.get("unit", ""), axis.get("currency", "$")
+    if unit == "money":
+        prefix = f"{currency} " if currency[-1:].isalpha() else currency
+        return (f"{label} ({currency} a month)", {"tickprefix": prefix, "tickformat": ",.0f"},
+                f"{prefix}%{{y:,.0f}} a month")
+    if unit == "months":
+        return (f"{label} (months)", {"tickformat": ",.0f"}, "%{y:,.0f} months")
+    return label, {}, f"{label[:1].lower()}{label[1:]} %{{y:,.2~f}}"
+
+
 def risk_value_scatter(points: dict, colours: dict[str, str], total: int,
-                       height: int = 340) -> go.Figure:
-    """Monthly charges against churn probability for a sample, coloured by segment."""
-    title = "Monthly charges vs churn risk"
+                       axis: dict | None = MONTHLY_AXIS, height: int = 340,
+                       empty_message: str = "Nothing to plot against the churn risk"
+                       ) -> go.Figure:
+    """A value (`axis`: {"label", "unit": "money" a month, "months" or "", "currency"};
+    by default the monthly charges) against the churn probability for a sample, coloured
+    by segment, titled '<label> vs churn risk'; without an axis, `empty_message`."""
+    if axis is None:
+        return empty_figure(empty_message, "Churn risk", height)
+    title = f"{axis['label']} vs churn risk"
     if not points or not points.get("probability"):
         return empty_figure("No customers match the filters", title, height)
     shown = len(points["probability"])
     if shown < total:
         title += f" (random {shown:,} of {total:,} customers)"
+    y_title, y_format, hover = _axis_text(axis)
     data = []
     for name in colours or dict.fromkeys(points["segment"]):
         idx = [i for i, s in enumerate(points["segment"]) if s == name]
@@ -179,18 +217,75 @@ def risk_value_scatter(points: dict, colours: dict[str, str], total: int,
             continue
         data.append({"type": "scatter", "mode": "markers", "name": name,
                      "x": [points["probability"][i] for i in idx],
-                     "y": [points["monthly"][i] for i in idx],
+                     "y": [points["value"][i] for i in idx],
                      "customdata": [points["customer_id"][i] for i in idx],
                      "marker": {"size": 5, "opacity": 0.6, "color": colours.get(name, MUTED)},
                      "hovertemplate": "%{customdata}<br>churn risk %{x:.0%} · "
-                                      f"$%{{y:,.0f}} a month<br>{name}<extra></extra>"})
+                                      f"{hover}<br>{name}<extra></extra>"})
     return plain_figure(data, base_layout(
         title, height, showlegend=True, legend={"font": {"size": 11}, "itemsizing": "constant"},
         xaxis={"title": {"text": "Churn probability (model)"}, "tickformat": ".0%",
                "range": [0, 1], "gridcolor": GRID},
-        yaxis={"title": {"text": "Monthly charges ($ a month)"}, "tickprefix": "$",
-               "tickformat": ",.0f", "gridcolor": GRID}))
+        yaxis={"title": {"text": y_title}, **y_format, "gridcolor": GRID}))
 
 
-__all__ = ["PALETTE", "TIER_COLOURS", "money", "risk_value_scatter", "segment_churn_chart",
-           "segment_colours", "silhouette_chart", "survival_chart", "tier_heatmap"]
+def _table_columns(shows: dict) -> list[tuple[str, object]]:
+    """The table's columns after the segment, (header, cell of a segment), for this data:
+    money only with a revenue, the acquisition columns only with a cost."""
+    cur = shows["currency"]
+
+    def cash(key):
+        return lambda s: money(s[key], currency=cur)
+
+    columns = [(shows["customers"].capitalize(), lambda s: fmt_int(s["n"])),
+               ("Have left", lambda s: percent(s["rate"], 1))]
+    if shows["revenue"]:
+        columns += [("Pays a month", cash("arpu")), ("Lifetime value", cash("clv")),
+                    ("Monthly revenue", cash("monthly_revenue")),
+                    ("Revenue at risk a month", cash("revenue_at_risk"))]
+    if shows["acquisition"]:
+        columns.append(("CAC", cash("cac")))
+        if shows["revenue"]:
+            columns += [("CLV:CAC", lambda s: fmt_value(s["clv_cac"], "ratio")),
+                        ("Payback", lambda s: fmt_value(s["payback_months"], "months"))]
+    return columns + [("Churn risk (model)", lambda s: percent(s["mean_risk"], 1)),
+                      ("Outliers", lambda s: fmt_int(s["outliers"]))]
+
+
+def _table_note(shows: dict) -> str:
+    many = shows["customers"]
+    notes = []
+    if shows["revenue"] or shows["acquisition"]:
+        notes.append(f"Money in {CURRENCY_NAMES.get(shows['currency'], shows['currency'])}.")
+    if shows["revenue"]:
+        notes.append(f"Pays a month, lifetime value and revenue count active {many} only.")
+    if shows["acquisition"]:
+        notes.append(f"CAC: the mean acquisition cost of the active {many}"
+                     + ("; CLV:CAC, lifetime value per CAC; payback, months of margin to "
+                        "earn the CAC back (CAC / (pays a month x margin))."
+                        if shows["revenue"] else "."))
+    notes.append(f"Outliers are {many} far from their segment's centre (flagged, not "
+                 "dropped).")
+    text = " ".join(notes)
+    return text[:1].upper() + text[1:]
+
+
+def segment_table(segments: list[dict], colours: dict[str, str], shows: dict) -> dbc.Card:
+    """"All segments at a glance": a row per segment (dicts of the Segments service's view)
+    and the columns this data has (`shows`: revenue, acquisition, currency and the word for
+    customers, as the service's `shows()`), with a note on what the money counts."""
+    columns = _table_columns(shows)
+    right = {"className": "text-end"}
+    rows = [html.Tr([html.Td([html.Span(className="segment-dot me-2",
+                                        style={"background": colours[s["name"]]}), s["name"]])]
+                    + [html.Td(cell(s), **right) for _, cell in columns]) for s in segments]
+    head = html.Thead(html.Tr([html.Th("Segment")] + [html.Th(h) for h, _ in columns]))
+    table = dbc.Table([head, html.Tbody(rows)],
+                      size="sm", hover=True, responsive=True, className="mb-0 metrics-table")
+    note = html.Div(_table_note(shows), className="small text-muted mt-1")
+    return section("All segments at a glance", [table, note])
+
+
+__all__ = ["MONTHLY_AXIS", "PALETTE", "TIER_COLOURS", "money", "percent", "risk_value_scatter",
+           "segment_churn_chart", "segment_colours", "segment_table", "silhouette_chart",
+           "survival_chart", "tier_heatmap"]

@@ -1,4 +1,9 @@
-"""Segments: behavioural groups, what they are worth and risk, retention; drill into members."""
+"""Segments: behavioural groups, what they are worth and risk, retention; drill into members.
+
+What the page shows follows the data (the service's `shows()`): without a revenue column
+the money lines and columns are left out and the page says once what they need; with an
+acquisition cost the table adds CAC, CLV:CAC and payback months; without a tenure the
+retention curves give way to a note."""
 
 from __future__ import annotations
 
@@ -7,11 +12,11 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
 
 from components.charts import empty_figure
-from components.feedback import empty_state, section
+from components.feedback import empty_state
 from components.kpi import fmt_int
-from components.segment_charts import (money, risk_value_scatter, segment_churn_chart,
-                                       segment_colours, silhouette_chart, survival_chart,
-                                       tier_heatmap)
+from components.segment_charts import (money, percent, risk_value_scatter,
+                                       segment_churn_chart, segment_colours, segment_table,
+                                       silhouette_chart, survival_chart, tier_heatmap)
 from dashboard import ids
 from dashboard.services import segments as service
 
@@ -45,6 +50,7 @@ def layout(**_query) -> html.Div:
     """Frames; the callbacks fill them for the current filters."""
     svc = service.current()
     height = chart_height(svc.count())
+    tenure = svc.shows()["tenure"]
     return html.Div([
         html.Div([html.H4("Segments", className="page-title mb-0"),
                   html.Div("Groups of customers who behave alike, named from their own "
@@ -57,8 +63,8 @@ def layout(**_query) -> html.Div:
                  dbc.Col(_graph(HEAT_GRAPH, height), lg=6, className="mb-3")], className="g-3"),
         dbc.Row([dbc.Col(dbc.Card(dbc.CardBody([
             dbc.RadioItems(id=CURVE_RADIO, options=svc.curve_options(), value="segment",
-                           inline=True,
-                           className="small mb-1"),
+                           inline=True, className="small mb-1",
+                           style=None if tenure else {"display": "none"}),
             dcc.Loading(dcc.Graph(id=SURVIVAL_GRAPH, config=GRAPH_CONFIG,
                                   figure=empty_figure("Loading…"),
                                   style={"height": "340px"}), type="circle",
@@ -86,6 +92,7 @@ def update_segments(filters):
         message = view.get("error") or "No segments"
         blank = empty_figure(message)
         return empty_state(message), None, "", blank, blank, blank, message
+    shows = service.current().shows()
     colours = segment_colours([s["name"] for s in view["segments"]])
     segments = [s for s in view["segments"] if s["n"] > 0]
     method = view["method"]
@@ -99,24 +106,26 @@ def update_segments(filters):
     if not segments:
         return (empty_state("No customers match the filters", "Loosen or reset the filters."),
                 None, "", *figures, k_fig, _method(method))
-    return (_cards(segments, colours, view["overall"]), _table(segments, colours),
-            _summary(view), *figures, k_fig, _method(method))
+    return (_cards(segments, colours, view["overall"], shows),
+            segment_table(segments, colours, shows), _summary(view, shows), *figures, k_fig,
+            _method(method))
 
 
 @callback(Output(SURVIVAL_GRAPH, "figure"), Output(SCATTER_GRAPH, "figure"),
           Input(ids.FILTERS_STORE, "data"), Input(CURVE_RADIO, "value"))
 def update_curves(filters, by):
-    """Kaplan-Meier retention (by segment, a grouping the data has, or overall) and revenue
-    vs risk."""
+    """Kaplan-Meier retention (by segment, a driver or overall) and a value vs the risk."""
     svc = service.current()
     view = svc.view(filters or {})
     colours = segment_colours([s["name"] for s in view.get("segments", [])])
     sample = svc.risk_value_sample(filters or {})
     label = {o["value"]: o["label"] for o in svc.curve_options()}.get(by or "segment", "")
+    title = "Still active by months since joining" + (f", {label}" if label else "")
+    missing = None if svc.shows()["tenure"] else service.NEEDS_TENURE
     return (survival_chart(svc.survival_curves(filters or {}, by or "segment"), colours,
-                           title=f"Still active by months since joining, {label} "
-                                 "(Kaplan-Meier)"),
-            risk_value_scatter(sample.get("points"), colours, sample.get("total", 0)))
+                           title=f"{title} (Kaplan-Meier)", empty_message=missing),
+            risk_value_scatter(sample.get("points"), colours, sample.get("total", 0),
+                               sample.get("axis"), empty_message=service.NO_SCATTER))
 
 
 @callback(Output(ids.FILTER_SEGMENT, "value", allow_duplicate=True),
@@ -147,51 +156,65 @@ def _graph(graph_id: str, height: int) -> dbc.Card:
         className="chart-card h-100")
 
 
-def _pct(value, digits: int = 0) -> str:
-    return "–" if value is None else f"{100 * value:.{digits}f}%"
-
-
-def _summary(view: dict) -> str:
-    parts = [f"{view['k']} segments" + (" (found on a sample; every customer assigned)"
-                                        if view["sampled"] else "")]
+def _summary(view: dict, shows: dict) -> list:
+    """The line under the title, and what the data lacks (once, for the whole page)."""
+    many = shows["customers"]
+    parts = [f"{view['k']} segments" + (f" (found on a sample; every {shows['customer']} "
+                                        "assigned)" if view["sampled"] else "")]
     if view.get("pareto"):
-        parts.append(f"the top 20% of active customers pay {view['pareto']:.0%} of the "
+        parts.append(f"the top 20% of active {many} pay {view['pareto']:.0%} of the "
                      "monthly revenue")
-    parts.append("lifetime value assumes a {margin:.0%} margin, {annual_discount:.0%} a year "
-                 "discount and a {horizon_months}-month horizon".format(**view["clv_settings"]))
-    return " · ".join(parts)
+    if shows["revenue"]:
+        parts.append("lifetime value assumes a {margin:.0%} margin, {annual_discount:.0%} a "
+                     "year discount and a {horizon_months}-month horizon"
+                     .format(**view["clv_settings"]))
+    return [" · ".join(parts)] + [
+        html.Div([html.I(className="bi bi-info-circle me-1"), f"{note}."],
+                 className="text-muted") for note in shows["notes"]]
 
 
-def _bullets(s: dict, overall: dict) -> list[str]:
-    """The card's facts in plain words with units."""
-    lines = [f"{_pct(s['rate'])} have left ({_pct(overall['rate'])} in the selection)",
-             f"Churn risk {_pct(s['mean_risk'])} on average, by the model "
-             f"({_pct(overall['mean_risk'])} in the selection)"]
-    lines.append(f"Pays {money(s['arpu'])} a month on average" if s["arpu"] is not None
-                 else "No active customers left")
+def _bullets(s: dict, overall: dict, shows: dict) -> list[str]:
+    """The card's facts in plain words with units (money only where the data has revenue)."""
+    cur = shows["currency"]
+    lines = [f"{percent(s['rate'])} have left ({percent(overall['rate'])} in the selection)",
+             f"Churn risk {percent(s['mean_risk'])} on average, by the model "
+             f"({percent(overall['mean_risk'])} in the selection)"]
+    if not s["active"]:
+        lines.append(f"No active {shows['customers']} left")
+    elif shows["revenue"] and s["arpu"] is not None:
+        lines.append(f"Pays {money(s['arpu'], currency=cur)} a month on average")
     if s.get("tenure") is not None:
-        lines.append(f"Customers for {s['tenure']:,.0f} months on average")
-    if s["active"]:
-        lines += [f"Revenue at risk {money(s['revenue_at_risk'])} a month",
-                  f"Lifetime value {money(s['clv'])} on average (active customers)"]
+        lines.append(f"{shows['customers'].capitalize()} for {s['tenure']:,.0f} months on "
+                     "average")
+    if shows["revenue"] and s["active"]:
+        lines += [f"Revenue at risk {money(s['revenue_at_risk'], currency=cur)} a month",
+                  f"Lifetime value {money(s['clv'], currency=cur)} on average (active "
+                  f"{shows['customers']})"]
     return lines
 
 
-def _fact(fact: dict) -> str:
-    """A distinguishing fact in plain words: 'Contract: Two year for 80% of them (24% overall)'."""
+def _fact(fact: dict, currency: str = "$") -> str:
+    """A distinguishing fact in plain words: '<Column>: <value> for 80% of them (24%
+    overall)', '<Column>: 58,668 on average (75,059 overall)'; an amount of the revenue
+    with the currency."""
     value, overall = fact["value"], fact["overall"]
     if fact["kind"] == "category":
-        return (f"{fact['label']}: {fact['category']} for {_pct(value)} of them "
-                f"({_pct(overall)} overall)")
+        return (f"{fact['label']}: {fact['category']} for {percent(value)} of them "
+                f"({percent(overall)} overall)")
     if fact["kind"] == "share":
-        return f"{fact['label']}: yes for {_pct(value)} of them ({_pct(overall)} overall)"
+        return f"{fact['label']}: yes for {percent(value)} of them ({percent(overall)} overall)"
+    if fact.get("money"):
+        return (f"{fact['label']}: {money(value, currency=currency)} on average "
+                f"({money(overall, currency=currency)} overall)")
     digits = 0 if abs(overall or 0) >= 10 else 1
     return (f"{fact['label']}: {value:,.{digits}f} on average "
             f"({overall:,.{digits}f} overall)")
 
 
-def _cards(segments: list[dict], colours: dict[str, str], overall: dict) -> dbc.Row:
+def _cards(segments: list[dict], colours: dict[str, str], overall: dict,
+           shows: dict) -> dbc.Row:
     cards = []
+    many = shows["customers"]
     for s in segments:
         # Tenure and spend are in the bullets already; show what else sets the segment apart.
         apart = [f for f in s["apart"] if f.get("unit") not in ("months", "money")
@@ -202,41 +225,22 @@ def _cards(segments: list[dict], colours: dict[str, str], overall: dict) -> dbc.
                       html.Span(s["name"], className="fw-semibold"),
                       html.I(className="bi bi-info-circle ms-2 text-muted", title=s["rule"])],
                      className="d-flex align-items-center", title=s["rule"]),
-            html.Div(f"{fmt_int(s['n'])} customers · {_pct(s['share'])} of the selection · "
+            html.Div(f"{fmt_int(s['n'])} {many} · {percent(s['share'])} of the selection · "
                      f"{fmt_int(s['active'])} still active", className="kpi-sub mb-2"),
-            html.Ul([html.Li(line) for line in _bullets(s, overall)], className="small mb-2 ps-3"),
+            html.Ul([html.Li(line) for line in _bullets(s, overall, shows)],
+                    className="small mb-2 ps-3"),
         ]
         if apart:
-            body += [html.Div("Compared with all customers", className="kpi-title"),
-                     html.Ul([html.Li(_fact(f)) for f in apart[:APART_SHOWN]],
+            body += [html.Div(f"Compared with all {many}", className="kpi-title"),
+                     html.Ul([html.Li(_fact(f, shows["currency"])) for f in apart[:APART_SHOWN]],
                              className="small mb-2 ps-3 text-muted")]
-        body.append(dbc.Button(["List customers ", html.I(className="bi bi-arrow-right")],
+        body.append(dbc.Button([f"List {many} ", html.I(className="bi bi-arrow-right")],
                                id={"type": OPEN_BUTTON, "segment": s["name"]}, size="sm",
                                color="primary", outline=True, className="mt-auto align-self-start"))
         cards.append(dbc.Col(dbc.Card(dbc.CardBody(body, className="d-flex flex-column"),
                                       className="kpi-card h-100"),
                              xs=12, md=6, xl=4, className="mb-3"))
     return dbc.Row(cards, className="g-3")
-
-
-def _table(segments: list[dict], colours: dict[str, str]):
-    head = ["Segment", "Customers", "Have left", "Pays a month", "Lifetime value",
-            "Monthly revenue", "Revenue at risk a month", "Churn risk (model)", "Outliers"]
-    right = {"className": "text-end"}
-    rows = [html.Tr([html.Td([html.Span(className="segment-dot me-2",
-                                        style={"background": colours[s["name"]]}), s["name"]]),
-                     html.Td(fmt_int(s["n"]), **right), html.Td(_pct(s["rate"], 1), **right),
-                     html.Td(money(s["arpu"]), **right), html.Td(money(s["clv"]), **right),
-                     html.Td(money(s["monthly_revenue"]), **right),
-                     html.Td(money(s["revenue_at_risk"]), **right),
-                     html.Td(_pct(s["mean_risk"], 1), **right),
-                     html.Td(fmt_int(s["outliers"]), **right)]) for s in segments]
-    table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-                      size="sm", hover=True, responsive=True, className="mb-0 metrics-table")
-    note = html.Div("Money in dollars. Pays a month, lifetime value and revenue count active "
-                    "customers only; outliers are customers far from their segment's centre "
-                    "(flagged, not dropped).", className="small text-muted mt-1")
-    return section("All segments at a glance", [table, note])
 
 
 def _method(m: dict) -> list:

@@ -118,13 +118,15 @@ class OverviewService(core.PageService):
             out["clv"] = num(np.nanmean(clv)) if np.isfinite(clv).any() else None
             out["revenue_at_risk"] = num(kpis.revenue_at_risk(proba[known], monthly[known]))
         if core_.has_acquisition_cost():
-            cost = core_.array(ACQUISITION)[rows][active].astype(float)
-            out["cac"] = num(np.nanmean(cost)) if np.isfinite(cost).any() else None
-            if out["cac"] and out["clv"] is not None:
-                out["clv_cac"] = num(out["clv"] / out["cac"])
-            margin = self.core.analysis.settings.margin
-            if out["cac"] is not None and out["arpu"] and margin > 0:
-                out["payback_months"] = num(out["cac"] / (out["arpu"] * margin))
+            # One definition, shared with the Segments page (analytics/kpis.py).
+            cac = kpis.cac(core_.array(ACQUISITION)[rows], active)
+            nan = float("nan")
+            clv_value = nan if out["clv"] is None else out["clv"]
+            arpu_value = nan if out["arpu"] is None else out["arpu"]
+            out["cac"] = num(cac)
+            out["clv_cac"] = num(kpis.clv_cac(clv_value, cac))
+            out["payback_months"] = num(kpis.payback_months(
+                cac, arpu_value, self.core.analysis.settings.margin))
         return out
 
     def _tiles(self, k: dict, n: int, n_total: int) -> tuple[list[dict], list[str]]:
