@@ -10,8 +10,9 @@ def error_banner(message: str, title: str = "The data could not be loaded") -> d
     return dbc.Alert([html.H5([html.I(className="bi bi-exclamation-octagon me-2"), title],
                               className="alert-heading mb-1"),
                       html.Div(message, className="font-monospace small app-error-text"),
-                      html.Div("Fix the file and restart ChurnLens, or start it without --data "
-                               "to explore the built-in demo data.", className="small mt-2")],
+                      html.Div("Fix the file and restart ChurnLens, load a file on the Data "
+                               "page, or start it without --data to explore the built-in demo "
+                               "data.", className="small mt-2")],
                      color="danger", className="mb-3", id="app-error-alert")
 
 

@@ -143,7 +143,8 @@ def fill_data_page(_tick):
     """Render the data-quality report and the out-of-fold metrics table."""
     result = service.current().evaluation()
     if result is None:
-        return empty_state("No data loaded", "See the error above; fix the file and restart.")
+        return empty_state("No data loaded", "See the error above: load a file above, or "
+                           "fix the file and restart.")
     return [
         dbc.Row([dbc.Col(_source_card(result), lg=5), dbc.Col(_quality_card(result), lg=7)],
                 className="g-3"),
