@@ -169,8 +169,12 @@ def text_of(series: pd.Series) -> pd.Series:
         codes = series.cat.codes.to_numpy()
         values = np.append(categories, "")[np.where(codes >= 0, codes, len(categories))]
         return pd.Series(values, index=series.index, dtype=object)
-    return series.astype(str).str.strip().replace({"nan": ""}) if isinstance(
-        series.dtype, pd.CategoricalDtype) else series.astype(str).str.strip()
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # More categories than rows (an id column in a sample): the rows' own values. The
+        # readers strip text cells; other categoricals are stripped.
+        values = series.astype(object)
+        return values.where(series.notna(), "").astype(str).str.strip()
+    return series.astype(str).str.strip()
 
 
 def numbers_of(series: pd.Series) -> pd.Series:

@@ -148,6 +148,11 @@ def _numeric_view(series: pd.Series, text: pd.Series | None = None
     filled = int((~blank).sum())
     if not filled:
         return None, 0.0
+    head = text[~blank].head(200)
+    if pd.to_numeric(head, errors="coerce").notna().mean() < 0.5:
+        # Mostly text in a random sample of the rows: not numbers (parsing every cell of
+        # an id column would cost more than the rest of the inspection).
+        return None, float(pd.to_numeric(head, errors="coerce").notna().mean())
     values = numbers_of(series).where(~blank)
     share = float(values.notna().sum()) / filled
     return values, share
@@ -364,7 +369,9 @@ def _has_blank(series: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(series):
         return False
     if isinstance(series.dtype, pd.CategoricalDtype):
-        blank = series.cat.categories.astype(str).str.strip() == ""
+        # The readers strip text cells, so a blank category is exactly "" (one vectorised
+        # comparison, not a strip per category: an id column has a category per row).
+        blank = np.asarray(series.cat.categories == "")
         return bool(blank.any() and series.cat.codes.isin(np.flatnonzero(blank)).any())
     return bool(_text(series).eq("").any())
 
