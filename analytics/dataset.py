@@ -99,16 +99,21 @@ class CustomerTable:
 NUMBER_PATTERN = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 
 
+def _refuse_huge(values: pd.Series, raw: pd.DataFrame, column: str, source: str) -> None:
+    """DataError for numbers larger in size than MAX_ABS_VALUE (also inf and -inf)."""
+    huge = values.abs().gt(MAX_ABS_VALUE).to_numpy()
+    if huge.any():
+        idx = np.flatnonzero(huge)
+        raise DataError(f"{len(idx)} value(s) infinite or larger than {MAX_ABS_VALUE:g} in "
+                        "size; a number this large is a typo or an overflow: fix the cell or "
+                        "leave it blank", file=source, column=column,
+                        examples=row_examples(_short(raw[column].iloc[idx]), idx + 2))
+
+
 def _coerce_numeric(raw: pd.DataFrame, column: str, source: str, quality: DataQuality) -> pd.Series:
     if pd.api.types.is_numeric_dtype(raw[column]) and not pd.api.types.is_bool_dtype(raw[column]):
         values = raw[column].astype(float)
-        huge = values.abs().gt(MAX_ABS_VALUE).to_numpy()
-        if huge.any():
-            idx = np.flatnonzero(huge)
-            raise DataError(f"{len(idx)} value(s) infinite or larger than {MAX_ABS_VALUE:g} in "
-                            "size; a number this large is a typo or an overflow: fix the cell "
-                            "or leave it blank", file=source, column=column,
-                            examples=row_examples(_short(raw[column].iloc[idx]), idx + 2))
+        _refuse_huge(values, raw, column, source)
         if values.isna().any():
             quality.coerced[f"{column}: blank -> missing"] = int(values.isna().sum())
         return values
@@ -124,13 +129,7 @@ def _coerce_numeric(raw: pd.DataFrame, column: str, source: str, quality: DataQu
             raise DataError(f"{len(idx)} non-numeric value(s) in a numeric column", file=source,
                             column=column, examples=row_examples(raw[column].iloc[idx], idx + 2))
         values = values.where(~overflow, np.inf)
-    huge = values.abs().gt(MAX_ABS_VALUE).to_numpy()  # also inf and -inf
-    if huge.any():
-        idx = np.flatnonzero(huge)
-        raise DataError(f"{len(idx)} value(s) infinite or larger than {MAX_ABS_VALUE:g} in "
-                        "size; a number this large is a typo or an overflow: fix the cell or "
-                        "leave it blank", file=source, column=column,
-                        examples=row_examples(_short(raw[column].iloc[idx]), idx + 2))
+    _refuse_huge(values, raw, column, source)
     if blank.any():
         quality.coerced[f"{column}: blank -> missing"] = int(blank.sum())
     return values.astype(float)

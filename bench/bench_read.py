@@ -36,12 +36,13 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def make_wide(path: Path, rows: int, seed: int = 0) -> None:
+def make_wide(path: Path, rows: int, seed: int = 0, first: dict | None = None) -> None:
+    """50 columns (10 counts, 20 amounts, 20 text); `first`: columns written before them."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     rng = np.random.default_rng(seed)
-    columns = {}
+    columns = dict(first or {})
     for i in range(10):
         columns[f"count_{i}"] = rng.integers(0, 10_000, rows)
     for i in range(20):
