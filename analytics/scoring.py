@@ -275,10 +275,22 @@ def score_records(records, analysis: ChurnAnalysis,
                         annual_discount=s.annual_discount, horizon_months=s.horizon_months,
                         reference_probability=reference)
            if analysis.survival is not None else np.full(len(frame), np.nan))
-    offers = None
+    offers, no_offer = None, None
     if catalogue is not None:
+        # The same offers as the pages: those that can work on this data, priced only when
+        # there is a revenue to price them with (analytics/recommend.py).
+        from analytics.recommend import check_catalogue, no_offer_reason
+        from analytics.whatif import discount_column
+
+        no_offer = no_offer_reason(analysis) if getattr(analysis, "config", None) else None
+        usable = check_catalogue(catalogue, analysis) if getattr(analysis, "config", None) \
+            else {o.id: None for o in catalogue.offers}
+        available = Catalogue(offers=tuple(o for o in catalogue.offers if usable[o.id] is None),
+                              contact_cost=catalogue.contact_cost, source=catalogue.source)
         frame["monthly_charges"] = monthly
-        offers = best_offers(model.predict_proba, frame, proba, clv, catalogue)
+        if no_offer is None:
+            offers = best_offers(model.predict_proba, frame, proba, clv, available,
+                                 discount_column=discount_column(analysis))
     results = []
     for i in range(len(frame)):
         order = np.argsort(-points[i])
@@ -300,6 +312,11 @@ def score_records(records, analysis: ChurnAnalysis,
                                     "churn_probability_with_offer": _finite(best["p1"], 4),
                                     "expected_profit": _finite(best["expected_profit"], 2),
                                     "model_implied": True}
+        elif no_offer is not None:
+            result["best_offer"] = {"id": "none", "name": "No offer",
+                                    "churn_probability_with_offer": None,
+                                    "expected_profit": None, "model_implied": True,
+                                    "reason": no_offer}
         results.append(result)
     return results
 

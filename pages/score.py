@@ -101,8 +101,9 @@ def score(values, field_ids):
         if offer["id"] == "none":
             offer_text = [html.Div("No offer", className="fw-semibold",
                                    id="score-offer-text"),
-                          html.Div("Nothing in the catalogue is expected to pay for this "
-                                   "customer.", className="small text-muted")]
+                          html.Div(offer.get("reason") or "Nothing in the catalogue is "
+                                   "expected to pay for this customer.",
+                                   className="small text-muted")]
         else:
             offer_text = [html.Div(offer["name"], className="fw-semibold",
                                    id="score-offer-text"),

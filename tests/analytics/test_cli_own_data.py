@@ -106,3 +106,23 @@ def test_evaluate_on_a_held_out_file(tmp_path, capsys):
     held = json.loads(out)["held_out_test"]
     assert held["n"] == 600
     assert 0.7 < held["metrics"]["roc_auc"] < 0.99
+
+
+def test_the_score_api_on_data_without_revenue_offers_nothing_and_says_why():
+    from analytics.data.inspect import inspect_frame
+    from analytics.dataset import build_table
+    from analytics.offers import load_catalogue
+    from analytics.pipeline import analyse
+    from analytics.scoring import score_records
+
+    frame = generate_bank(600)
+    table = build_table(frame, inspect_frame(frame, "bank.csv").config, "bank.csv")
+    analysis = analyse(table, FAST)
+    record = frame.drop(columns=["Exited", "RowNumber", "Surname"]).iloc[0].to_dict()
+    record = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
+    record["customer_id"] = str(record.pop("CustomerId"))
+    result = score_records(record, analysis, load_catalogue(cli.DEFAULT_OFFERS))[0]
+    assert result["best_offer"]["id"] == "none"
+    assert result["best_offer"]["expected_profit"] is None
+    assert "revenue column" in result["best_offer"]["reason"]
+    assert result["clv"] is None
