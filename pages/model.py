@@ -357,6 +357,8 @@ def _threshold_panel(svc, view) -> dbc.Row:
                                 "stayed: by default the contact cost plus the mean cost of the "
                                 "recommended offers", alarm)],
                     className="g-2 mt-1"),
+            html.Div(defaults.get("missed_note"), className="small text-muted mt-1")
+            if defaults.get("missed_note") else None,
             html.Div([dbc.Button("Use the cheapest threshold", id=CHEAPEST_BUTTON, size="sm",
                                  color="primary", outline=True, className="me-2"),
                       dbc.Button("Make it the High-tier cut-off…", id=APPLY_BUTTON, size="sm",

@@ -63,14 +63,28 @@ class ModelService(core.PageService):
             "leakage": a.leakage,
             "backtest": a.backtest,
             "importance": self._shap_importance(),
-            "defaults": {"missed_cost": num(np.nanmean(clv[active])) if active.any() else 0.0,
-                         "false_alarm_cost": self._false_alarm_cost(),
-                         "tier_high": a.settings.tier_high},
+            "defaults": self._cost_defaults(clv, active),
             "quality": {**quality, "class_balance": {"churned": int(labelled.sum()),
                                                      "stayed": int(len(labelled)
                                                                    - labelled.sum())},
                         "missing_by_column": missing},
         }
+
+    def _cost_defaults(self, clv: np.ndarray, active: np.ndarray) -> dict:
+        """Starting costs of the cost curve: a missed churner costs the mean CLV of active
+        customers; without a CLV (no revenue or no tenure) a stated placeholder of 20 false
+        alarms, for the analyst to replace."""
+        alarm = self._false_alarm_cost()
+        known = active & np.isfinite(clv)
+        out = {"false_alarm_cost": alarm, "tier_high": self.core.analysis.settings.tier_high,
+               "missed_cost": num(np.mean(clv[known])) if known.any() else None,
+               "missed_note": None}
+        if out["missed_cost"] is None:
+            out["missed_cost"] = 20 * alarm
+            out["missed_note"] = ("This data has no lifetime value (it needs a revenue column), "
+                                  "so the cost of a missed churner is a placeholder: 20 false "
+                                  "alarms. Enter what losing one costs you.")
+        return out
 
     def _false_alarm_cost(self) -> float:
         """Contact cost + the mean cost of the offers recommended (what a wasted contact

@@ -330,3 +330,11 @@ def test_without_a_tenure_there_is_no_slider_nor_tenure_chart(app, bank):
               and any(getattr(g, "id", None) == overview.TENURE_GRAPH for g in walk(c))]
     assert hidden, "the tenure chart's card is hidden"
     assert [f.layout.title.text for f in result[3:6]][0] == "Churn rate by age"
+
+
+def test_the_model_page_cost_curve_says_its_missed_cost_is_a_placeholder(bank):
+    svc = _services(_without(bank, ACQUISITION, acquisition_cost_column=None))
+    defaults = svc.model.view()["defaults"]
+    assert np.isnan(bank.customers[CLV]).all()  # no revenue: no lifetime value
+    assert defaults["missed_cost"] == 20 * defaults["false_alarm_cost"] > 0
+    assert "placeholder" in defaults["missed_note"]
