@@ -38,7 +38,7 @@ def _load_panel() -> dbc.Card:
     limit = svc.upload_limit()
     return section("Load data", [
         dbc.Row([
-            dbc.Col(drop_zone(ids.DROP_ID, ids.PROGRESS_ID, svc.drop_props(), limit), lg=5),
+            dbc.Col(drop_zone(ids.DROP_ID, ids.PROGRESS_ID, svc.upload_props(), limit), lg=5),
             dbc.Col([html.Div("Datasets", className="filter-label mb-1"),
                      html.Div(id=ids.DATA_DATASETS_DIV)], lg=7),
         ], className="g-3"),

@@ -366,6 +366,18 @@ class PageService:
     def error(self) -> str | None:
         return self.core.error
 
+    def upload_props(self) -> dict:
+        """A drop zone's limits for assets/upload.js (size in bytes, file types)."""
+        from dashboard.uploads import drop_zone_props, max_bytes_from
+
+        return drop_zone_props(max_bytes_from(self.core.settings))
+
+    def upload_limit(self) -> str:
+        """The upload size limit in words ('500 MB')."""
+        from dashboard.uploads import max_bytes_from, size_text
+
+        return size_text(max_bytes_from(self.core.settings))
+
 
 def export_href(fmt: str, filters: dict | None, filter_model: dict | None,
                 sort_model: list | None, campaign: dict | None = None) -> str:

@@ -94,16 +94,6 @@ class DatasetsService(core.PageService):
                     "no cache directory)")
         return None
 
-    def upload_limit(self) -> str:
-        from dashboard.uploads import max_bytes_from, size_text
-
-        return size_text(max_bytes_from(self.core.settings))
-
-    def drop_props(self) -> dict:
-        from dashboard.uploads import drop_zone_props, max_bytes_from
-
-        return drop_zone_props(max_bytes_from(self.core.settings))
-
     # ----- preview --------------------------------------------------------------------
     def preview_upload(self, stored) -> dict:
         """`preview`, with a bad name or a vanished file as {"ok": False, "error"}."""

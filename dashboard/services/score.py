@@ -101,17 +101,6 @@ class ScoreService(core.PageService):
         return fields
 
     # ----- Score a file ---------------------------------------------------------------
-    def upload_props(self) -> dict:
-        """The drop zone's limits for assets/upload.js (size in bytes, file types)."""
-        from dashboard.uploads import drop_zone_props, max_bytes_from
-
-        return drop_zone_props(max_bytes_from(self.core.settings))
-
-    def upload_limit(self) -> str:
-        from dashboard.uploads import max_bytes_from, size_text
-
-        return size_text(max_bytes_from(self.core.settings))
-
     def score_upload(self, stored) -> dict:
         """Score the uploaded file `stored` (its name in the upload folder) with the current
         model: {"ok": True, "key", "name", "rows", "seconds", "cached", "tiers", "preview",
