@@ -261,8 +261,7 @@ def _score_new(analysis, args) -> None:
     from analytics.scoring import score_file
 
     config = analysis.config
-    options = {} if config is None else {"sheet": config.sheet, "delimiter": config.delimiter,
-                                         "encoding": config.encoding, "decimal": config.decimal}
+    options = {} if config is None else config.read_options()
     raw, _ = read_best_sheet(Path(args.data), options)
     scored, report = score_file(raw, analysis, args.data)
     out = Path(args.out)

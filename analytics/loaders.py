@@ -112,8 +112,7 @@ def load_file(path: str | Path, config: DatasetConfig | None = None,
     from analytics.data.readers import read_table
 
     path = Path(path)
-    options = {} if config is None else {"sheet": config.sheet, "delimiter": config.delimiter,
-                                         "encoding": config.encoding, "decimal": config.decimal}
+    options = {} if config is None else config.read_options()
     raw, info = read_best_sheet(path, options)
     config, inspection = resolve_config(raw, config, str(path))
     if as_of:

@@ -131,6 +131,11 @@ class DatasetConfig:
         return {c for c in (self.id_column, self.label_column, self.begin_date_column,
                             self.end_date_column, self.acquisition_cost_column) if c}
 
+    def read_options(self) -> dict:
+        """How the file is read (analytics/data/readers.read_table's keyword arguments)."""
+        return {"sheet": self.sheet, "delimiter": self.delimiter, "encoding": self.encoding,
+                "decimal": self.decimal}
+
     def actionable_for(self, column: str) -> Actionable | None:
         return next((a for a in self.actionable if a.column == column), None)
 

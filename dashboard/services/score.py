@@ -152,9 +152,7 @@ class ScoreService(core.PageService):
         from analytics.loaders import read_best_sheet
 
         config = self.core.analysis.config
-        options = {} if config is None else {
-            "sheet": config.sheet, "delimiter": config.delimiter,
-            "encoding": config.encoding, "decimal": config.decimal}
+        options = {} if config is None else config.read_options()
         raw, _info = read_best_sheet(path, options)
         if raw.empty:
             raise ChurnLensError(f"{name}: the file has no customer rows")
