@@ -30,12 +30,14 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
-        p.add_argument("--data", metavar="PATH", help="a churn file (CSV, Excel, Parquet) or an "
-                       "Interconnect folder (default: built-in demo data)")
+        p.add_argument("--data", metavar="PATH", help="a churn file (CSV, Excel, Parquet) or a "
+                       "folder of linked tables (default: built-in demo data)")
         p.add_argument("--config", metavar="FILE.toml", help="dataset config: which column "
                        "is what (default: inferred from the file; see `inspect`)")
         p.add_argument("--demo-size", type=int, default=7043, metavar="N",
                        help="customers of demo data when no --data (default 7043)")
+        p.add_argument("--demo-events", action="store_true",
+                       help="demo data with usage, tickets, e-mails and plan changes")
         p.add_argument("--as-of", metavar="YYYY-MM-DD",
                        help="feature date for dated data (default: first churn month)")
         p.add_argument("--cache-dir", default=default_cache_dir, metavar="DIR",
@@ -43,7 +45,8 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
         p.add_argument("--no-cache", action="store_true", help="train without the cache")
 
     inspect = sub.add_parser("inspect", help="guess the dataset config of a file and say why")
-    inspect.add_argument("--data", required=True, metavar="PATH", help="the churn file")
+    inspect.add_argument("--data", required=True, metavar="PATH",
+                         help="the churn file, or a folder of linked tables")
     inspect.add_argument("--sheet", metavar="NAME", help="Excel: the sheet (default: first)")
     inspect.add_argument("--out", metavar="config.toml", help="write the config here")
     inspect.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -127,6 +130,16 @@ def _print_evaluation(result: dict) -> None:
         print(f"Held-out test file {held['file']} ({held['n']:,} customers, churn rate "
               f"{held['churn_rate']:.1%}): ROC-AUC {m['roc_auc']:.4f}, PR-AUC "
               f"{m['pr_auc']:.4f}, Brier {m['brier']:.4f}")
+    behaviour = result.get("behaviour")
+    if behaviour:
+        tables = ", ".join(f"{t['file']} ({t['rows']:,} rows, {t['role']})"
+                           for t in behaviour["tables"])
+        print(f"Behaviour as of {behaviour['as_of']} from {tables}: "
+              f"{len(behaviour['features'])} features used")
+        if behaviour.get("lift"):
+            print(f"Behaviour check: {behaviour['lift']['verdict']}")
+        for warning in behaviour["warnings"]:
+            print(f"warning: {warning}")
     for warning in result["leakage_warnings"]:
         print(f"WARNING (possible leak): {warning['message']}")
 
@@ -219,7 +232,11 @@ def _drift(analysis, args) -> None:
 def _layouts() -> tuple[str, ...]:
     from analytics.data.layouts import LAYOUTS
 
-    return tuple(LAYOUTS)
+    return (*LAYOUTS, *FOLDER_LAYOUTS)
+
+
+# Layouts written as a folder of linked tables (--out is the folder).
+FOLDER_LAYOUTS = ("saas", "saas-no-signal")
 
 
 def _inspect(args) -> int:
@@ -228,6 +245,8 @@ def _inspect(args) -> int:
 
     from analytics.loaders import read_best_sheet
 
+    if Path(args.data).is_dir():
+        return _inspect_folder(args)
     raw, info = read_best_sheet(Path(args.data), {"sheet": args.sheet})
     inspection = inspect_frame(raw, args.data)
     if is_telco_layout(raw.columns):
@@ -254,6 +273,28 @@ def _inspect(args) -> int:
             print(f"wrote {args.out}" + ("" if not inspection.problems else
                                          " (settle the PROBLEM lines before using it)"))
     return 2 if inspection.problems else 0
+
+
+def _inspect_folder(args) -> int:
+    from analytics.data.folder import inspect_folder
+
+    result = inspect_folder(args.data)
+    if args.out:
+        Path(args.out).write_text(result.toml(), encoding="utf-8")
+    if args.json:
+        main = result.main
+        print(json.dumps({"folder": args.data, "config": result.toml(),
+                          "tables": result.tables, "problems": result.problems,
+                          "warnings": result.warnings,
+                          "guesses": [vars(g) for g in main.guesses] if main else [],
+                          "excluded": [{"column": c, "reason": r}
+                                       for c, r in (main.excluded if main else [])]}))
+    else:
+        print(result.report())
+        if args.out:
+            print(f"wrote {args.out}" + ("" if not result.problems else
+                                         " (settle the PROBLEM lines before using it)"))
+    return 2 if result.problems else 0
 
 
 def _score_new(analysis, args) -> None:
@@ -313,6 +354,15 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
 
             if args.rows < 1:
                 raise ChurnLensError("--rows must be at least 1")
+            if args.layout in FOLDER_LAYOUTS:
+                from analytics.data.saas import write_saas
+
+                path = write_saas(args.out, n_accounts=args.rows, seed=args.seed,
+                                  signal=args.layout == "saas")
+                print(f"wrote {args.rows:,} accounts ({args.layout}: accounts, subscriptions, "
+                      f"feature usage, support tickets, churn events) to {path}",
+                      file=sys.stderr)
+                return 0
             path = write_layout(args.layout, args.rows, args.out, seed=args.seed)
             print(f"wrote {args.rows:,} rows ({args.layout}) to {path}", file=sys.stderr)
             return 0
@@ -322,7 +372,7 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
     training = getattr(args, "model_of", None)
     path = args.data if not training else (None if training == "demo" else training)
     source = DataSource(path=path, demo_size=args.demo_size, as_of=args.as_of,
-                        config=args.config)
+                        config=args.config, demo_events=args.demo_events)
     try:
         if training and not args.data:
             raise ChurnLensError("--model-of needs --data: the new customers to score")

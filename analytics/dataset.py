@@ -90,6 +90,8 @@ class CustomerTable:
     # inferred, the guesses with their reasons (analytics/data/inspect.py).
     read_info: dict | None = None
     inspection: dict | None = None
+    # Linked tables and the behavioural features made from them (analytics/data/assemble.py).
+    behaviour: object | None = None
 
     @property
     def features(self) -> list[str]:
@@ -362,7 +364,18 @@ def _revenue(raw: pd.DataFrame, spec: DatasetConfig, source: str, numeric_values
     return total * factor
 
 
-def build_table(raw: pd.DataFrame, spec: DatasetConfig, source: str) -> CustomerTable:
+@dataclass
+class Outcome:
+    """Churn worked out from a churn-events table (analytics/data/links.py): `end` the date a
+    customer is gone since (NaT while active now), `label` churn within the horizon after
+    the as-of date (1/0), -1 for customers not active at the as-of date (not trained on)."""
+
+    end: pd.Series
+    label: np.ndarray
+
+
+def build_table(raw: pd.DataFrame, spec: DatasetConfig, source: str,
+                outcome: Outcome | None = None) -> CustomerTable:
     """Validate `raw` against `spec` and return the canonical customer table."""
     if raw.empty:
         raise DataError("the file has a header but no data rows", file=source)
@@ -420,7 +433,8 @@ def build_table(raw: pd.DataFrame, spec: DatasetConfig, source: str) -> Customer
     base = pd.DataFrame(columns)
 
     if spec.dated:
-        customers, training, as_of, extraction = _dated_frames(raw, base, spec, source, quality)
+        customers, training, as_of, extraction = _dated_frames(raw, base, spec, source, quality,
+                                                               outcome)
     else:
         label = _parse_label(raw, spec.label_column, source, spec.churned_values)
         base[CHURN] = label
@@ -460,12 +474,18 @@ def _finish(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _dated_frames(raw, base, spec: DatasetConfig, source: str, quality: DataQuality):
-    """Features at the as-of date for training; at the extraction date for active customers."""
-    end = _parse_dates(raw, spec.end_date_column, source, allowed_text=spec.active_end_values)
+def _dated_frames(raw, base, spec: DatasetConfig, source: str, quality: DataQuality,
+                  outcome: Outcome | None = None):
+    """Features at the as-of date for training; at the extraction date for active customers.
+    With a horizon, training customers are churners when they left within it."""
+    if outcome is not None:
+        end = outcome.end.reset_index(drop=True)
+    else:
+        end = _parse_dates(raw, spec.end_date_column, source,
+                           allowed_text=spec.active_end_values)
     begin = _parse_dates(raw, spec.begin_date_column, source)
     churned = end.notna().to_numpy()
-    if not churned.any():
+    if not churned.any() and outcome is None:
         raise DataError("no customer has an end date, so nobody churned; a model needs both "
                         "classes", file=source, column=spec.end_date_column)
     extraction = (pd.Timestamp(spec.extraction_date) if spec.extraction_date
@@ -477,10 +497,17 @@ def _dated_frames(raw, base, spec: DatasetConfig, source: str, quality: DataQual
                         "this date and the end (or extraction) date; not a plausible tenure",
                         file=source, column=spec.begin_date_column,
                         examples=row_examples(raw[spec.begin_date_column].iloc[idx], idx + 2))
-    first_churn = end.min()
+    first_churn = end.min() if churned.any() else extraction
     as_of = (pd.Timestamp(spec.as_of) if spec.as_of
              else pd.Timestamp(year=first_churn.year, month=first_churn.month, day=1))
-    early = churned & (end.to_numpy() < as_of.to_datetime64())
+    if outcome is not None:
+        early = (outcome.label < 0) & (begin <= as_of).to_numpy()
+        label = np.maximum(outcome.label, 0).astype(np.int8)
+    else:
+        early = churned & (end.to_numpy() < as_of.to_datetime64())
+        label = churned.astype(np.int8)
+        if spec.horizon_days:
+            label = label & (end < as_of + pd.Timedelta(days=spec.horizon_days)).to_numpy()
     if early.any():
         quality.dropped["left before the as-of date"] = int(early.sum())
     started_late = (begin > as_of).to_numpy()
@@ -488,7 +515,7 @@ def _dated_frames(raw, base, spec: DatasetConfig, source: str, quality: DataQual
         quality.dropped["started after the as-of date (scored, not trained on)"] = int(
             started_late.sum())
 
-    def at(date_values) -> pd.DataFrame:
+    def at(date_values, churn=churned.astype(np.int8)) -> pd.DataFrame:
         frame = base.copy()
         tenure = np.maximum(_months_between(begin, date_values), 0)
         frame[TENURE] = tenure
@@ -497,18 +524,20 @@ def _dated_frames(raw, base, spec: DatasetConfig, source: str, quality: DataQual
         if spec.total_charges_column in frame.columns:
             # Recomputed at the date: the extracted TotalCharges carries the outcome.
             frame[spec.total_charges_column] = np.round(tenure * frame[MONTHLY].to_numpy(), 2)
-        frame[CHURN] = churned.astype(np.int8)
+        frame[CHURN] = churn
         frame[ACTIVE] = ~churned
         frame[END_DATE] = end.to_numpy()
         return frame
 
-    training = at(as_of)[~early & ~started_late]
+    training = at(as_of, label)[~early & ~started_late]
     # Active customers are scored as of the extraction date; leavers as they were at as-of
     # (or at their end date when they left before it).
     leaver_date = end.where(end < as_of, as_of)
     customers = at(pd.Series(np.where(churned, leaver_date, extraction)).astype("datetime64[ns]"))
     # For survival curves: the whole observed duration, to the end date or to extraction.
     customers[DURATION] = np.maximum(_months_between(begin, end.fillna(extraction)), 0)
-    quality.notes.append(f"features as of {as_of.date()} (before the churn window); active "
+    window = (f"churn within {spec.horizon_days} days after it" if spec.horizon_days
+              else "churn after it")
+    quality.notes.append(f"features as of {as_of.date()} ({window}); active "
                          f"customers scored as of {extraction.date()}")
     return customers, training, str(as_of.date()), str(extraction.date())

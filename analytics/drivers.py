@@ -37,7 +37,7 @@ def driver_columns(analysis, k: int = 3) -> list[str]:
     features = list(analysis.features)
     pinned = [c for c in dict.fromkeys(getattr(config, "drivers", ()) or ()) if c in features]
     if pinned:
-        return pinned[:k]
+        return _with_behaviour(analysis, pinned[:k], k)
     tenure = getattr(config, "tenure_column", None)
     customers = analysis.customers
     numeric = set(getattr(analysis, "numeric", ()))
@@ -56,6 +56,27 @@ def driver_columns(analysis, k: int = 3) -> list[str]:
             continue
         chosen.append(feature)
     return chosen
+
+
+def _with_behaviour(analysis, pinned: list[str], k: int) -> list[str]:
+    """Pinned drivers, with the last slot given to the behavioural feature the model leans
+    on most when it matters more than the weakest pinned one (churn by usage trend band)."""
+    meta = analysis.feature_meta() if hasattr(analysis, "feature_meta") else {}
+    if not meta or not pinned:
+        return pinned
+    importance = analysis.importance()
+    customers = analysis.customers
+    behaviour = [f for f in importance if f in meta and f in customers.columns
+                 and customers[f].nunique(dropna=True) >= 2]
+    if not behaviour:
+        return pinned
+    best = behaviour[0]
+    weakest = min(pinned, key=lambda c: importance.get(c, 0.0))
+    if importance[best] <= importance.get(weakest, 0.0):
+        return pinned
+    if len(pinned) < k:
+        return [*pinned, best]
+    return [c for c in pinned if c != weakest] + [best]
 
 
 def driver_groups(series: pd.Series) -> pd.Categorical:

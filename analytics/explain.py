@@ -50,8 +50,11 @@ ADD_ONS = ("OnlineSecurity", "OnlineBackup", "DeviceProtection", "TechSupport", 
            "StreamingMovies")
 
 
-def feature_label(feature: str) -> str:
-    """'TechSupport' -> 'Tech support'; unknown names are split at capitals and underscores."""
+def feature_label(feature: str, meta: dict | None = None) -> str:
+    """'TechSupport' -> 'Tech support'; unknown names are split at capitals and underscores.
+    Behavioural features take their label from `meta` (analytics/data/behaviour.py)."""
+    if meta and feature in meta:
+        return meta[feature].label
     if feature in FEATURE_LABELS:
         return FEATURE_LABELS[feature]
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", feature.replace("_", " ")).split()
@@ -64,9 +67,12 @@ def _number(value) -> str:
     return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
 
 
-def describe_value(feature: str, value) -> str:
+def describe_value(feature: str, value, meta: dict | None = None) -> str:
     """A feature and its value as a reader would say it: 'Month-to-month contract',
-    'No tech support', 'Pays by electronic check', 'Tenure 2 months'."""
+    'No tech support', 'Pays by electronic check', 'Tenure 2 months', '3 negative tickets
+    in 30 days' (behavioural features, through `meta`)."""
+    if meta and feature in meta:
+        return meta[feature].describe(value)
     if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
         return f"{feature_label(feature)}: missing"
     text = str(value)
@@ -102,7 +108,7 @@ def describe_value(feature: str, value) -> str:
 
 
 def reason_columns(frame: pd.DataFrame, features: list[str], indices: np.ndarray,
-                   points: np.ndarray) -> pd.DataFrame:
+                   points: np.ndarray, meta: dict | None = None) -> pd.DataFrame:
     """Vectorised 'reason_1..k' text columns for a whole table (exports, CLI)."""
     columns = {}
     rows = np.arange(len(frame))
@@ -115,7 +121,7 @@ def reason_columns(frame: pd.DataFrame, features: list[str], indices: np.ndarray
                 continue
             values = frame[feature].to_numpy()[mask]
             pts = points[rows[mask], j]
-            text[mask] = [f"{describe_value(feature, v)}: {p:+.0f} pts"
+            text[mask] = [f"{describe_value(feature, v, meta)}: {p:+.0f} pts"
                           for v, p in zip(values, pts)]
         columns[f"reason_{slot + 1}"] = text
     return pd.DataFrame(columns, index=frame.index)

@@ -60,7 +60,8 @@ def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
     customers = analysis.customers.iloc[rows]
     points = probability_points(analysis.shap_values[rows], analysis.shap_base[rows])
     indices = customers[list(REASON_COLUMNS)].to_numpy()
-    table = reason_columns(customers, analysis.features, indices, points)
+    table = reason_columns(customers, analysis.features, indices, points,
+                           analysis.feature_meta())
     actionable = [analysis.features.index(f) for f in actionable_features(analysis)]
     if actionable:
         sub = points[:, actionable]
@@ -68,7 +69,8 @@ def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
         pushed = sub[np.arange(len(sub)), best] > 0.05
         index = np.where(pushed, np.asarray(actionable)[best], -1)[:, None].astype(np.int16)
         table["actionable_reason"] = reason_columns(customers, analysis.features, index,
-                                                    points)["reason_1"].to_numpy()
+                                                    points, analysis.feature_meta()
+                                                    )["reason_1"].to_numpy()
     else:
         table["actionable_reason"] = ""
     return table

@@ -179,48 +179,120 @@ def load_interconnect(folder: str | Path, as_of: str | None = None) -> CustomerT
     return build_table(read_interconnect(folder), spec, source=str(folder))
 
 
-def load_demo(n_customers: int = 7043, seed: int = 0, with_dates: bool = False) -> CustomerTable:
-    """The built-in synthetic telecom customers (deterministic for a seed)."""
+def demo_events_config(as_of: str | None = None) -> DatasetConfig:
+    """The demo's config with its event tables (usage, tickets, e-mails, plan changes and
+    the leavers' feedback)."""
+    from analytics.data.config import tables_from_dicts
+    from analytics.data.demo_events import DEMO_EVENT_TABLES
+
+    return replace(INTERCONNECT_CONFIG, as_of=as_of,
+                   tables=tables_from_dicts(DEMO_EVENT_TABLES, "demo"))
+
+
+def load_demo(n_customers: int = 7043, seed: int = 0, with_dates: bool = False,
+              events: bool = False, as_of: str | None = None,
+              signal: bool = True) -> CustomerTable:
+    """The built-in synthetic telecom customers (deterministic for a seed); with `events`,
+    dated and with usage, tickets, e-mails and plan changes over the last year."""
     from analytics.demo import generate_demo
 
+    source = f"demo data ({n_customers:,} customers, seed {seed})"
+    if events:
+        from analytics.data.assemble import build_linked
+        from analytics.data.demo_events import generate_demo_events
+
+        raw = generate_demo(n_customers, seed=seed, with_dates=True)
+        frames = generate_demo_events(raw, seed=seed, signal=signal)
+        source = f"demo data with behaviour ({n_customers:,} customers, seed {seed})"
+        return build_linked(raw, demo_events_config(as_of), source, frames)
     raw = generate_demo(n_customers, seed=seed, with_dates=with_dates)
     spec = INTERCONNECT_CONFIG if with_dates else TELCO_CONFIG
-    source = f"demo data ({n_customers:,} customers, seed {seed})"
     return build_table(raw, spec, source=source)
+
+
+def load_folder(folder: Path, config: DatasetConfig | None = None,
+                as_of: str | None = None) -> CustomerTable:
+    """A folder of linked tables: the customers' file and the tables the config names (with
+    no config, the links `inspect` proposes when they are unambiguous)."""
+    from analytics.data.assemble import build_linked
+    from analytics.data.links import read_tables
+
+    inspection = None
+    if config is None or not config.tables:
+        from analytics.data.folder import inspect_folder
+
+        inspection = inspect_folder(folder)
+        inspection.raise_if_unsettled()
+        config = inspection.config if config is None else replace(
+            config, tables=inspection.config.tables, main=config.main or
+            inspection.config.main)
+    if as_of:
+        config = replace(config, as_of=as_of)
+    if not config.main:
+        raise DataError("a folder of tables needs the customers' file: [data] main = "
+                        '"customers.csv"', file=folder.name)
+    main = folder / config.main
+    raw, info = read_best_sheet(main, config.read_options())
+    raws = read_tables(config, folder)
+    table = build_linked(raw, config, f"{folder.name}/{config.main}", raws)
+    table.read_info = info.as_dict()
+    if inspection is not None:
+        table.inspection = inspection.as_dict()
+        table.quality.notes.extend(f"inferred: {line}" for line in inspection.lines())
+    return table
 
 
 def load_path(path: str | Path | None, demo_size: int = 7043, seed: int = 0,
               as_of: str | None = None,
-              config: DatasetConfig | str | Path | None = None) -> CustomerTable:
-    """A data file (with `config`, a config file path or an inferred config), an
-    Interconnect folder, or (no path) the demo data."""
+              config: DatasetConfig | str | Path | None = None,
+              demo_events: bool = False) -> CustomerTable:
+    """A data file (with `config`, a config file path or an inferred config), a folder of
+    linked tables (or the Interconnect folder), or (no path) the demo data, with event
+    tables when `demo_events`."""
     if isinstance(config, (str, Path)):
         config = load_config(config)
     if path is None or str(path) == "":
-        return load_demo(demo_size, seed=seed)
+        return load_demo(demo_size, seed=seed, events=demo_events, as_of=as_of)
     path = Path(path)
     if not path.exists():
         raise DataError("file or folder not found", file=str(path))
     if path.is_dir():
         present = [n for n in INTERCONNECT_TABLES if (path / f"{n}.csv").exists()]
-        if not present:
-            raise DataError("folder has none of contract.csv, personal.csv, internet.csv, "
-                            "phone.csv (the Interconnect layout)", file=str(path))
-        return load_interconnect(path, as_of=as_of)
+        if "contract" in present and len(present) >= 2 and not (config and config.tables):
+            return load_interconnect(path, as_of=as_of)
+        return load_folder(path, config, as_of=as_of)
+    if config is not None and config.tables:
+        from analytics.data.assemble import build_linked
+        from analytics.data.links import read_tables
+
+        raw, info = read_best_sheet(path, config.read_options())
+        if as_of:
+            config = replace(config, as_of=as_of)
+        table = build_linked(raw, config, str(path), read_tables(config, path.parent))
+        table.read_info = info.as_dict()
+        return table
     return load_file(path, config, as_of=as_of)
 
 
 def fingerprint(path: str | Path | None, demo_size: int = 7043, seed: int = 0,
-                config: str | Path | None = None) -> str:
+                config: str | Path | None = None, demo_events: bool = False) -> str:
     """A short hash of the input bytes (or of the demo parameters) for cache keys."""
     digest = hashlib.sha256()
     if path is None or str(path) == "":
-        digest.update(f"demo:{demo_size}:{seed}".encode())
+        digest.update(f"demo:{demo_size}:{seed}" .encode()
+                      + (b":events" if demo_events else b""))
         return digest.hexdigest()[:16]
     path = Path(path)
-    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    files = (sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir()
+             else [path])
     if config:
         files = [*files, Path(config)]
+        if not path.is_dir() and Path(config).is_file():
+            try:
+                tables = load_config(config).tables
+            except DataError:
+                tables = ()
+            files += [path.parent / t.path_name for t in tables]
     for file in files:
         if not file.exists():
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from analytics.dataset import (ACTIVE, CHURN, DURATION, ID, MONTHLY, SCORED_BY, 
 from analytics.errors import ChurnLensError, DataError
 from analytics.evaluation import calibration_study, fit_calibrator
 from analytics.explain import top_reason_indices
+from analytics.lift import behaviour_lift
 from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, cross_validate,
                              leakage_check, univariate_auc)
 from analytics.segments import (Segmentation, extra_features, segment_customers,
@@ -113,6 +115,9 @@ class ChurnAnalysis:
     inspection: dict | None = None
     # Features left out of training, each with the reason (flagged by the leakage check).
     dropped: list[dict] = field(default_factory=list)
+    # Linked tables and behavioural features (analytics/data/assemble.Behaviour), with the
+    # check of what behaviour adds (analytics/lift.py).
+    behaviour: object | None = None
 
     @property
     def features(self) -> list[str]:
@@ -128,6 +133,39 @@ class ChurnAnalysis:
                 "revenue_period": c.revenue_period, "tenure": c.tenure_column,
                 "tenure_unit": c.tenure_unit, "customer_word": c.customer_word,
                 "currency": c.currency}
+
+    def feature_meta(self) -> dict:
+        """Behavioural feature -> its FeatureMeta (labels and reason texts); {} without."""
+        return dict(self.behaviour.meta) if self.behaviour is not None else {}
+
+    def feature_tables(self) -> dict[str, str]:
+        """Every feature used and the table it came from (the main file, or a linked
+        table's file)."""
+        main = Path(str(self.source)).name if self.source else "customers"
+        sources = {}
+        behaviour = self.behaviour
+        linked = behaviour.sources() if behaviour is not None else {}
+        files = {t.name: t.source for t in behaviour.tables} if behaviour is not None else {}
+        joined = {t.name: t.path_name for t in getattr(self.config, "tables", ())
+                  if t.role == "one_to_one"}
+        for feature in self.features:
+            if feature in linked:
+                sources[feature] = files.get(linked[feature], linked[feature])
+            else:
+                owner = next((f for n, f in joined.items() if feature.startswith(f"{n}_")),
+                             None)
+                sources[feature] = owner or main
+        return sources
+
+    def behaviour_summary(self) -> dict | None:
+        b = self.behaviour
+        if b is None:
+            return None
+        return {"as_of": b.as_of, "scored_as_of": b.now, "horizon_days": b.horizon_days,
+                "tables": [{"name": t.name, "role": t.role, "file": t.source,
+                            "rows": int(len(t.frame))} for t in b.tables],
+                "features": [f for f in b.features if f in set(self.features)],
+                "lift": b.lift, "warnings": list(b.warnings)}
 
     def importance(self) -> dict[str, float]:
         """Mean |SHAP| per feature (probability points of the raw model), largest first."""
@@ -156,6 +194,8 @@ class ChurnAnalysis:
             "roles": self.roles(),
             "features": list(self.features),
             "dropped_features": list(self.dropped),
+            "feature_tables": self.feature_tables(),
+            "behaviour": self.behaviour_summary(),
             "out_of_time_backtest": self.backtest,
             "models": {name: {k: round(v, 4) for k, v in row.items()}
                        for name, row in self.cv.summary().items()},
@@ -316,6 +356,14 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                         baselines=settings.baselines, progress=progress, keep_models=True)
     cv.sampled = len(cv_idx) < len(y)
     timings["cross_validation_s"] = time.perf_counter() - clock
+    behaviour = table.behaviour
+    if behaviour is not None and behaviour.meta:
+        clock = time.perf_counter()
+        behaviour.lift = behaviour_lift(train.iloc[cv_idx], y[cv_idx], cv.oof["catboost"],
+                                        cat, num, behaviour.features,
+                                        n_splits=settings.n_splits,
+                                        random_state=settings.random_state, progress=progress)
+        timings["behaviour_check_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     progress("final fit on all labelled customers")
@@ -379,7 +427,8 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     mean_shap = np.abs(shap_values).mean(axis=0)
     ranked = [cat_num[j] for j in np.argsort(-mean_shap)] if len(mean_shap) else []
     roles = (config.tenure_column, *config.revenue_columns) if config is not None else ()
-    extra = extra_features(customers, ranked, exclude=roles)
+    extra = extra_features(customers, ranked, exclude=roles,
+                           behaviour=behaviour.features if behaviour is not None else ())
     segmentation = segment_customers(customers, proba, random_state=settings.random_state,
                                      extra=extra)
     customers[SEGMENT] = pd.Categorical.from_codes(segmentation.labels,
@@ -397,7 +446,7 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                          pareto_top20=_pareto(customers),
                          segmentation=segmentation, segment_profiles=profiles,
                          as_of=table.as_of, config=config, read_info=table.read_info,
-                         inspection=table.inspection, dropped=dropped,
+                         inspection=table.inspection, dropped=dropped, behaviour=behaviour,
                          extraction_date=table.extraction_date, timings=timings,
                          reference=train.iloc[_stratified_sample(
                              y, REFERENCE_ROWS, settings.random_state)][cat + num]

@@ -36,16 +36,22 @@ class DataSource:
     seed: int = 0
     as_of: str | None = None
     config: str | None = None
+    demo_events: bool = False   # the demo data with usage, tickets, e-mails, plan changes
 
     def fingerprint(self) -> str:
-        return fingerprint(self.path, self.demo_size, self.seed, self.config)
+        return fingerprint(self.path, self.demo_size, self.seed, self.config,
+                           demo_events=self.demo_events and not self.path)
 
     def load(self, as_of: str | None = None):
         return load_path(self.path, demo_size=self.demo_size, seed=self.seed,
-                         as_of=as_of or self.as_of, config=self.config)
+                         as_of=as_of or self.as_of, config=self.config,
+                         demo_events=self.demo_events)
 
     def label(self) -> str:
-        return self.path or f"demo data ({self.demo_size:,} customers)"
+        if self.path:
+            return self.path
+        what = "demo data with behaviour" if self.demo_events else "demo data"
+        return f"{what} ({self.demo_size:,} customers)"
 
 
 def code_fingerprint() -> str:

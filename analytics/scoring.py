@@ -296,7 +296,8 @@ def score_records(records, analysis: ChurnAnalysis,
         order = np.argsort(-points[i])
         reasons = [{"feature": analysis.features[j],
                     "value": describe_value(analysis.features[j],
-                                            frame[analysis.features[j]].iloc[i]),
+                                            frame[analysis.features[j]].iloc[i],
+                                            analysis.feature_meta()),
                     "points": round(float(points[i, j]), 1)}
                    for j in order[:3] if points[i, j] > 0]
         result = {"customer_id": frame["customer_id"].iloc[i],
@@ -407,7 +408,8 @@ def score_file(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
     shap, base = analysis.model.shap_values(frame)
     points = probability_points(shap, base)
     top = top_reason_indices(shap, k=3)
-    out = pd.concat([out, reason_columns(frame, analysis.features, top, points)], axis=1)
+    out = pd.concat([out, reason_columns(frame, analysis.features, top, points,
+                                         analysis.feature_meta())], axis=1)
     flags = np.full(len(frame), "", dtype=object)
     for field, info in report["out_of_range"].items():
         v = frame[field].to_numpy(dtype=float)

@@ -70,6 +70,20 @@ FEATURE_WORDS = {TENURE: ("Recent", "Long-Tenure"),  # (below, above) the overal
                  "paperless_billing": ("Paper-Billed", "Paperless")}
 
 
+# Behavioural features (analytics/data/behaviour.py): '<table>_<stat>' -> (below, above).
+BEHAVIOUR_WORDS = {"change_30d": ("Falling-{t}", "Rising-{t}"),
+                   "trend": ("Falling-{t}", "Rising-{t}"),
+                   "recency_days": ("Recently-Active", "Inactive"),
+                   "negative_30d": ("Calm-{t}", "Negative-{t}"),
+                   "sentiment_mean_90d": ("Unhappy-{t}", "Happy-{t}"),
+                   "sentiment_change": ("Souring-{t}", "Improving-{t}"),
+                   "satisfaction_mean_90d": ("Dissatisfied", "Satisfied"),
+                   "open": ("No-Open-{t}", "Open-{t}")}
+BEHAVIOUR_STAT = re.compile(r"^(?P<table>[a-z0-9_]+?)_(?P<stat>change_30d|trend|recency_days|"
+                            r"negative_30d|sentiment_mean_90d|sentiment_change|"
+                            r"satisfaction_mean_90d|open)$")
+
+
 def _fmt(value: float) -> str:
     if not np.isfinite(value):
         return "n/a"
@@ -102,6 +116,11 @@ def words_of(feature: str) -> tuple[str, str]:
     name ('Balance' -> 'Low-Balance' / 'High-Balance'; an age -> 'Younger' / 'Older')."""
     if feature in FEATURE_WORDS:
         return FEATURE_WORDS[feature]
+    behaviour = BEHAVIOUR_STAT.match(str(feature))
+    if behaviour:
+        table = "-".join(w[:1].upper() + w[1:] for w in behaviour["table"].split("_")[-2:])
+        below, above = BEHAVIOUR_WORDS[behaviour["stat"]]
+        return (below.format(t=table), above.format(t=table))
     if re.search(r"\bage\b|^age", str(feature), re.I):
         return ("Younger", "Older")
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\s]+", " ", str(feature)).split()

@@ -105,16 +105,22 @@ def _raw_behaviour(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> dict[str
         if column in has and column not in out:
             values = frame[column].to_numpy(dtype=float)
             if np.isfinite(values).any() and np.nanstd(values) > 0:
-                out[column] = values
+                # Counts and relative changes are long-tailed: a few extreme customers
+                # would take the whole scale, so the tails are clipped (1st-99th pct).
+                low, high = np.nanpercentile(values, [1, 99])
+                out[column] = np.clip(values, low, high) if high > low else values
     return out
 
 
-def extra_features(frame: pd.DataFrame, ranked: list[str], exclude=(), n: int = 3
-                   ) -> tuple[str, ...]:
+def extra_features(frame: pd.DataFrame, ranked: list[str], exclude=(), n: int = 3,
+                   behaviour=(), n_behaviour: int = 1) -> tuple[str, ...]:
     """The top numeric drivers to segment on beside tenure and revenue, for data without the
-    telecom service features (whose segments keep their own features)."""
+    telecom service features (whose segments keep their own features); the top
+    `n_behaviour` behavioural features (usage trend, tickets) for any data that has them."""
+    behaviour = set(behaviour)
     if any(c in frame.columns for c in (*SERVICE_COLUMNS, "Contract")):
-        return ()
+        return tuple([c for c in ranked if c in behaviour and c in frame.columns
+                      and c not in exclude][:n_behaviour])
     out = []
     for column in ranked:
         if column in exclude or column not in frame.columns:

@@ -69,6 +69,68 @@ class Actionable:
     label: str = ""
 
 
+TABLE_ROLES = ("one_to_one", "events", "tickets", "history", "outcome", "churn_events")
+TIME_UNITS = {"hours": 1.0, "minutes": 1 / 60, "seconds": 1 / 3600, "days": 24.0}
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """An extra table and how it links to the customers.
+
+    `role`: ``one_to_one`` (joined on the id: its columns become features), ``events``
+    (usage, logins, e-mails: windows, trends, recency), ``tickets`` (also resolution,
+    satisfaction, escalations), ``history`` (subscriptions, plan changes: MRR, seats,
+    upgrades), ``outcome`` (churn reasons, feedback written when leaving: never features)
+    or ``churn_events`` (where churn comes from: the first churn event after the as-of date
+    within the horizon; `reactivated` when an account came back).
+
+    `key` is this table's column that links; `links_to` the table it links to ("" = the
+    customers) and `parent_key` that table's column (default: the same name, or the id).
+    The other fields name this table's columns of each role ("" = none)."""
+
+    name: str
+    file: str = ""                 # file in the data folder (default: <name>.csv)
+    role: str = "events"
+    key: str = ""
+    links_to: str = ""
+    parent_key: str = ""
+    time: str = ""
+    end: str = ""                  # history: when the row ended
+    closed: str = ""               # tickets: when it was closed
+    first_response: str = ""
+    first_response_unit: str = "hours"
+    resolution: str = ""
+    resolution_unit: str = "hours"
+    satisfaction: str = ""
+    escalated: str = ""
+    kind: str = ""                 # what kind of event (feature used, campaign...)
+    text: str = ""
+    mrr: str = ""
+    seats: str = ""
+    plan: str = ""
+    change: str = ""               # upgrade/downgrade as text, or a signed number
+    upgrade: str = ""              # ... or two flag columns
+    downgrade: str = ""
+    reason: str = ""               # outcome / churn events: the reason code
+    reactivated: str = ""          # churn events: when the account came back
+    measures: tuple = ()
+    ratios: tuple = ()             # ((numerator, denominator), ...); "count" = rows
+    unit: str = ""                 # the noun of one row: "ticket", "e-mail"
+    period_days: int = 0           # a row sums a period starting at `time` (a usage week:
+    #                                7): it is known only at the period's end
+
+    @property
+    def path_name(self) -> str:
+        return self.file or f"{self.name}.csv"
+
+    def columns(self) -> dict[str, str]:
+        """role field -> source column, for the fields that name one."""
+        names = ("key", "time", "end", "closed", "first_response", "resolution",
+                 "satisfaction", "escalated", "kind", "text", "mrr", "seats", "plan",
+                 "change", "upgrade", "downgrade", "reason", "reactivated")
+        return {n: getattr(self, n) for n in names if getattr(self, n)}
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     """Which source column plays which role. Either `label_column` or `end_date_column`."""
@@ -89,6 +151,7 @@ class DatasetConfig:
     extraction_date: str | None = None
     revenue_columns: tuple = ("MonthlyCharges",)   # summed; empty: no revenue
     revenue_period: str = "month"
+    revenue_table: str | None = None           # revenue = this history table's MRR in force
     tenure_column: str | None = "tenure"
     tenure_unit: str = "months"
     total_charges_column: str | None = "TotalCharges"   # spend to date: recomputed as of
@@ -103,6 +166,10 @@ class DatasetConfig:
     drivers: tuple = ()                        # pinned drivers (filters, overview charts)
     actionable: tuple = ()                     # Actionable, ...
     keep_flagged: bool = False                 # train on columns the leakage check flags
+    # Linked tables (a folder of files, or frames given in memory)
+    main: str | None = None                    # the customers' file in a data folder
+    tables: tuple = ()                         # TableConfig, ...
+    horizon_days: int | None = None            # outcome window after the as-of date
     # Business words
     customer_word: str = "customer"
     currency: str = "$"
@@ -111,11 +178,23 @@ class DatasetConfig:
 
     @property
     def dated(self) -> bool:
-        return self.end_date_column is not None
+        return self.end_date_column is not None or self.churn_table is not None
+
+    @property
+    def churn_table(self) -> TableConfig | None:
+        """The churn-events table churn comes from, if any."""
+        return next((t for t in self.tables if t.role == "churn_events"), None)
+
+    @property
+    def event_tables(self) -> tuple:
+        return tuple(t for t in self.tables if t.role not in ("one_to_one", "churn_events"))
+
+    def table(self, name: str) -> TableConfig | None:
+        return next((t for t in self.tables if t.name == name), None)
 
     @property
     def has_revenue(self) -> bool:
-        return bool(self.revenue_columns)
+        return bool(self.revenue_columns) or bool(self.revenue_table)
 
     @property
     def revenue_column(self) -> str | None:
@@ -146,6 +225,7 @@ class DatasetConfig:
         """A JSON-safe dict of everything that changes the results (for cache keys)."""
         out = asdict(self)
         out["actionable"] = [asdict(a) for a in self.actionable]
+        out["tables"] = [asdict(t) for t in self.tables]
         return out
 
 
@@ -170,14 +250,17 @@ _KEYS = {
     ("business", "offers"): "offers", ("business", "acquisition_channel"):
         "acquisition_channel_column", ("business", "acquisition_costs"): "acquisition_costs",
     ("business", "label_name"): "label_name",
+    ("data", "main"): "main", ("roles", "horizon_days"): "horizon_days",
+    ("roles", "revenue_table"): "revenue_table",
 }
 _LISTS = {"churned_values", "active_end_values", "revenue_columns", "use_columns",
           "drop_columns", "categorical_columns", "numeric_columns", "drivers"}
 _OPTIONAL_TEXT = {"sheet", "delimiter", "encoding", "decimal", "id_column", "label_column",
                   "begin_date_column", "end_date_column", "as_of", "extraction_date",
                   "tenure_column", "total_charges_column", "acquisition_cost_column",
-                  "acquisition_channel_column", "offers"}
+                  "acquisition_channel_column", "offers", "main", "revenue_table"}
 _ACTIONABLE_KEYS = {f.name for f in fields(Actionable)}
+_TABLE_KEYS = {f.name for f in fields(TableConfig)}
 BLANK = DatasetConfig(id_column=None, label_column=None, revenue_columns=(),
                       tenure_column=None, total_charges_column=None)
 
@@ -192,7 +275,7 @@ def from_dict(doc: dict, source: str = "config") -> DatasetConfig:
     mean "none" for roles (a config states its roles), defaults for the rest."""
     values: dict = {}
     for section, body in doc.items():
-        if section == "actionable":
+        if section in ("actionable", "tables"):
             continue
         if not isinstance(body, dict):
             raise _bad(source, section, "expected a [section] table", body)
@@ -226,8 +309,56 @@ def from_dict(doc: dict, source: str = "config") -> DatasetConfig:
             raise _bad(source, where, "costs cannot be negative")
         actionable.append(Actionable(**item))
     values["actionable"] = tuple(actionable)
+    values["tables"] = tuple(_table(source, i, item)
+                             for i, item in enumerate(doc.get("tables", []) or []))
     config = replace(BLANK, **values)
     return validate(config, source)
+
+
+def _table(source: str, i: int, item) -> TableConfig:
+    where = f"tables[{i}]"
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+        raise _bad(source, where, "each [[tables]] needs name = \"...\"", item)
+    where = f"tables.{item['name']}"
+    unknown = set(item) - _TABLE_KEYS
+    if unknown:
+        raise _bad(source, f"{where}.{sorted(unknown)[0]}", "unknown key; keys: "
+                   + ", ".join(sorted(_TABLE_KEYS)))
+    item = dict(item)
+    for key, value in item.items():
+        if key == "measures":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _bad(source, f"{where}.measures", "must be a list of column names", value)
+            item[key] = tuple(value)
+        elif key == "ratios":
+            if not isinstance(value, list) or not all(
+                    isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+                    for v in value):
+                raise _bad(source, f"{where}.ratios", 'must be pairs: [["errors", "count"]]',
+                           value)
+            item[key] = tuple(tuple(v) for v in value)
+        elif key == "period_days":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
+                raise _bad(source, f"{where}.period_days", "must be a whole number of days "
+                           "(0 to 366)", value)
+        elif not isinstance(value, str):
+            raise _bad(source, f"{where}.{key}", "must be text in quotes", value)
+    if item.get("role", "events") not in TABLE_ROLES:
+        raise _bad(source, f"{where}.role", "must be one of " + ", ".join(TABLE_ROLES),
+                   item.get("role"))
+    for key in ("first_response_unit", "resolution_unit"):
+        if item.get(key, "hours") not in TIME_UNITS:
+            raise _bad(source, f"{where}.{key}", "must be one of " + ", ".join(TIME_UNITS),
+                       item[key])
+    table = TableConfig(**item)
+    if not table.key:
+        raise _bad(source, f"{where}.key", "the column that links this table is needed")
+    if table.role not in ("one_to_one",) and not table.time:
+        raise _bad(source, f"{where}.time", f"a {table.role} table needs its date column "
+                   '(time = "<column>")')
+    return table
 
 
 def _value(source: str, where: str, name: str, value):
@@ -246,6 +377,10 @@ def _value(source: str, where: str, name: str, value):
                 raise _bad(source, f"{where}.{key}", "must be a number >= 0", cost)
             pairs.append((str(key), float(cost)))
         return tuple(pairs)
+    if name == "horizon_days":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3660:
+            raise _bad(source, where, "must be a whole number of days (1 to 3660)", value)
+        return value
     if name == "keep_flagged":
         if not isinstance(value, bool):
             raise _bad(source, where, "must be true or false", value)
@@ -267,6 +402,30 @@ def validate(config: DatasetConfig, source: str = "config") -> DatasetConfig:
                    + ", ".join(REVENUE_PERIODS), config.revenue_period)
     if config.label_column and config.end_date_column:
         raise _bad(source, "roles", "give either label or end_date, not both")
+    names = [t.name for t in config.tables]
+    for name in names:
+        if names.count(name) > 1:
+            raise _bad(source, f"tables.{name}", "two tables have this name")
+    for t in config.tables:
+        if t.links_to and t.links_to not in names:
+            raise _bad(source, f"tables.{t.name}.links_to", "no table of this name; tables: "
+                       + ", ".join(names), t.links_to)
+        if t.links_to == t.name:
+            raise _bad(source, f"tables.{t.name}.links_to", "a table cannot link to itself")
+    _check_link_cycles(config, source)
+    if config.revenue_table:
+        table = config.table(config.revenue_table)
+        if table is None or table.role != "history" or not table.mrr:
+            raise _bad(source, "roles.revenue_table", "must name a history table with an mrr "
+                       "column", config.revenue_table)
+        if config.revenue_columns:
+            raise _bad(source, "roles", "give either revenue or revenue_table, not both")
+    churn = [t.name for t in config.tables if t.role == "churn_events"]
+    if len(churn) > 1:
+        raise _bad(source, "tables", "only one table can be the churn events", churn)
+    if churn and (config.label_column or config.end_date_column):
+        raise _bad(source, "roles", f"churn comes from the table '{churn[0]}': leave out "
+                   "label and end_date (or the churn_events role)")
     if config.decimal not in (None, ".", ","):
         raise _bad(source, "data.decimal", 'must be "." or ","', config.decimal)
     if config.as_of:
@@ -277,6 +436,24 @@ def validate(config: DatasetConfig, source: str = "config") -> DatasetConfig:
             raise _bad(source, "roles.as_of", "must be a date YYYY-MM-DD",
                        config.as_of) from None
     return config
+
+
+def tables_from_dicts(tables: dict[str, dict], source: str = "tables") -> tuple:
+    """TableConfigs from {name: {role: ..., key: ..., ...}} (the generators' descriptions)."""
+    return tuple(_table(source, i, {"name": name, **body})
+                 for i, (name, body) in enumerate(tables.items()))
+
+
+def _check_link_cycles(config: DatasetConfig, source: str) -> None:
+    parents = {t.name: t.links_to for t in config.tables}
+    for name in parents:
+        seen, at = [name], parents[name]
+        while at:
+            if at in seen:
+                raise _bad(source, f"tables.{name}.links_to", "the links go round in a circle: "
+                           + " -> ".join([*seen, at]))
+            seen.append(at)
+            at = parents.get(at, "")
 
 
 def load_config(path: str | Path) -> DatasetConfig:
@@ -318,6 +495,19 @@ def to_dict(config: DatasetConfig) -> dict:
         items.append(item)
     if items:
         doc["actionable"] = items
+    tables = []
+    for t in config.tables:
+        item = {"name": t.name}
+        for f in fields(TableConfig):
+            value = getattr(t, f.name)
+            default = f.default
+            if f.name == "name" or value == default:
+                continue
+            item[f.name] = [list(v) for v in value] if f.name == "ratios" else (
+                list(value) if isinstance(value, tuple) else value)
+        tables.append(item)
+    if tables:
+        doc["tables"] = tables
     return doc
 
 

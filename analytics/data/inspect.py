@@ -535,8 +535,9 @@ def check_config(frame: pd.DataFrame, config: DatasetConfig, source: str) -> Non
     for key, column in roles:
         if column and column not in names:
             problems.append(f"{key} = \"{column}\": no such column{suggest(column, names)}")
-    if not config.label_column and not config.end_date_column:
-        problems.append('no churn label: set [roles] label = "<column>" (or end_date)')
+    if not config.label_column and not config.end_date_column and not config.churn_table:
+        problems.append('no churn label: set [roles] label = "<column>" (or end_date, or a '
+                        '[[tables]] with role = "churn_events")')
     if problems:
         shown = ", ".join(names[:30]) + (" ..." if len(names) > 30 else "")
         raise DataError("the config does not match the file:\n  - " + "\n  - ".join(problems)

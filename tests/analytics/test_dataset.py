@@ -162,7 +162,7 @@ def test_interconnect_missing_table_names_the_file(tmp_path, interconnect_path):
 
 
 def test_folder_without_tables(tmp_path):
-    with pytest.raises(DataError, match="Interconnect layout"):
+    with pytest.raises(DataError, match="no data file.*Interconnect layout"):
         load_path(tmp_path)
 
 

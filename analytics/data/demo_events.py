@@ -1,0 +1,302 @@
+"""Behaviour over time for the demo customers: usage weeks, support tickets with text,
+e-mails, plan changes and the feedback leavers wrote (an outcome, never a feature).
+
+:func:`generate_demo_events` turns :func:`analytics.demo.generate_demo` customers
+(``with_dates=True``) into five export-style tables (:data:`DEMO_EVENT_TABLES`) over the
+``weeks`` weeks before extraction: nothing before BeginDate (usage weeks start on the first
+Monday on or after it), nothing after a churner's EndDate (the last week counts only the
+days before it). A usage row covers [week_start, week_start + 7 days): known at its end.
+
+``signal=True``: 75 % of churners turn during the L = 1-5 months (per customer) before
+EndDate. An intensity d x p(t) (p rising to 1, depth d = 0.4-0.7) lowers usage to 1 - d p of
+its baseline and raises dropped calls, tickets (more negative, less satisfied, escalated),
+unopened e-mails and downgrades. 15 % of stayers dip (d = 0.15-0.45) around a random date
+and recover. ``signal=False``: everyone follows the stayers' process. Baselines follow the
+static columns (fiber users download more), which adds nothing. Vectorised, seeded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.data.event_text import FEEDBACK_TEMPLATES, SLOTS, TICKET_TEMPLATES, pick
+
+__all__ = ["DEMO_EVENT_TABLES", "TICKET_TEMPLATES", "FEEDBACK_TEMPLATES",
+           "generate_demo_events"]
+
+_KEY = "customerID"
+DEMO_EVENT_TABLES: dict[str, dict] = {
+    "usage": {"role": "events", "key": _KEY, "time": "week_start", "period_days": 7,
+              "measures": ["data_gb", "call_minutes", "dropped_calls"],
+              "ratios": [["dropped_calls", "call_minutes"]], "unit": "usage week"},
+    "tickets": {"role": "tickets", "key": _KEY, "time": "opened_at", "closed": "closed_at",
+                "first_response": "first_response_hours", "satisfaction": "satisfaction",
+                "escalated": "escalated", "kind": "category", "text": "text", "unit": "ticket"},
+    "emails": {"role": "events", "key": _KEY, "time": "sent_at", "measures": ["opened", "clicked"],
+               "ratios": [["opened", "count"], ["clicked", "opened"]], "kind": "campaign",
+               "unit": "e-mail"},
+    "plan_changes": {"role": "history", "key": _KEY, "time": "changed_at", "change": "change_type",
+                     "mrr": "monthly_after", "plan": "new_plan", "unit": "plan change"},
+    "churn_feedback": {"role": "outcome", "key": _KEY, "time": "left_at", "reason": "reason_code",
+                       "text": "feedback", "unit": "leaver"},
+}
+REQUIRED = ("customerID", "BeginDate", "EndDate", "Contract", "InternetService",
+            "MonthlyCharges")  # PhoneService and PaperlessBilling are used when present
+
+# ---- The behaviour process ----------------------------------------------------------------
+P_TURN_CHURNER, DEPTH_CHURNER = 0.75, (0.40, 0.70)
+P_DIP_STAYER, DEPTH_STAYER = 0.15, (0.15, 0.45)
+TURN_DAYS = (30.0, 150.0)          # L, the half-width of the triangle p(t)
+DIP_AFTER_EXTRACTION = 60          # a stayer's dip peaks up to 60 days after extraction
+DATA_GB_WEEK = np.array([2.5, 6.0, 0.0])   # median weekly GB: DSL / Fiber optic / none
+CALL_MINUTES_WEEK, DROP_PER_MINUTE = 110.0, 0.006
+DROP_BOOST, TICKET_BOOST, PLAN_BOOST = 4.0, 6.0, 8.0   # rate x (1 + boost x intensity)
+TICKETS_PER_YEAR, PLAN_CHANGES_PER_YEAR = 0.7, 0.12
+CATEGORIES = np.array(["Billing", "Network", "Device", "Account", "Other"], dtype=object)
+CATEGORY_WEIGHTS = np.array([[.30, .25, .20, .15, .10],    # DSL
+                             [.25, .35, .15, .15, .10],    # Fiber optic
+                             [.40, .10, .25, .15, .10]])   # no internet
+RESOLUTION_HOURS = np.array([8.0, 30.0, 40.0, 6.0, 12.0])  # median, by category
+HOUR_WEIGHTS = np.array([0, 0, 0, 0, 0, 0, 1, 3, 6, 8, 8, 7, 6, 7, 7, 6, 6, 6, 6, 5, 4, 3, 2, 1.])
+CAMPAIGNS = np.array(["billing", "newsletter", "offer", "survey"], dtype=object)
+CAMPAIGN_DAY = (2, 10, 20, 15)     # day of the month; surveys only in Jan / Apr / Jul / Oct
+OPEN_FACTOR, CLICK_FACTOR = np.array([1.3, 0.7, 0.9, 0.8]), np.array([0.5, 0.8, 1.6, 1.2])
+P_NEWSLETTER, P_OFFER, P_SURVEY = 0.85, 0.35, 0.40   # billing mails go to paperless billing
+PLAN_FAMILY = ("DSL", "Fiber", "Voice")   # then a level by tens of the monthly price:
+PLAN_LEVEL = ("", "Lite", "Basic", "Start", "Plus", "Extra", "Pro", "Max", "Premium", "Ultra",
+              "Elite", "Ultimate")
+MONTHLY_MIN, MONTHLY_MAX = 18.25, 118.75
+REASONS = np.array(["Price", "Competitor", "Service quality", "Network coverage", "Moved",
+                    "Other"], dtype=object)
+REASON_WEIGHTS = np.array([.28, .24, .16, .12, .10, .10])
+P_FEEDBACK = 0.70
+YES_NO = np.array(["No", "Yes"], dtype=object)
+
+def to_days(values) -> np.ndarray:
+    """Days since 1970-01-01 of ISO texts ("YYYY-MM-DD..."); -1 where not a date ("No")."""
+    index, uniques = pd.factorize(np.asarray(values, dtype=object))
+    parsed = pd.to_datetime(pd.Index(uniques.astype(str)).str[:10], format="%Y-%m-%d",
+                            errors="coerce")
+    return np.where(parsed.isna(), -1, parsed.values.astype("datetime64[D]").astype(int))[index]
+
+
+def iso_days(days: np.ndarray) -> np.ndarray:
+    """"YYYY-MM-DD" texts of int days, through one lookup table over their range."""
+    days = np.asarray(days, dtype=np.int64)
+    lo = int(days.min()) if days.size else 0
+    span = np.arange(lo, int(days.max()) + 1 if days.size else lo)
+    return np.datetime_as_string(span.astype("datetime64[D]")).astype(object)[days - lo]
+
+
+def iso_minutes(minutes: np.ndarray) -> np.ndarray:
+    """"YYYY-MM-DD HH:MM" texts of int minutes since 1970-01-01."""
+    day, minute = np.divmod(np.asarray(minutes, dtype=np.int64), 1440)
+    clock = np.array([f" {h:02d}:{m:02d}" for h in range(24) for m in range(60)], dtype=object)
+    return iso_days(day) + clock[minute]
+
+
+def codes(prefix: str, n: int, width: int) -> np.ndarray:
+    """Ids ``prefix`` + 1..n zero-padded to ``width`` digits ("TCK-0000001")."""
+    return prefix + np.char.zfill(np.arange(1, n + 1).astype(str), width).astype(object)
+
+
+def expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, position within its owner) of ``counts[i]`` rows for each owner i."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(len(owner)) - (np.cumsum(counts) - counts)[owner]
+
+
+def intensity(state: dict, owner: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """How far ``owner`` has turned at day ``t``: depth x a triangle (1 at anchor, 0 at length)."""
+    gap = np.abs(t - state["anchor"][owner]) / state["length"][owner]
+    return state["depth"][owner] * np.maximum(0.0, 1.0 - gap)
+
+
+def thinned(rng, start: np.ndarray, stop: np.ndarray, rate: np.ndarray, state: dict,
+            boost: float):
+    """(owner, time, intensity) of Poisson arrivals in each owner's [start, stop) at ``rate``
+    per day x (1 + boost x intensity) (thinned from the peak rate), sorted by time."""
+    peak = np.maximum(1.0, 1.0 + boost * state["depth"])
+    span = np.maximum(stop - start, 0.0)
+    owner = np.repeat(np.arange(len(span)), rng.poisson(rate * peak * span))
+    t = start[owner] + rng.random(len(owner)) * span[owner]
+    turn = intensity(state, owner, t)
+    keep = np.flatnonzero(rng.random(len(t)) * peak[owner] < 1.0 + boost * turn)
+    keep = keep[np.argsort(t[keep], kind="stable")]
+    return owner[keep], t[keep], turn[keep]
+
+
+def draw(rng, weights: np.ndarray) -> np.ndarray:
+    """One category index per row of ``weights`` (rows need not sum to 1)."""
+    cum = np.cumsum(weights, axis=1)
+    u = rng.random(len(cum)) * cum[:, -1]
+    return np.minimum((u[:, None] >= cum).sum(axis=1), weights.shape[1] - 1)
+
+
+def _customers(customers: pd.DataFrame, extraction: int, weeks: int) -> dict:
+    begin, end = to_days(customers["BeginDate"]), to_days(customers["EndDate"])
+    w0 = extraction - 1 - (extraction + 2) % 7 - 7 * (weeks - 1)   # a Monday, weeks back
+    internet = pd.Categorical(customers["InternetService"], ["DSL", "Fiber optic", "No"]).codes
+    yes = {c: (customers[c] == "Yes").to_numpy() if c in customers else np.ones(len(begin), bool)
+           for c in ("PhoneService", "PaperlessBilling")}
+    return {"ids": customers[_KEY].to_numpy(dtype=object), "begin": begin, "w0": w0,
+            "stop": np.where(end >= 0, end, extraction), "ended": end >= 0,
+            "start": np.maximum(begin, w0).astype(float), "phone": yes["PhoneService"],
+            "monthly": customers["MonthlyCharges"].to_numpy(dtype=float),
+            "internet": np.where(internet < 0, 2, internet), "paperless": yes["PaperlessBilling"],
+            "m2m": (customers["Contract"] == "Month-to-month").to_numpy()}
+
+
+def _state(rng, cu: dict, extraction: int, signal: bool) -> dict:
+    """Each customer's turn (anchor, length, depth) and a few behaviour baselines."""
+    n = len(cu["ids"])
+    turned, dips = rng.random(n) < P_TURN_CHURNER, rng.random(n) < P_DIP_STAYER
+    depth_c, depth_s = rng.uniform(*DEPTH_CHURNER, n), rng.uniform(*DEPTH_STAYER, n)
+    dip_at = rng.uniform(cu["w0"], extraction + DIP_AFTER_EXTRACTION, n)
+    churner = cu["ended"] & signal
+    return {"anchor": np.where(churner, cu["stop"], dip_at), "length": rng.uniform(*TURN_DAYS, n),
+            "depth": np.where(churner, depth_c * turned, depth_s * dips),
+            "drop_rate": DROP_PER_MINUTE * rng.lognormal(0.0, 0.5, n),
+            "open": rng.beta(2.0, 2.6, n), "click": rng.beta(2.0, 6.0, n)}
+
+
+def _usage(rng, cu: dict, st: dict) -> pd.DataFrame:
+    n, w0 = len(cu["ids"]), cu["w0"]
+    first = np.maximum(0, -((w0 - cu["begin"]) // 7))   # first Monday on or after BeginDate
+    last = (cu["stop"] - 1 - w0) // 7                    # last week starting before the end
+    owner, pos = expand(np.maximum(last - first + 1, 0))
+    day = w0 + 7 * (first[owner] + pos)
+    active = np.minimum(7, cu["stop"][owner] - day)
+    turn = intensity(st, owner, day + active / 2.0)
+    level = (1.0 - turn) * active / 7.0
+    gb_base = np.where(cu["internet"] == 2, 0.0, DATA_GB_WEEK[cu["internet"]]
+                       * rng.lognormal(0.0, 0.6, n) * np.sqrt(cu["monthly"] / 65.0))
+    minute_base = np.where(cu["phone"], CALL_MINUTES_WEEK * rng.lognormal(0.0, 0.7, n), 0.0)
+    m = len(owner)
+    gb = np.round(gb_base[owner] * level * rng.lognormal(0.0, 0.25, m), 2)
+    minutes = np.round(minute_base[owner] * level * rng.lognormal(0.0, 0.3, m), 1)
+    drop_rate = st["drop_rate"][owner] * (1.0 + DROP_BOOST * turn)
+    return pd.DataFrame({"customerID": cu["ids"][owner], "week_start": iso_days(day),
+                         "data_gb": gb, "call_minutes": minutes,
+                         "dropped_calls": rng.poisson(minutes * drop_rate).astype(np.int64)},
+                        copy=False)
+
+
+def _tickets(rng, cu: dict, st: dict, extraction: int) -> pd.DataFrame:
+    internet = cu["internet"]
+    rate = (TICKETS_PER_YEAR / 365.0 * rng.lognormal(0.0, 0.6, len(internet))
+            * np.where(internet == 1, 1.4, 1.0) * np.where(cu["m2m"], 1.2, 1.0))
+    owner, t, turn = thinned(rng, cu["start"], cu["stop"], rate, st, TICKET_BOOST)
+    m = len(owner)
+    hour = rng.choice(24, size=m, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
+    opened = np.floor(t).astype(np.int64) * 1440 + hour * 60 + rng.integers(0, 60, m)
+    category = draw(rng, CATEGORY_WEIGHTS[internet[owner]])
+    tone = draw(rng, np.column_stack([0.30 + 1.2 * turn, np.full(m, 0.48),
+                                      np.maximum(0.22 - 0.3 * turn, 0.02)]))
+    pools = [pool for tone_pools in TICKET_TEMPLATES.values() for pool in tone_pools]
+    text = pick(rng, pools, tone * len(CATEGORIES) + category, SLOTS)
+    closed = opened + np.rint(RESOLUTION_HOURS[category] * rng.lognormal(0.0, 1.0, m) * 60)
+    closed = np.where(cu["ended"][owner], np.minimum(closed, cu["stop"][owner] * 1440), closed)
+    still_open = closed >= extraction * 1440    # a leaver's tickets close with the account
+    response = np.minimum(2.5 * rng.lognormal(0.0, 0.9, m) * (1.0 + 2.0 * turn),
+                          (closed - opened) / 60.0)
+    mood = np.array([2.3, 3.5, 4.3])[tone] - 2.0 * turn
+    score = np.clip(np.rint(rng.normal(mood, 0.8)), 1, 5).astype(int).astype(str)
+    rated = ~still_open & (rng.random(m) < 0.45)
+    escalated = rng.random(m) < 0.04 + 0.10 * (tone == 0) + 0.30 * turn
+    return pd.DataFrame({
+        "ticket_id": codes("TCK-", m, 7), "customerID": cu["ids"][owner],
+        "opened_at": iso_minutes(opened),
+        "closed_at": np.where(still_open, "", iso_minutes(closed.astype(np.int64))).astype(object),
+        "first_response_hours": np.round(response, 1),
+        "satisfaction": np.where(rated, score, "").astype(object),
+        "escalated": YES_NO[escalated.astype(int)], "category": CATEGORIES[category],
+        "text": text})
+
+
+def _emails(rng, cu: dict, st: dict, extraction: int) -> pd.DataFrame:
+    n, w0 = len(cu["ids"]), cu["w0"]
+    months = pd.period_range(pd.Timestamp(w0, unit="D"), pd.Timestamp(extraction, unit="D"),
+                             freq="M")
+    sends = sorted((int(to_days([f"{p}-{day:02d}"])[0]), k) for p in months
+                   for k, day in enumerate(CAMPAIGN_DAY) if k != 3 or p.month % 3 == 1)
+    sends = [(d, k) for d, k in sends if w0 <= d < extraction]
+    lists = {0: cu["paperless"], 1: rng.random(n) < P_NEWSLETTER}   # offers, surveys: drawn
+    who = [np.flatnonzero((lists[k] if k < 2 else rng.random(n) < (P_OFFER, P_SURVEY)[k - 2])
+                          & (cu["begin"] <= d) & (d < cu["stop"])) for d, k in sends]
+    size = [len(w) for w in who]
+    owner = np.concatenate([np.empty(0, np.int64), *who])
+    day, camp = (np.repeat(np.array([s[i] for s in sends], dtype=np.int64), size) for i in (0, 1))
+    turn = intensity(st, owner, day + 0.5)
+    p_open = np.minimum(st["open"][owner] * OPEN_FACTOR[camp] * (1.0 - 0.9 * turn), 0.98)
+    opened = rng.random(len(owner)) < p_open
+    clicked = opened & (rng.random(len(owner)) < st["click"][owner] * CLICK_FACTOR[camp]
+                        * (1.0 - 0.6 * turn))
+    return pd.DataFrame({"customerID": cu["ids"][owner], "sent_at": iso_days(day),
+                         "campaign": CAMPAIGNS[camp], "opened": YES_NO[opened.astype(int)],
+                         "clicked": YES_NO[clicked.astype(int)]}, copy=False)
+
+
+def _plan_changes(rng, cu: dict, st: dict) -> pd.DataFrame:
+    rate = np.full(len(cu["ids"]), PLAN_CHANGES_PER_YEAR / 365.0)
+    owner, t, turn = thinned(rng, cu["start"], cu["stop"], rate, st, PLAN_BOOST)
+    order = np.lexsort((t, owner))   # by customer, then time
+    owner, t, turn = owner[order], t[order], turn[order]
+    m = len(owner)
+    down = rng.random(m) < np.minimum(0.35 + 0.9 * turn, 0.95)
+    delta = 10.0 + 5.0 * rng.integers(0, 5, m) + np.round(rng.random(m), 2)
+    # Walk back from today's price: a customer's last change ends at MonthlyCharges.
+    count = np.bincount(owner, minlength=len(cu["ids"]))
+    from_last = count[owner] - 1 - expand(count)[1]
+    before, after, price = np.empty(m), np.empty(m), cu["monthly"].copy()
+    for j in range(int(from_last.max()) + 1 if m else 0):
+        rows = np.flatnonzero(from_last == j)
+        now, step = price[owner[rows]], delta[rows]
+        down[rows] = np.where(down[rows], now + step <= MONTHLY_MAX, now - step < MONTHLY_MIN)
+        after[rows], before[rows] = now, np.where(down[rows], now + step, now - step)
+        price[owner[rows]] = before[rows]
+    # "Fiber Plus": the family, then a level by tens of the price (steps of 10+ change it).
+    names = np.array([[f"{f} {lv}" for lv in PLAN_LEVEL] for f in PLAN_FAMILY], dtype=object)
+    family = cu["internet"][owner]
+    plan = [names[family, np.clip((v // 10).astype(int), 1, 11)] for v in (before, after)]
+    return pd.DataFrame({
+        "customerID": cu["ids"][owner], "changed_at": iso_days(np.floor(t).astype(np.int64)),
+        "change_type": np.where(down, "downgrade", "upgrade").astype(object),
+        "old_plan": plan[0], "new_plan": plan[1],
+        "monthly_before": np.round(before, 2), "monthly_after": np.round(after, 2)})
+
+
+def _feedback(rng, cu: dict, st: dict) -> pd.DataFrame:
+    leavers = np.flatnonzero(cu["ended"])
+    leavers = leavers[rng.random(len(leavers)) < P_FEEDBACK]
+    w = np.tile(REASON_WEIGHTS, (len(leavers), 1))
+    w[:, 0] *= np.where(cu["monthly"][leavers] > 80.0, 1.6, 1.0)
+    w[:, 1] *= np.where(cu["internet"][leavers] == 1, 1.3, 1.0)
+    w[:, 2] *= np.where(st["depth"][leavers] > 0.0, 1.6, 1.0)
+    w[:, 3] *= np.where(st["drop_rate"][leavers] > DROP_PER_MINUTE * 1.3, 2.0, 1.0)
+    reason = draw(rng, w)
+    return pd.DataFrame({"customerID": cu["ids"][leavers],
+                         "left_at": iso_days(cu["stop"][leavers]), "reason_code": REASONS[reason],
+                         "feedback": pick(rng, FEEDBACK_TEMPLATES, reason, SLOTS)})
+
+
+def generate_demo_events(customers: pd.DataFrame, seed: int = 0,
+                         extraction_date: str = "2020-02-01", signal: bool = True,
+                         weeks: int = 52) -> dict[str, pd.DataFrame]:
+    """{"usage", "tickets", "emails", "plan_changes", "churn_feedback"} (see
+    :data:`DEMO_EVENT_TABLES`) of ``generate_demo(n, seed, with_dates=True)`` customers and
+    their own ``extraction_date``. ValueError on missing columns, weeks < 1 or a bad date."""
+    missing = [c for c in REQUIRED if c not in customers.columns]
+    extraction = int(to_days([extraction_date])[0])
+    if missing or int(weeks) < 1 or extraction < 0:
+        raise ValueError(f"need generate_demo(..., with_dates=True) customers (missing: "
+                         f"{', '.join(missing) or 'none'}), weeks >= 1 (got {weeks!r}) and an "
+                         f"ISO extraction_date (got {extraction_date!r})")
+    cu = _customers(customers, extraction, int(weeks))
+    rngs = [np.random.default_rng([seed, 2020, k]) for k in range(6)]
+    st = _state(rngs[0], cu, extraction, bool(signal))
+    return {"usage": _usage(rngs[1], cu, st), "tickets": _tickets(rngs[2], cu, st, extraction),
+            "emails": _emails(rngs[3], cu, st, extraction),
+            "plan_changes": _plan_changes(rngs[4], cu, st),
+            "churn_feedback": _feedback(rngs[5], cu, st)}
