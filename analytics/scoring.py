@@ -322,6 +322,17 @@ def score_records(records, analysis: ChurnAnalysis,
     return results
 
 
+# Behaviour statistics that are 0 for a customer with no history; the rest are missing.
+ZERO_WITHOUT_HISTORY = frozenset({"count", "sum", "negative", "open", "escalations",
+                                  "upgrades", "downgrades", "plan_changes", "distinct",
+                                  "active"})
+
+
+def no_activity(meta) -> float:
+    """A behavioural feature's value for a customer with no activity yet."""
+    return 0.0 if meta.stat in ZERO_WITHOUT_HISTORY else np.nan
+
+
 def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
                   ) -> tuple[pd.DataFrame, dict]:
     """A new file's rows as the model's features, typed as in training, and a report.
@@ -336,12 +347,18 @@ def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
     config = _config(analysis)
     derived = _derived_total(analysis)
     names = [str(c) for c in raw.columns]
+    behaviour = analysis.feature_meta()
+    absent = [f for f in analysis.features if f in behaviour and f not in names]
+    if absent:
+        # Behaviour is computed from history, not typed: a new customer with none yet.
+        raw = raw.assign(**{f: no_activity(behaviour[f]) for f in absent})
+        names += absent
     missing = [f for f in analysis.features if f not in names and f != derived]
     if missing:
         raise DataError("the file lacks the model's feature column(s): " + "; ".join(
             f"`{f}`{suggest(f, names)}" for f in missing), file=source, column=missing[0])
     report = {"rows": int(len(raw)), "unknown_categories": {}, "out_of_range": {},
-              "not_numbers": {}}
+              "not_numbers": {}, "no_behaviour": absent}
     frame = pd.DataFrame(index=raw.index)
     customers = analysis.customers
     for field in analysis.numeric:

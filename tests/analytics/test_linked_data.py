@@ -143,3 +143,22 @@ def test_behaviour_lift_is_reported_where_there_is_one_and_not_invented():
     without = analyse(load_demo(3000, seed=1, events=True, signal=False), FAST).behaviour.lift
     assert without["ci_low"] <= 0 <= without["ci_high"] or without["lift"] < 0.005, without
     assert without["verdict"].startswith("no measurable lift"), without
+
+
+def test_a_new_file_without_history_is_scored_as_no_activity_yet(analysis):
+    from analytics.demo import generate_demo
+    from analytics.scoring import file_features, no_activity
+
+    raw = generate_demo(50, seed=9)
+    features, report = file_features(raw, analysis, "new.csv")
+    meta = analysis.feature_meta()
+    used = [f for f in analysis.features if f in meta]
+    assert used and sorted(report["no_behaviour"]) == sorted(used)
+    for f in used:
+        expected = no_activity(meta[f])
+        values = features[f].to_numpy(dtype=float)
+        assert (np.isnan(values).all() if np.isnan(expected) else (values == expected).all())
+    counts = [f for f in used if meta[f].stat == "count"]
+    assert all(no_activity(meta[f]) == 0 for f in counts)
+    proba = analysis.model.predict_proba(features)
+    assert np.isfinite(proba).all() and len(proba) == 50
