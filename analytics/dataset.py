@@ -175,6 +175,12 @@ def text_of(series: pd.Series) -> pd.Series:
         # readers strip text cells; other categoricals are stripped.
         values = series.astype(object)
         return values.where(series.notna(), "").astype(str).str.strip()
+    if series.dtype == object and len(series) > 10_000:
+        # Each distinct value stripped once (event tables repeat dates, codes and words).
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        stripped = pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object)
+        values = np.append(stripped, "")[np.where(codes >= 0, codes, len(stripped))]
+        return pd.Series(values, index=series.index, dtype=object)
     return series.astype(str).str.strip()
 
 

@@ -204,7 +204,10 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
 
     The one check of scoring input (the JSON API and the Score form): every feature given,
     numbers finite and within RANGE_FACTOR x the data's range, categories known, at most
-    MAX_RECORDS customers. Raises ScoreInputError naming the field; echoed values are short.
+    MAX_RECORDS customers. Behaviour features (made from event tables) may be left out or
+    empty: a new customer has no history yet, so they are scored as no activity
+    (`no_activity`); when given, they are checked as any other number. Raises
+    ScoreInputError naming the field; echoed values are short.
     """
     if isinstance(records, dict):
         records = [records]
@@ -219,6 +222,7 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
     known = set(analysis.features) | set(keys)
     derived = _derived_total(analysis)
     config = _config(analysis)
+    behaviour = analysis.feature_meta() if hasattr(analysis, "feature_meta") else {}
     allowed = {field: [str(c) for c in customers[field].cat.categories]
                for field in analysis.categorical}
     rows = []
@@ -234,6 +238,9 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
         for field in analysis.numeric:
             if field == derived and record.get(field) in (None, ""):
                 continue  # left out (or left empty): computed from tenure and charges
+            if field in behaviour and record.get(field) in (None, ""):
+                row[field] = no_activity(behaviour[field])  # from history: none yet
+                continue
             if field not in record:
                 raise ScoreInputError(f"field '{field}' is missing", field, where)
             row[field] = _numeric(record[field], field, where, bounds.get(field))
@@ -322,15 +329,12 @@ def score_records(records, analysis: ChurnAnalysis,
     return results
 
 
-# Behaviour statistics that are 0 for a customer with no history; the rest are missing.
-ZERO_WITHOUT_HISTORY = frozenset({"count", "sum", "negative", "open", "escalations",
-                                  "upgrades", "downgrades", "plan_changes", "distinct",
-                                  "active"})
-
-
 def no_activity(meta) -> float:
-    """A behavioural feature's value for a customer with no activity yet."""
-    return 0.0 if meta.stat in ZERO_WITHOUT_HISTORY else np.nan
+    """A behavioural feature's value for a customer with no activity yet: what the feature
+    engine gives a customer without rows (0 for counts and sums, else missing)."""
+    from analytics.data.behaviour import ZERO_WHEN_EMPTY
+
+    return 0.0 if meta.stat in ZERO_WHEN_EMPTY else np.nan
 
 
 def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str

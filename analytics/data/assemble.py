@@ -9,6 +9,7 @@ left" panel and never become features.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -39,6 +40,7 @@ class Behaviour:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     lift: dict | None = None          # analytics.lift.behaviour_lift, set after training
+    timings: dict = field(default_factory=dict)   # seconds per stage of the build
 
     @property
     def features(self) -> list[str]:
@@ -89,9 +91,11 @@ def build_linked(raw: pd.DataFrame, config: DatasetConfig, source: str,
     """The customer table of a dataset with linked tables."""
     from analytics.data.sentiment import score as sentiment
 
+    clock = time.perf_counter()
     raw = join_one_to_one(raw.reset_index(drop=True), config, raws, source)
     ids = _check_ids(raw, config.id_column, source)
     linked = links.load_linked(config, raws, ids, sentiment=sentiment)
+    link_s = time.perf_counter() - clock
     if linked.last_date is None:
         raise DataError("the linked tables hold no dated row that links to a "
                         f"{config.customer_word}", file=source)
@@ -121,7 +125,10 @@ def build_linked(raw: pd.DataFrame, config: DatasetConfig, source: str,
     warning = links.history_warning(linked, as_of)
     if warning:
         linked.warnings.append(warning)
+    clock = time.perf_counter()
     table = attach_behaviour(table, linked, ids, as_of, now, horizon, engine)
+    table.behaviour.timings = {"link_and_sentiment_s": link_s,
+                               "features_s": time.perf_counter() - clock}
     if config.revenue_table:
         _revenue_from_history(table, config.revenue_table)
     return table

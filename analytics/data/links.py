@@ -94,14 +94,19 @@ def parse_times(raw: pd.DataFrame, table: TableConfig, column: str,
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.astype("datetime64[ns]").reset_index(drop=True)
     text = text_of(series).reset_index(drop=True)
-    blank = text.isin(["", "nan", "NaT", "None", "null", "NULL"])
-    shown = text.where(~blank)
+    # Parsed once per distinct text: event tables repeat their dates many times over.
+    codes, uniques = pd.factorize(text)
+    distinct = pd.Series(uniques, dtype=object)
+    blank_u = distinct.isin(["", "nan", "NaT", "None", "null", "NULL"])
+    shown = distinct.where(~blank_u)
     try:
-        values = pd.to_datetime(shown, errors="coerce")
+        parsed = pd.to_datetime(shown, errors="coerce")
     except (ValueError, TypeError):
-        values = pd.Series(pd.NaT, index=text.index)
-    if (values.isna() & ~blank).any():
-        values = pd.to_datetime(shown, errors="coerce", format="mixed")
+        parsed = pd.Series(pd.NaT, index=distinct.index)
+    if (parsed.isna() & ~blank_u).any():
+        parsed = pd.to_datetime(shown, errors="coerce", format="mixed")
+    values = pd.Series(parsed.to_numpy(dtype="datetime64[ns]")[codes])
+    blank = pd.Series(blank_u.to_numpy()[codes])
     bad = values.isna() & ~blank
     if bad.any():
         idx = np.flatnonzero(bad.to_numpy())
@@ -123,11 +128,14 @@ def numbers(raw: pd.DataFrame, table: TableConfig, column: str) -> np.ndarray:
         return series.to_numpy(dtype=float)
     if pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=float)
-    text = text_of(series).str.lower()
-    values = numbers_of(series).to_numpy(dtype=float)
-    words = np.isnan(values) & text.isin(TRUE_TEXT | {"no", "n", "false", "f"}).to_numpy()
-    values[words] = text[words].isin(TRUE_TEXT).to_numpy().astype(float)
-    bad = np.isnan(values) & ~text.isin(["", "nan", "none", "null", "n/a", "na"]).to_numpy()
+    # Each distinct cell read once, then spread to the rows.
+    codes, uniques = pd.factorize(text_of(series))
+    text_u = pd.Series(uniques, dtype=object).str.lower()
+    values_u = pd.to_numeric(text_u, errors="coerce").to_numpy(dtype=float)
+    words = np.isnan(values_u) & text_u.isin(TRUE_TEXT | {"no", "n", "false", "f"}).to_numpy()
+    values_u[words] = text_u[words].isin(TRUE_TEXT).to_numpy().astype(float)
+    bad_u = np.isnan(values_u) & ~text_u.isin(["", "nan", "none", "null", "n/a", "na"]).to_numpy()
+    values, bad = values_u[codes], bad_u[codes]
     if bad.mean() > 0.02 if len(bad) else False:
         idx = np.flatnonzero(bad)
         raise DataError(f"table '{table.name}': {len(idx):,} value(s) not numbers in a "

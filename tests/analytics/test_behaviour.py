@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from analytics.data import events as ev
-from analytics.data.behaviour import (WINDOWS, BehaviourFeatures, FeatureMeta,
-                                      behaviour_features)
+from analytics.data.behaviour import (WINDOWS, ZERO_WHEN_EMPTY, BehaviourFeatures,
+                                      FeatureMeta, behaviour_features)
 from analytics.errors import DataError
 
 AS_OF = pd.Timestamp("2024-04-01")
@@ -149,6 +149,16 @@ def test_empty_tables_and_no_customers(engine):
     assert (f["subscriptions_active"] == 0).all() and f["tickets_open"].eq(0).all()
     assert features([usage_table().frame.pipe(lambda x: ev.EventTable(
         "usage", "events", x.iloc[:0]))], 0, engine).shape == (0, 8)
+
+
+def test_a_customer_without_rows_gets_zero_counts_and_nan_means(engine):
+    tables = [usage_table(), tickets_table(), history_table(),
+              ev.EventTable("emails", "events", frame([{ev.CUSTOMER: 0, ev.TIME: ago(3),
+                                                        ev.SENTIMENT: 0.5}]))]
+    result = behaviour_features(tables, 6, AS_OF, engine=engine)   # customer 5: no rows
+    for name, m in result.meta.items():
+        value = result.frame.loc[5, name]
+        assert (value == 0) if m.stat in ZERO_WHEN_EMPTY else np.isnan(value), name
 
 
 def test_names_meta_and_budget(engine):
@@ -303,6 +313,13 @@ def test_bad_arguments():
         behaviour_features([usage_table()], 5, AS_OF, engine="spark")
     with pytest.raises(DataError, match="customer"):
         behaviour_features([usage_table()], 3, AS_OF)            # customer 4 of 3
+    bad = usage_table()
+    with pytest.raises(DataError, match="measures"):
+        behaviour_features([ev.EventTable("usage", "events", bad.frame, ("Minutes", "nope"))],
+                           5, AS_OF)
+    with pytest.raises(DataError, match="ratios"):
+        behaviour_features([ev.EventTable("usage", "events", bad.frame, ("Minutes",),
+                                          (("errors", "count"),))], 5, AS_OF)
     with pytest.raises(ValueError, match="tenure"):
         behaviour_features([usage_table()], 5, AS_OF, tenure_months=np.ones(3))
     pandas = behaviour_features([usage_table()], 5, AS_OF, engine="pandas").frame
