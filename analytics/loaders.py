@@ -232,8 +232,13 @@ def load_folder(folder: Path, config: DatasetConfig | None = None,
         raise DataError("a folder of tables needs the customers' file: [data] main = "
                         '"customers.csv"', file=folder.name)
     main = folder / config.main
-    raw, info = read_best_sheet(main, config.read_options())
-    raws = read_tables(config, folder)
+    read = inspection.frames if inspection is not None else {}
+    if config.main in read:      # read once: inspect has the folder's frames already
+        raw, info = read[config.main], inspection.read_info[config.main]
+    else:
+        raw, info = read_best_sheet(main, config.read_options())
+    raws = read_tables(config, folder, {t.name: read[t.path_name] for t in config.tables
+                                        if t.path_name in read})
     table = build_linked(raw, config, f"{folder.name}/{config.main}", raws)
     table.read_info = info.as_dict()
     if inspection is not None:

@@ -61,6 +61,8 @@ class FolderInspection:
     tables: list[dict] = field(default_factory=list)     # name, file, role, link, reason
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    frames: dict = field(default_factory=dict, repr=False)   # file name -> the frame read
+    read_info: dict = field(default_factory=dict, repr=False)  # file name -> how it was read
 
     def raise_if_unsettled(self) -> None:
         if self.problems:
@@ -129,9 +131,11 @@ def inspect_folder(folder: str | Path) -> FolderInspection:
                         "file, a folder of linked tables, or the Interconnect layout "
                         "(contract.csv, personal.csv, internet.csv, phone.csv)",
                         file=folder.name)
-    frames = {p.name: read_table(p)[0] for p in files}
+    read = {p.name: read_table(p) for p in files}
+    frames = {name: frame for name, (frame, _) in read.items()}
     keys = {name: _unique_keys(frame) for name, frame in frames.items()}
-    result = FolderInspection(folder=folder.name, config=None)
+    result = FolderInspection(folder=folder.name, config=None, frames=frames,
+                              read_info={name: info for name, (_, info) in read.items()})
     if len(files) == 1:
         raise DataError("the folder holds one file: pass the file itself with --data",
                         file=folder.name)
