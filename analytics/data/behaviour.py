@@ -146,7 +146,7 @@ def prepared(table: EventTable) -> EventTable:
     if not extra:
         return table
     return EventTable(table.name, table.role, f.assign(**extra), table.measures, table.ratios,
-                      table.source, table.unit)
+                      table.source, table.unit, table.period_days)
 
 
 def _ns(values) -> np.ndarray | int:
@@ -154,6 +154,14 @@ def _ns(values) -> np.ndarray | int:
     if isinstance(values, pd.Timestamp):
         return values.as_unit("ns").value
     return values.to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)
+
+
+def _first_finite(arrays) -> np.ndarray:
+    """Per customer, the first finite value among `arrays` (NaN when none is)."""
+    out = None
+    for values in arrays:
+        out = values if out is None else np.where(np.isfinite(out), out, values)
+    return out
 
 
 def _div(a, b):
@@ -178,19 +186,37 @@ def _features(table: EventTable, raw: dict, tenure) -> list[tuple[FeatureMeta, n
         return sum(np.asarray(raw[f"{base}_{e}"], dtype=np.float64) for e in ends)
 
     last = {7: ("7",), 30: ("7", "30"), 90: ("7", "30", "60", "90")}
+
+    def level(j, ends):
+        """Measure j over the buckets `ends`: its sum, or per row for periodic rows."""
+        s = total(f"m{j}", ends)
+        return _div(s, total("n", ends)) if table.period_days else s
+
     if table.role != "history":
         for w in WINDOWS:
             add("count", total("n", last[w]), "{nouns}, last %d days" % w, w)
         count90 = total("n")
-        add("trend", _div(total("n", last[30]), total("n", ("60", "90")) / 2) - 1,
-            "{subject} trend, last 30 days vs the 60 before")
+        if table.period_days and table.measures:
+            # Rows that sum a period (usage weeks): a 30-day window holds 4 or 5 of them,
+            # so levels are compared per row, on the first measure a customer has.
+            trend = _first_finite(_div(level(j, last[30]), level(j, ("60", "90"))) - 1
+                                  for j in range(min(len(table.measures), WINDOWED_MEASURES)))
+        else:
+            trend = _div(total("n", last[30]), total("n", ("60", "90")) / 2) - 1
+        add("trend", trend, "{subject} trend, last 30 days vs the 60 before")
         add("recency", raw["last_days"], "days since the last {noun}", suffix="recency_days")
     if table.role == "events":
-        base, what = ("m0", table.measures[0]) if table.measures else ("n", None)
-        before = total(base, ("60",))
-        add("change_30d", _div(total(base, last[30]) - before, np.abs(before)),
-            f"{_measure_label(what, subject) if what else subject} change, last 30 days vs "
-            "the 30 before", 30, what)
+        measures = range(min(len(table.measures), WINDOWED_MEASURES))
+        if table.measures:
+            # The first measure with a level before (a phone-only customer has no data).
+            change = _first_finite(_div(level(j, last[30]) - level(j, ("60",)),
+                                        np.abs(level(j, ("60",)))) for j in measures)
+            what = table.measures[0] if len(measures) == 1 else None
+        else:
+            before = total("n", ("60",))
+            change, what = _div(total("n", last[30]) - before, before), None
+        add("change_30d", change, f"{_measure_label(what, subject) if what else subject} "
+            "change, last 30 days vs the 30 before", 30, what)
         months = raw["first_days"] / MONTH_DAYS
         if tenure is not None:
             months = np.where(np.isfinite(tenure), tenure, months)

@@ -54,6 +54,7 @@ class EventTable:
     ratios: tuple[tuple[str, str], ...] = ()  # (numerator, denominator); "count" = events
     source: str = ""                # file name (never a server path)
     unit: str = "event"             # the noun of one row in reasons: "ticket", "e-mail"
+    period_days: int = 0            # a row sums a period (a usage week): TIME is its end
 
     @property
     def is_feature_source(self) -> bool:

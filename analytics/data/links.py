@@ -262,7 +262,8 @@ def canonical(table: TableConfig, raw: pd.DataFrame, position: np.ndarray,
     ratios = tuple((a, b) for a, b in table.ratios
                    if a in measures and (b in measures or b == "count"))
     out = ev.EventTable(name=table.name, role=table.role, frame=frame, measures=measures,
-                        ratios=ratios, source=Path(table.path_name).name, unit=unit)
+                        ratios=ratios, source=Path(table.path_name).name, unit=unit,
+                        period_days=table.period_days)
     return out, {"unlinked": int(unlinked.sum()), "undated": int((undated & ~unlinked).sum())}
 
 

@@ -338,7 +338,7 @@ def test_describe_texts():
     assert meta["usage_recency_days"].describe(45.2) == "no usage event for 45 days"
     assert meta["usage_recency_days"].describe(np.nan) == "no usage events yet"
     assert meta["usage_trend"].describe(-0.62) == "usage down 62% on the 60 days before"
-    assert meta["usage_change_30d"].describe(0.25) == "minutes up 25% on the 30 days before"
+    assert meta["usage_change_30d"].describe(0.25) == "usage up 25% on the 30 days before"
     assert meta["tickets_satisfaction_mean_90d"].describe(2.0) == \
         "satisfaction 2.0 (mean, 90 days)"
     assert meta["tickets_satisfaction_mean_90d"].describe(np.nan) == \
@@ -482,3 +482,28 @@ def test_planted_leak_changes_nothing(engine):
     clean = behaviour_features(tables, n, AS_OF, engine=engine).frame
     planted = behaviour_features(leaky, n, AS_OF, engine=engine).frame
     pd.testing.assert_frame_equal(clean, planted, check_exact=False, rtol=1e-6)
+
+
+def test_periodic_rows_compare_levels_per_row_on_the_first_measure_a_customer_has(engine):
+    # Weekly usage rows (TIME = the week's end): 5 weeks in the last 30 days, 4 in the 30
+    # before. Customer 0 uses 10 GB every week: flat, although the 30-day sums differ by 25%.
+    # Customer 1 has no data at all (phone only): minutes fall from 10 to 5 a week: -50%.
+    rows = []
+    for d in (1, 8, 15, 22, 29):
+        rows += [{"customer": 0, "time": ago(d), "gb": 10.0, "minutes": 0.0},
+                 {"customer": 1, "time": ago(d), "gb": 0.0, "minutes": 5.0}]
+    for d in (36, 43, 50, 57):
+        rows += [{"customer": 0, "time": ago(d), "gb": 10.0, "minutes": 0.0},
+                 {"customer": 1, "time": ago(d), "gb": 0.0, "minutes": 10.0}]
+    weekly = ev.EventTable("usage", "events", frame(rows), measures=("gb", "minutes"),
+                           period_days=7)
+    f = features([weekly], 2, engine)
+    assert f.loc[0, "usage_change_30d"] == pytest.approx(0.0)
+    assert f.loc[1, "usage_change_30d"] == pytest.approx(-0.5)
+    # Trend: per row, the last 30 days against the 60 before (here only 30-60 days has rows).
+    assert f.loc[0, "usage_trend"] == pytest.approx(0.0)
+    assert f.loc[1, "usage_trend"] == pytest.approx(5 / 10 - 1)
+    # The same rows as plain events: sums, so customer 0 reads +25%.
+    plain = ev.EventTable("usage", "events", frame(rows), measures=("gb", "minutes"))
+    g = features([plain], 2, engine)
+    assert g.loc[0, "usage_change_30d"] == pytest.approx(0.25)
