@@ -185,7 +185,8 @@ def demo_events_config(as_of: str | None = None) -> DatasetConfig:
     from analytics.data.config import tables_from_dicts
     from analytics.data.demo_events import DEMO_EVENT_TABLES
 
-    return replace(INTERCONNECT_CONFIG, as_of=as_of,
+    # The generated frame keeps the Telco label beside the dates: churn is the end date.
+    return replace(INTERCONNECT_CONFIG, as_of=as_of, drop_columns=("Churn",),
                    tables=tables_from_dicts(DEMO_EVENT_TABLES, "demo"))
 
 
