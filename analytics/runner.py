@@ -192,7 +192,7 @@ def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore 
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
              "for training)")
     analysis = analyse(table, settings, progress=progress)
-    if table.as_of and table.extraction_date and source.path:
+    if table.as_of and table.extraction_date and (source.path or source.demo_events):
         progress("out-of-time backtest")
         analysis.backtest = out_of_time_backtest(
             lambda date: source.load(as_of=date), table.as_of,

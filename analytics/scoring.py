@@ -205,8 +205,8 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
     The one check of scoring input (the JSON API and the Score form): every feature given,
     numbers finite and within RANGE_FACTOR x the data's range, categories known, at most
     MAX_RECORDS customers. Behaviour features (made from event tables) may be left out or
-    empty: a new customer has no history yet, so they are scored as no activity
-    (`no_activity`); when given, they are checked as any other number. Raises
+    empty: they are then a typical active customer's (`typical_behaviour`); when given,
+    they are checked as any other number. Raises
     ScoreInputError naming the field; echoed values are short.
     """
     if isinstance(records, dict):
@@ -239,7 +239,7 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
             if field == derived and record.get(field) in (None, ""):
                 continue  # left out (or left empty): computed from tenure and charges
             if field in behaviour and record.get(field) in (None, ""):
-                row[field] = no_activity(behaviour[field])  # from history: none yet
+                row[field] = typical_behaviour(analysis, field)  # none given: typical
                 continue
             if field not in record:
                 raise ScoreInputError(f"field '{field}' is missing", field, where)
@@ -329,12 +329,12 @@ def score_records(records, analysis: ChurnAnalysis,
     return results
 
 
-def no_activity(meta) -> float:
-    """A behavioural feature's value for a customer with no activity yet: what the feature
-    engine gives a customer without rows (0 for counts and sums, else missing)."""
-    from analytics.data.behaviour import ZERO_WHEN_EMPTY
-
-    return 0.0 if meta.stat in ZERO_WHEN_EMPTY else np.nan
+def typical_behaviour(analysis: ChurnAnalysis, feature: str) -> float:
+    """A behavioural feature's value when none is given (a new customer from a form or a
+    file without history): a typical active customer's, the median at the scored date.
+    Zero activity would read as a customer gone quiet, the riskiest of all."""
+    behaviour = analysis.behaviour
+    return float((getattr(behaviour, "typical", None) or {}).get(feature, np.nan))
 
 
 def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
@@ -354,8 +354,8 @@ def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
     behaviour = analysis.feature_meta()
     absent = [f for f in analysis.features if f in behaviour and f not in names]
     if absent:
-        # Behaviour is computed from history, not typed: a new customer with none yet.
-        raw = raw.assign(**{f: no_activity(behaviour[f]) for f in absent})
+        # Behaviour is computed from history, not typed: a typical active customer's.
+        raw = raw.assign(**{f: typical_behaviour(analysis, f) for f in absent})
         names += absent
     missing = [f for f in analysis.features if f not in names and f != derived]
     if missing:

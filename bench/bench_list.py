@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
         print(f"\n== demo {size:,} (cache {args.cache_dir}; a cold 1M start trains ~5 min)")
-        ready_s, app = timed(create_app, Settings(demo_size=size, cache_dir=args.cache_dir),
+        ready_s, app = timed(create_app, Settings(demo_size=size, demo_events=False, cache_dir=args.cache_dir),
                              None, lambda m: print("  ", m, flush=True))
         services = app.server.config[CONFIG_KEY]
         if services.analysis is None:

@@ -33,7 +33,7 @@ def main() -> None:
     from dashboard.settings import Settings
 
     clock = time.perf_counter()
-    app = create_app(Settings(demo_size=args.size, cache_dir=args.cache_dir),
+    app = create_app(Settings(demo_size=args.size, demo_events=False, cache_dir=args.cache_dir),
                      progress=lambda m: print("  ", m, flush=True))
     print(f"app ready in {time.perf_counter() - clock:.1f} s")
     services = app.server.config[CONFIG_KEY]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from components.charts import ABOVE, BELOW, base_layout, empty_figure, plain_figure
+from components.charts import (ABOVE, BELOW, base_layout, colour_key, empty_figure,
+                               plain_figure)
 from components.kpi import fmt_pct
 
 MODEL_COLOURS = {"catboost": "#2b8a8a", "logistic_regression": "#7048e8",
@@ -19,6 +20,7 @@ MODEL_COLOURS = {"catboost": "#2b8a8a", "logistic_regression": "#7048e8",
 MODEL_NAMES = {"catboost": "CatBoost (served)", "logistic_regression": "Logistic regression",
                "random_forest": "Random forest", "mlp": "Neural network (MLP)"}
 GRID = "#f1f3f5"
+BEHAVIOUR = "#7048e8"   # behaviour features (from event tables) in the importance chart
 LEGEND = {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}}
 # (key, label, kind): "score" is shown as 0.000, "rate" in % (its spread in points).
 METRICS = (("roc_auc", "ROC-AUC", "score"), ("pr_auc", "PR-AUC", "score"),
@@ -175,15 +177,27 @@ def cost_chart(cost: dict, threshold: float, height: int = 320) -> go.Figure:
 
 # ----- SHAP ----------------------------------------------------------------------------------
 def importance_chart(items: list[dict], top: int = 15, height: int = 400) -> go.Figure:
+    """Mean |SHAP| per feature; behaviour features (an item with a `table`) in their own
+    colour, named with their table in the hover and keyed in the title."""
     items = items[:top][::-1]
+    title = "Feature importance: mean |SHAP| in percentage points"
+    behaviour = any(i.get("table") for i in items)
+    if behaviour:
+        title += "<br><sup>" + colour_key((BELOW, "customer attributes"),
+                                          (BEHAVIOUR, "behaviour over time")) + "</sup>"
     bar = dict(type="bar", orientation="h", y=[i["label"] for i in items],
-               x=[i["value"] for i in items], marker={"color": BELOW},
+               x=[i["value"] for i in items],
+               marker={"color": [BEHAVIOUR if i.get("table") else BELOW for i in items]},
+               customdata=[f" (behaviour, from {i['table']})" if i.get("table") else ""
+                           for i in items],
                text=[f"{i['value']:.1f}" for i in items], textposition="outside",
-               cliponaxis=False, hovertemplate="%{y}: %{x:.2f} pts on average<extra></extra>")
+               cliponaxis=False,
+               hovertemplate="%{y}%{customdata}: %{x:.2f} pts on average<extra></extra>")
     return plain_figure([bar], base_layout(
-        "Feature importance: mean |SHAP| in percentage points", height,
-        xaxis=_axis("Average size of the feature's push on the churn probability (pts)"),
-        yaxis={"automargin": True}, margin={"l": 8, "r": 40, "t": 44, "b": 40}))
+        title, height,
+        xaxis=_axis("Average push on the churn probability (pts)"),
+        yaxis={"automargin": True},
+        margin={"l": 8, "r": 40, "t": 64 if behaviour else 44, "b": 40}))
 
 
 def beeswarm_chart(data: dict, height: int = 400) -> go.Figure:

@@ -37,6 +37,24 @@ def metrics_table(models: dict, cv: dict) -> list:
             html.Div(note, className="small text-muted")]
 
 
+def calibration_note(rel: dict, cv: dict) -> str:
+    """What calibration did to the served scores, and the two baselines, in words."""
+    best, method = rel["methods"][rel["method"]], rel["method"].capitalize()
+    before = (f"ECE {100 * rel['before']['ece']:.1f} pts, Brier {rel['before']['brier']:.4f}")
+    if rel["applied"]:
+        text = (f"CatBoost's raw scores are off ({before}); {method} calibration, fitted "
+                f"and tested out-of-fold, brings them to ECE {100 * best['ece']:.1f} pts and "
+                f"Brier {best['brier']:.4f}, so the served scores are calibrated this way.")
+    else:
+        text = (f"CatBoost's scores are well calibrated ({before}); {method} "
+                f"calibration would give ECE {100 * best['ece']:.1f} pts and Brier "
+                f"{best['brier']:.4f}, so the served scores are left as they are.")
+    text += (f" The model's average out-of-fold score is {fmt_pct(cv['mean_score'])}; the "
+             f"observed churn rate of the same customers {fmt_pct(cv['observed_rate'])}. ECE "
+             "(expected calibration error) is in percentage points of probability.")
+    return text
+
+
 def decile_table(rows: list[dict]) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th(h, className="text-end") for h in (
         "Decile", "Churn risk from", "Customers", "Churn rate", "Lift", "Recall (cum.)",
@@ -256,5 +274,5 @@ def tier_change_text(entry: dict) -> str:
             f"are High. Recorded at {entry['at'].replace('T', ' ').replace('Z', ' UTC')}.")
 
 
-__all__ = ["backtest_panel", "confusion_panel", "decile_table", "drift_panel", "leakage_alert",
+__all__ = ["backtest_panel", "calibration_note", "confusion_panel", "decile_table", "drift_panel", "leakage_alert",
            "metrics_table", "quality_list", "tier_change_text", "tier_preview", "tier_status"]

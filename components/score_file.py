@@ -125,6 +125,10 @@ def result_view(summary: dict) -> html.Div:
               else f"in {seconds:,.1f} s")
     flagged = summary.get("flagged", 0)
     lines = report_lines(summary["report"])
+    if summary.get("no_behaviour"):
+        lines.append(f"{_plural(summary['no_behaviour'], 'behaviour feature')} not in the "
+                     "file (they come from history): scored with a typical active "
+                     "customer's behaviour (the median of each).")
     return html.Div([
         html.Div([html.Span(f"{_plural(rows, 'customer')} scored", id=ROWS_TEXT,
                             className="fw-semibold"),

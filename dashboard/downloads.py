@@ -1,7 +1,9 @@
-"""File downloads served by Flask: the at-risk list as CSV or Excel, streamed from disk.
+"""File downloads served by Flask: the at-risk list and the Behaviour page's early-warning
+list as CSV or Excel, streamed from disk.
 
-The browser follows a plain link (`/export/csv?state=...`), so a million-row file never
-passes through a Dash callback or the browser's memory as base64.
+The browser follows a plain link (`/export/csv?state=...`,
+`/export/early-warning/csv?state=...`), so a million-row file never passes through a Dash
+callback or the browser's memory as base64.
 
 The file is written to a fresh `churnlens-export-*` folder in the temp directory, opened,
 and the folder is deleted before the answer is sent: the open handle streams the data, and
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import flask
+import pandas as pd
 
 from dashboard.errors import clip
 from dashboard.services import Services
@@ -29,27 +32,42 @@ MIME = {"csv": "text/csv",
 FOLDER_PREFIX = "churnlens-export-"
 STALE_SECONDS = 3600
 MAX_STATE_CHARS = 16_384
+EXCEL_MAX_ROWS = 1_048_576 - 2  # the sheet limit, less the note and header rows
 
 
 def register_downloads(server: flask.Flask, services: Services) -> None:
-    """Add the /export/<fmt> route to the app's Flask server (and delete stale folders)."""
+    """Add the /export/<fmt> and /export/early-warning/<fmt> routes to the app's Flask
+    server (and delete stale folders)."""
     clean_stale_exports()
 
     @server.route("/export/<fmt>")
     def export(fmt: str):
-        if fmt not in MIME:
-            return _text("Unknown export format; use csv or xlsx.", 404)
-        if services.analysis is None:
-            return _text("No data is loaded, so there is nothing to export.", 409)
-        raw = flask.request.args.get("state") or "{}"
-        if len(raw) > MAX_STATE_CHARS:
-            return _text(f"Could not export: the state is longer than {MAX_STATE_CHARS:,} "
-                         "characters.", 414)
-        try:
-            state = services.customers.check_export_state(_decode(raw))
-        except ExportRequestError as exc:
-            return _text(f"Could not export: {exc}", 400)
-        return _send(services, state, fmt)
+        state = _request_state(services, fmt, services.customers.check_export_state)
+        return state if isinstance(state, flask.Response) else _send(services, state, fmt)
+
+    @server.route("/export/early-warning/<fmt>")
+    def export_early_warning(fmt: str):
+        state = _request_state(services, fmt, lambda s: services.behaviour.check_state(s))
+        if isinstance(state, flask.Response):
+            return state
+        return _stream(lambda folder: _write_early_warning(services, state, fmt, folder),
+                       fmt, "early-warning")
+
+
+def _request_state(services: Services, fmt: str, check):
+    """The checked state of an export request, or the error answer to send instead."""
+    if fmt not in MIME:
+        return _text("Unknown export format; use csv or xlsx.", 404)
+    if services.analysis is None:
+        return _text("No data is loaded, so there is nothing to export.", 409)
+    raw = flask.request.args.get("state") or "{}"
+    if len(raw) > MAX_STATE_CHARS:
+        return _text(f"Could not export: the state is longer than {MAX_STATE_CHARS:,} "
+                     "characters.", 414)
+    try:
+        return check(_decode(raw))
+    except ExportRequestError as exc:
+        return _text(f"Could not export: {exc}", 400)
 
 
 def _decode(raw: str):
@@ -63,11 +81,51 @@ def _decode(raw: str):
 
 
 def _send(services: Services, state: dict, fmt: str) -> flask.Response:
+    kind = "campaign" if state["campaign"] is not None else "at-risk"
+    return _stream(lambda folder: services.customers.export_file(
+        state["filters"], state["filterModel"], state["sortModel"], fmt, folder,
+        campaign=state["campaign"])[0], fmt, kind)
+
+
+def _write_early_warning(services: Services, state: dict, fmt: str, folder: str) -> str:
+    """The early-warning list (every match, formula-safe chunks from the service) as a file
+    in `folder`: a note line (rules and filters), the header, the rows."""
+    note, header, chunks, n = services.behaviour.export_rows(state)
+    path = f"{folder}/churnlens-early-warning.{fmt}"
+    if fmt == "csv":
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            pd.DataFrame([[note]]).to_csv(handle, index=False, header=False)
+            pd.DataFrame(columns=header).to_csv(handle, index=False)
+            for chunk in chunks:
+                chunk.to_csv(handle, index=False, header=False)
+        return path
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if n > EXCEL_MAX_ROWS:
+        raise ValueError(f"{n:,} rows do not fit in an Excel sheet ({EXCEL_MAX_ROWS:,} at "
+                         "most); export CSV instead")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Early warning")
+    sheet.freeze_panes = "B3"
+    # Characters an XML sheet cannot hold (control characters in an id) become U+FFFD;
+    # blank cells stay blank (NaN would show as an error).
+    clean = (lambda v: ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else
+             None if isinstance(v, float) and v != v else v)
+    sheet.append([clean(note)])
+    sheet.append(header)
+    for chunk in chunks:
+        for record in chunk.itertuples(index=False, name=None):
+            sheet.append([clean(v) for v in record])
+    book.save(path)
+    return path
+
+
+def _stream(write, fmt: str, kind: str) -> flask.Response:
+    """Send the file `write(folder)` makes in a fresh temporary folder as an attachment."""
     folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
     try:
-        path, _ = services.customers.export_file(state["filters"], state["filterModel"],
-                                                 state["sortModel"], fmt, folder,
-                                                 campaign=state["campaign"])
+        path = write(folder)
         handle = open(path, "rb")
     except ValueError as exc:  # e.g. more rows than an Excel sheet holds
         return _text(f"Could not export: {clip(str(exc))}", 400)
@@ -75,7 +133,6 @@ def _send(services: Services, state: dict, fmt: str) -> flask.Response:
         shutil.rmtree(folder, ignore_errors=True)  # POSIX: the open handle keeps the data
     size = os.fstat(handle.fileno()).st_size
     stamp = time.strftime("%Y%m%d-%H%M")
-    kind = "campaign" if state["campaign"] is not None else "at-risk"
     response = flask.send_file(handle, mimetype=MIME[fmt], as_attachment=True,
                                download_name=f"churnlens-{kind}-{stamp}.{fmt}",
                                conditional=False, etag=False)

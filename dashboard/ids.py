@@ -19,9 +19,9 @@ FILTER_EVERYONE_WRAP = "app-filter-everyone-div"
 # Filter key of the lists (Customers grid, exports): include customers who already left.
 EVERYONE = "everyone"
 # Pages the global filters change (the bar is hidden elsewhere); the lists' switch shows on
-# the Customers page only.
-FILTERED_PAGES = ("/", "/segments", "/customers", "/what-if", "/campaign")
-LIST_PAGES = ("/customers",)
+# the pages with a list made for action (Customers, Behaviour's early-warning list).
+FILTERED_PAGES = ("/", "/segments", "/customers", "/behaviour", "/what-if", "/campaign")
+LIST_PAGES = ("/customers", "/behaviour")
 
 # Filter keys (in the URL and the store). A driver filter is keyed by its source column's
 # name; these keys are reserved, so a driver column of the same name gets no filter.

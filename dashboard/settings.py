@@ -34,6 +34,7 @@ class Settings:
     data_path: str | None = None
     config_path: str | None = None    # the dataset config (default: inferred from the file)
     demo_size: int = 7043
+    demo_events: bool = True          # the demo data with usage, tickets, e-mails, plans
     seed: int = 0
     as_of: str | None = None
     cache_dir: str | None = DEFAULT_CACHE_DIR
@@ -60,15 +61,19 @@ class Settings:
         parser = argparse.ArgumentParser(prog="python app.py",
                                          description="Start the ChurnLens dashboard.")
         parser.add_argument("--data", metavar="PATH",
-                            help="a churn file (CSV, Excel, Parquet) or an Interconnect folder "
-                                 "(default: demo data)")
+                            help="a churn file (CSV, Excel, Parquet) or a folder of linked "
+                                 "tables (default: demo data with behaviour)")
         parser.add_argument("--config", metavar="FILE.toml",
                             help="dataset config: which column is what (default: inferred; "
                                  "python -m analytics inspect --data FILE writes one)")
         parser.add_argument("--demo-size", type=int, default=7043, metavar="N",
                             help="customers of demo data when no --data (default 7043)")
+        parser.add_argument("--no-demo-events", action="store_true",
+                            help="demo data without its event tables (usage, tickets, "
+                                 "e-mails, plan changes): the plain Telco-like demo")
         parser.add_argument("--as-of", metavar="YYYY-MM-DD",
-                            help="feature date for dated data (default: first churn month)")
+                            help="feature date for dated data (default: first churn month, "
+                                 "or the last date less the outcome window for churn events)")
         parser.add_argument("--cache-dir", metavar="DIR",
                             default=os.environ.get("CHURNLENS_CACHE_DIR", DEFAULT_CACHE_DIR),
                             help="cache directory (default .cache or $CHURNLENS_CACHE_DIR)")
@@ -106,7 +111,8 @@ class Settings:
             parser.error("tier thresholds must satisfy 0 <= --tier-medium < --tier-high <= 1")
         if args.debug and not is_loopback(args.host):
             parser.error(DEBUG_HOST_ERROR.format(host=args.host))  # exit status 2
-        return cls(data_path=args.data, config_path=args.config, demo_size=args.demo_size, as_of=args.as_of,
+        return cls(data_path=args.data, config_path=args.config, demo_size=args.demo_size,
+                   demo_events=not args.no_demo_events, as_of=args.as_of,
                    cache_dir=args.cache_dir, host=args.host, port=args.port, debug=args.debug,
                    tier_high=args.tier_high, tier_medium=args.tier_medium, margin=args.margin,
                    annual_discount=args.annual_discount, horizon_months=args.horizon,

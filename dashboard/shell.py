@@ -14,7 +14,8 @@ from components.feedback import error_banner, warning_banner
 from dashboard import ids
 
 NAV_PAGES = (("Overview", "/", "speedometer2"), ("Segments", "/segments", "diagram-3"),
-             ("Customers", "/customers", "people"), ("What-if", "/what-if", "sliders"),
+             ("Customers", "/customers", "people"), ("Behaviour", "/behaviour", "activity"),
+             ("What-if", "/what-if", "sliders"),
              ("Campaign", "/campaign", "megaphone"), ("Score", "/score", "calculator"),
              ("Model", "/model", "clipboard-data"), ("Data", "/data", "database-check"))
 

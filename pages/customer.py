@@ -10,10 +10,12 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
 from components.charts import moved_chart, waterfall_chart
+from components.customer_panels import offer_card
 from components.feedback import empty_state, section
 from components.kpi import fmt_pct, risk_badge
-from components.whatif import (MODEL_IMPLIED, assumption_inputs, catalogue_table,
-                               customer_result, frozen_note, money, scenario_inputs)
+from components.timeline import behaviour_reasons, timeline_chart
+from components.whatif import (MODEL_IMPLIED, assumption_inputs, customer_result, frozen_note,
+                               money, scenario_inputs)
 from dashboard import ids
 from dashboard.services import customer as service
 from dashboard.services import offers as offers_service
@@ -33,6 +35,9 @@ WHATIF_MOVED_GRAPH = "customer-whatif-moved-graph"
 TRY_OFFER_BUTTON = "customer-try-offer-button"
 WHATIF_INPUTS_DIV = "customer-whatif-inputs-div"
 WHATIF_SECTION_DIV = "customer-whatif-section-div"
+TIMELINE_GRAPH = "customer-timeline-graph"
+TIMELINE_NOTE = "customer-timeline-note"
+BEHAVIOUR_REASONS = "customer-behaviour-reasons-div"
 HIDDEN = {"display": "none"}
 
 
@@ -119,56 +124,6 @@ def go_to_customer(customer_id):
     return f"/customer/{customer_id}" if customer_id else no_update
 
 
-def _unavailable(d: dict) -> list:
-    """The catalogue's offers this data cannot take, greyed out with the reason."""
-    offers = d.get("catalogue") or []
-    if not offers:
-        return []
-    return [html.Details([html.Summary(f"{len(offers)} offer{'s' * (len(offers) != 1)} in the "
-                                       "catalogue cannot work on this data",
-                                       className="small text-muted"),
-                          catalogue_table(offers)], className="mt-2",
-                         id="customer-unavailable-offers")]
-
-
-def _offer_card(d: dict) -> html.Div:
-    """The recommended offer, its model-implied effect and the promo code."""
-    offer = d.get("offer")
-    currency = d.get("currency", "$")
-    if offer is None:
-        return html.Div("No offer catalogue is loaded, so no offer is recommended.",
-                        className="text-muted small")
-    if not d["active"]:
-        return html.Div("This customer has already left: no offer.", className="text-muted")
-    if offer["id"] == "none":
-        why = offer.get("reason") or ("No offer in the catalogue is expected to pay for this "
-                                      "customer: the risk it removes is worth less than its "
-                                      "cost and the contact.")
-        return html.Div([html.Div("No offer", className="fs-5 fw-semibold",
-                                  id="customer-offer-name-text"),
-                         html.Div(why, className="small text-muted",
-                                  id="customer-offer-reason-text"), *_unavailable(d)])
-    code = offer["promo_code"]
-    return html.Div([
-        html.Div(offer["name"], className="fs-5 fw-semibold", id="customer-offer-name-text"),
-        html.Div(offer["description"], className="small text-muted mb-2"),
-        dbc.Row([
-            dbc.Col([html.Div("Churn risk with the offer", className="kpi-title"),
-                     html.Div(f"{fmt_pct(d['churn_probability'])} → {fmt_pct(offer['p1'])}",
-                              className="fw-semibold")], xs=6),
-            dbc.Col([html.Div("Expected profit", className="kpi-title"),
-                     html.Div(money(offer["profit"], currency, 2), className="fw-semibold "
-                              "text-success")], xs=6),
-        ], className="mb-2"),
-        html.Div([html.Span("Promo code ", className="kpi-title me-1"),
-                  html.Code(code, id="customer-promo-code-text")]) if code else None,
-        html.Div(f"Assumes {fmt_pct(offer['acceptance'])} accept; cost "
-                 f"{money(offer['cost'], currency, 2)} per accepter. Model-implied.",
-                 className="small text-muted mt-1"),
-        *_unavailable(d),
-    ])
-
-
 def _detail(d: dict) -> list:
     tier = d["risk_tier"]
     currency = d.get("currency", "$")
@@ -202,29 +157,50 @@ def _detail(d: dict) -> list:
     reasons = [r for r in (d["reason_1"], d["reason_2"], d["reason_3"]) if r]
     why = html.Ul([html.Li(r) for r in reasons], className="mb-1") if reasons else \
         html.Div("Nothing in this profile raises the risk above the average customer's.")
-    profile = html.Table(html.Tbody([html.Tr([html.Td(k, className="text-muted"), html.Td(v)])
-                                     for k, v in d["profile"]]),
-                         className="small profile-table")
+    profile = section("Profile", html.Table(html.Tbody([
+        html.Tr([html.Td(k, className="text-muted"), html.Td(v)]) for k, v in d["profile"]]),
+        className="small profile-table"))
     w = d["waterfall"]
-    waterfall = dcc.Graph(id="customer-waterfall-graph", config={"displayModeBar": False},
-                          figure=waterfall_chart(w["base"], w["items"], w["prediction"]))
-    return [head, dbc.Row([
-        dbc.Col([section("Why this score", [
-            waterfall, html.Div(
-                f"CatBoost SHAP contributions in percentage points: they add up from the "
-                f"model's average score ({w['base']:.1f}%, where the model starts before it "
-                f"looks at this customer) to this customer's score. The observed churn rate "
-                f"in the data is a different number: {fmt_pct(d['observed_churn_rate'])}. "
-                + ("This customer was in the training data, so their score comes from the "
-                   "cross-validation model that never saw them (out-of-fold). "
-                   if d["out_of_fold"] else "This customer was not in the training data; "
-                   "the final model scores them. ")
-                + "Contributions are associations the model learned, not measured causes.",
-                className="small text-muted", id="customer-waterfall-note")]),
-                 section("What raises the risk most", why)], lg=7),
-        dbc.Col([section("Recommended offer", _offer_card(d), "model-implied"),
-                 section("Profile", profile)], lg=5),
-    ], className="g-3")]
+    waterfall = section("Why this score", [
+        dcc.Graph(id="customer-waterfall-graph", config={"displayModeBar": False},
+                  figure=waterfall_chart(w["base"], w["items"], w["prediction"])),
+        html.Div(
+            f"CatBoost SHAP contributions in percentage points: they add up from the "
+            f"model's average score ({w['base']:.1f}%, where the model starts before it "
+            f"looks at this customer) to this customer's score. The observed churn rate "
+            f"in the data is a different number: {fmt_pct(d['observed_churn_rate'])}. "
+            + ("This customer was in the training data, so their score comes from the "
+               "cross-validation model that never saw them (out-of-fold). "
+               if d["out_of_fold"] else "This customer was not in the training data; "
+               "the final model scores them. ")
+            + "Contributions are associations the model learned, not measured causes.",
+            className="small text-muted", id="customer-waterfall-note")])
+    raises = section("What raises the risk most", why)
+    offer = section("Recommended offer", offer_card(d), "model-implied")
+    if d.get("timeline") is None:       # no event tables: the page as before
+        return [head, dbc.Row([dbc.Col([waterfall, raises], lg=7),
+                               dbc.Col([offer, profile], lg=5)], className="g-3")]
+    return [head,
+            dbc.Row([dbc.Col(waterfall, lg=6), dbc.Col(_timeline(d), lg=6)], className="g-3"),
+            dbc.Row([dbc.Col([raises, offer], lg=7), dbc.Col(profile, lg=5)], className="g-3")]
+
+
+def _timeline(d: dict) -> dbc.Card:
+    """Usage, tickets, e-mails and plan changes over the last year, the as-of and scored-at
+    dates, and the behaviour features among the reasons."""
+    t = d["timeline"]
+    when = (f"this customer is scored on their activity before {t['now']}" if d["active"]
+            else f"this customer has left, so their features are those of {t['as_of']}")
+    note = (f"The model learned from activity dated before {t['as_of']} (the as-of date) "
+            f"and who left after it; {when}. Tickets are coloured by the sentiment of what "
+            "the customer wrote.") if t["events"] else (
+        f"Nothing dated between {t['start']} and {t['now']} in the event tables; having no "
+        "activity at all is something the model reads too (see the reasons).")
+    return section("Activity over time", [
+        dcc.Graph(id=TIMELINE_GRAPH, config={"displayModeBar": False},
+                  figure=timeline_chart(t)),
+        html.Div(note, className="small text-muted", id=TIMELINE_NOTE),
+        behaviour_reasons(t["reasons"], BEHAVIOUR_REASONS)], "the last 12 months")
 
 
 @callback(Output(WHATIF_PRESET_DROPDOWN, "value"), Input(TRY_OFFER_BUTTON, "n_clicks"),

@@ -6,6 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
+from components.behaviour_check import linked_tables
 from components.feedback import empty_state, section
 from components.kpi import fmt_int, fmt_pct
 from components.load_panel import (datasets_table, drop_zone, preview_summary, roles_form,
@@ -18,6 +19,7 @@ dash.register_page(__name__, path="/data", name="Data", title="ChurnLens · Data
 
 CONTENT_DIV = "data-content-div"
 LOAD_STORE = "data-load-store"
+LINKED_DIV = "data-linked-tables-div"
 
 
 def layout(**_query) -> html.Div:
@@ -145,9 +147,12 @@ def fill_data_page(_tick):
     if result is None:
         return empty_state("No data loaded", "See the error above: load a file above, or "
                            "fix the file and restart.")
+    linked = result.get("linked")
     return [
         dbc.Row([dbc.Col(_source_card(result), lg=5), dbc.Col(_quality_card(result), lg=7)],
                 className="g-3"),
+        section("Linked tables", linked_tables(linked, LINKED_DIV),
+                "behaviour over time, as features at the as-of date") if linked else None,
         section("Model quality", html.Div([
             f"CatBoost out-of-fold ROC-AUC {result['models']['catboost']['roc_auc']:.3f} "
             f"({result['cross_validation']['folds']}-fold stratified CV). ",

@@ -14,15 +14,16 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
+from components.behaviour_check import behaviour_check
 from components.charts import empty_figure, rate_chart
 from components.feedback import empty_state, section
 from components.kpi import fmt_pct
 from components.model_charts import (beeswarm_chart, cost_chart, decile_pr_chart,
                                      dependence_chart, fmt_cut, gains_lift_chart,
                                      importance_chart, pr_chart, reliability_chart, roc_chart)
-from components.model_panels import (backtest_panel, confusion_panel, decile_table,
-                                     drift_panel, leakage_alert, metrics_table, quality_list,
-                                     tier_change_text, tier_preview, tier_status)
+from components.model_panels import (backtest_panel, calibration_note, confusion_panel,
+                                     decile_table, drift_panel, leakage_alert, metrics_table,
+                                     quality_list, tier_change_text, tier_preview, tier_status)
 from dashboard.services import model as service
 from dashboard.services import tiers as tier_service
 
@@ -57,6 +58,7 @@ PENDING_STORE = "model-tier-pending-store"     # the previewed cut-offs, as shar
 TIER_ALERT_DIV = "model-tier-alert-div"
 UNDO_BUTTON = "model-tier-undo-button"
 TIER_STATUS_DIV = "model-tier-status-div"
+BEHAVIOUR_DIV = "model-behaviour-check-div"
 CONFIG = {"displayModeBar": False}
 # Tabs built when first opened (the first one with the page): tab_id -> the Div that holds
 # them, in the callback's output order.
@@ -89,6 +91,7 @@ def layout(**_query) -> html.Div:
                                     *backtest_panel(view["backtest"],
                                                     view["models"]["catboost"]["metrics"])],
                 "out-of-fold, same folds"),
+        _behaviour_section(svc.behaviour_check()),
         dbc.Card(dbc.CardBody(tabs), className="mb-3 section-card"),
         section("Threshold and risk tiers", _threshold_panel(svc, view),
                 "confusion matrix out-of-fold; cost per customer"),
@@ -283,19 +286,8 @@ def _curves(svc):
 def _calibration(svc):
     view = svc.view()
     rel, cv = view["calibration"], view["cv"]
-    best, method = rel["methods"][rel["method"]], rel["method"].capitalize()
-    before = (f"ECE {100 * rel['before']['ece']:.1f} pts, Brier {rel['before']['brier']:.4f}")
-    if rel["applied"]:
-        text = (f"CatBoost's raw scores are off ({before}); {method} calibration, fitted "
-                f"and tested out-of-fold, brings them to ECE {100 * best['ece']:.1f} pts and "
-                f"Brier {best['brier']:.4f}, so the served scores are calibrated this way.")
-    else:
-        text = (f"CatBoost's scores are well calibrated ({before}); {method} "
-                f"calibration would give ECE {100 * best['ece']:.1f} pts and Brier "
-                f"{best['brier']:.4f}, so the served scores are left as they are.")
-    text += (f" The model's average out-of-fold score is {fmt_pct(cv['mean_score'])}; the "
-             f"observed churn rate of the same customers {fmt_pct(cv['observed_rate'])}. ECE "
-             "(expected calibration error) is in percentage points of probability.")
+    best = rel["methods"][rel["method"]]
+    text = calibration_note(rel, cv)
     return _row(([_graph("model-calibration-graph",
                          reliability_chart(rel["before"], best, rel["method"])),
                   html.Div(text, className="small text-muted", id="model-calibration-text")], 6),
@@ -376,6 +368,15 @@ def _threshold_panel(svc, view) -> dbc.Row:
                      className="border-top pt-2 mt-2"),
         ], lg=7),
     ], className="g-4")
+
+
+def _behaviour_section(check: dict | None):
+    """Does behaviour add anything? (None for data without event tables.)"""
+    if check is None:
+        return None
+    tables = ", ".join(check["tables"]) or "no table"
+    return section("Behaviour check", behaviour_check(check["lift"], BEHAVIOUR_DIV),
+                   f"the same model with and without the features from {tables}, out-of-fold")
 
 
 def _tier_status(tiers) -> list:

@@ -33,6 +33,7 @@ FILE_DOWNLOAD_BUTTON = "score-file-download-button"
 FILE_DOWNLOAD = "score-file-download"
 FILE_DOWNLOAD_TEXT = "score-file-download-text"
 FILE_DOWNLOAD_DIV = "score-file-download-div"
+BEHAVIOUR_NOTE = "score-behaviour-note-text"
 HIDDEN, SHOWN = "d-none", "mt-3"
 
 
@@ -68,8 +69,9 @@ def layout(**_query) -> html.Div:
                            "A whole file of new customers can be scored below.",
                            className="text-muted small")], className="mb-3"),
         dbc.Row([
-            dbc.Col(section("Customer", dbc.Row([_field(item) for item in spec],
-                                                className="g-2"),
+            dbc.Col(section("Customer", [dbc.Row([_field(item) for item in spec],
+                                                 className="g-2"),
+                                         _behaviour_note(svc.behaviour_note())],
                             "starts at the most common value and the median"), lg=7),
             dbc.Col(section("Score", dcc.Loading(html.Div(id=RESULT_DIV), type="dot",
                                                  delay_show=200)), lg=5),
@@ -160,6 +162,19 @@ def download_scored_file(_clicks, scored):
     if "error" in result:
         return no_update, result["error"]
     return dict(content=result["content"], filename=result["filename"], type="text/csv"), ""
+
+
+def _behaviour_note(note: dict | None):
+    """Behaviour features come from history, not from the form: said, not asked."""
+    if note is None:
+        return None
+    n = note["n"]
+    return html.Div([html.I(className="bi bi-clock-history me-1"),
+                     f"Behaviour features ({n}, from {', '.join(note['tables'])}) come from "
+                     "history, not from this form: a new customer is scored with a typical "
+                     "active customer's behaviour (the median of each). /api/score takes them "
+                     "when you have them."],
+                    className="small text-muted mt-2", id=BEHAVIOUR_NOTE)
 
 
 def _file_card(svc, spec: list[dict]) -> dbc.Card:

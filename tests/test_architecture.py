@@ -71,7 +71,8 @@ def test_only_services_imports_analytics_in_the_dashboard():
 PAGE_SERVICES = {"overview": {"overview"}, "segments": {"segments"},
                  "customers": {"customers"}, "customer": {"customer", "offers"},
                  "whatif": {"offers"}, "campaign": {"offers"}, "score": {"score"},
-                 "model": {"model", "tiers"}, "data": {"data", "datasets"}}
+                 "model": {"model", "tiers"}, "data": {"data", "datasets"},
+                 "behaviour": {"behaviour"}}
 
 
 def test_a_page_imports_only_its_own_service():

@@ -41,6 +41,9 @@ class Behaviour:
     warnings: list[str] = field(default_factory=list)
     lift: dict | None = None          # analytics.lift.behaviour_lift, set after training
     timings: dict = field(default_factory=dict)   # seconds per stage of the build
+    # A typical active customer's value of each feature (the median at the scored date):
+    # what a new customer without history is scored with (analytics/scoring.py).
+    typical: dict = field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:
@@ -121,7 +124,10 @@ def build_linked(raw: pd.DataFrame, config: DatasetConfig, source: str,
                 f"the churn label has no date: behaviour up to {as_of.date()} is used; make "
                 "sure churn was recorded after it, or set [roles] as_of")
     as_of = pd.Timestamp(table.as_of)
-    now = max(now, pd.Timestamp(table.extraction_date) if table.extraction_date else now)
+    if table.extraction_date:
+        # Behaviour at the date the other features of the customers are taken (a usage week
+        # ending after it is not complete then).
+        now = pd.Timestamp(table.extraction_date)
     warning = links.history_warning(linked, as_of)
     if warning:
         linked.warnings.append(warning)
@@ -203,7 +209,10 @@ def attach_behaviour(table: CustomerTable, linked: links.Linked, ids: pd.Series,
                                f"({churners:,} churners) to train on at the as-of date "
                                f"{as_of.date()}: the metrics are shaky")
         table.quality.notes.append("warning: " + linked.warnings[-1])
-    table.behaviour = Behaviour(tables=linked.tables, meta=meta,
+    active = table.customers["active"].to_numpy(dtype=bool)
+    typical = {f: float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+               for f in meta for v in [table.customers.loc[active, f].to_numpy(dtype=float)]}
+    table.behaviour = Behaviour(tables=linked.tables, meta=meta, typical=typical,
                                 ids=ids.astype(str).to_numpy(), as_of=str(as_of.date()),
                                 now=str(now.date()), horizon_days=horizon,
                                 notes=linked.notes + notes, warnings=linked.warnings)

@@ -15,12 +15,10 @@ import math
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-
 from urllib.parse import quote
 
 import flask
 import numpy as np
-
 
 from analytics.dataset import ACQUISITION, ID, MONTHLY, TENURE
 from analytics.drivers import driver_columns, driver_groups
@@ -50,8 +48,8 @@ class Services:
     (`overview`, `segments`, `customers`, `customer`, `offers`, `score`, `model`, `data`)."""
 
     def __init__(self, settings: Settings) -> None:
-        from dashboard.services import (customer, customers, data, datasets, model, offers,
-                                        overview, score, segments, tiers)
+        from dashboard.services import (behaviour, customer, customers, data, datasets, model,
+                                        offers, overview, score, segments, tiers)
         self.settings = settings
         self.analysis = None
         self.source: DataSource | None = None
@@ -71,6 +69,9 @@ class Services:
         self.data = data.DataService(self)
         self.tiers = tiers.TierService(self)
         self.datasets = datasets.DatasetsService(self)
+        from dashboard.services import timeline
+        self.timeline = timeline.TimelineService(self)
+        self.behaviour = behaviour.BehaviourService(self)
 
     def analysis_settings(self) -> AnalysisSettings:
         s = self.settings
@@ -82,7 +83,8 @@ class Services:
         """Load from the cache or train; a data error is kept and shown in the page."""
         source = DataSource(path=self.settings.data_path, demo_size=self.settings.demo_size,
                             seed=self.settings.seed, as_of=self.settings.as_of,
-                            config=self.settings.config_path)
+                            config=self.settings.config_path,
+                            demo_events=self.settings.demo_events)
         try:
             if self.settings.demo_size < 1:
                 raise ChurnLensError("--demo-size must be at least 1")
@@ -213,7 +215,8 @@ class Services:
         """A driver column as people read it: the config's label, else the name humanised."""
         config = getattr(self.analysis, "config", None)
         action = config.actionable_for(column) if config is not None else None
-        return action.label if action is not None and action.label else feature_label(column)
+        return action.label if action is not None and action.label else feature_label(
+            column, self.analysis.feature_meta() if self.analysis is not None else None)
 
     def driver_codes(self, column: str) -> np.ndarray:
         """Each customer's group of a driver column (bands of a numeric one) as codes,

@@ -1,4 +1,5 @@
-"""The Customer page's queries: one customer's profile, risk, reasons and recommended offer."""
+"""The Customer page's queries: one customer's profile, risk, reasons and recommended offer,
+and their activity over time (from the timeline service, dashboard/services/timeline.py)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,10 @@ class CustomerService(core.PageService):
         listed = customer_list(c.analysis, np.array([row])).iloc[0].to_dict()
         record = c.analysis.customers.iloc[row]
         proba = c.array(PROBABILITY)
-        profile = [(feature_label(f), str(record[f]) if not isinstance(record[f], float)
+        meta = c.analysis.feature_meta()
+        profile = [(feature_label(f, meta), str(record[f]) if not isinstance(record[f], float)
                     else f"{record[f]:,.2f}".rstrip("0").rstrip("."))
-                   for f in c.analysis.features]
+                   for f in c.analysis.features if f not in meta]
         # Unrounded, so the header and the what-if show the same percentage.
         listed["churn_probability"] = float(proba[row])
         return {**{k: (v if not isinstance(v, float) else num(v)) for k, v in listed.items()},
@@ -50,7 +52,8 @@ class CustomerService(core.PageService):
                 "observed_churn_rate": num(c.analysis.customers[CHURN].mean()),
                 "profile": profile, "waterfall": self.waterfall(row),
                 "offer": self.offer_of(row), "currency": config_of(c.analysis).currency,
-                "money_reason": None if has_revenue(c.analysis) else MONEY_REASON}
+                "money_reason": None if has_revenue(c.analysis) else MONEY_REASON,
+                "timeline": c.timeline.of_row(row)}
 
     def offer_of(self, row: int) -> dict | None:
         """The recommended offer of one customer (None without a catalogue); `reason` says
@@ -82,7 +85,8 @@ class CustomerService(core.PageService):
                                     a.shap_base[row:row + 1])[0].astype(float)
         order = np.argsort(-np.abs(points))
         record = a.customers.iloc[row]
-        items = [{"label": describe_value(a.features[j], record[a.features[j]]),
+        meta = a.feature_meta()
+        items = [{"label": describe_value(a.features[j], record[a.features[j]], meta),
                   "points": float(points[j])} for j in order[:top]]
         rest = order[top:]
         if len(rest):

@@ -232,7 +232,8 @@ class DatasetsService(core.PageService):
             return "unknown dataset; pick one of the list"
         source = DataSource(path=entry["path"], demo_size=entry.get("demo_size", 7043),
                             seed=entry.get("seed", 0), as_of=entry.get("as_of"),
-                            config=entry.get("config"))
+                            config=entry.get("config"),
+                            demo_events=bool(entry.get("demo_events", False)))
         return self.core.switch(source)
 
     def registry(self) -> list[dict]:
@@ -255,7 +256,8 @@ class DatasetsService(core.PageService):
             return
         entry = {"id": self.core.source_id(), "name": self.core.source_name(),
                  "path": source.path, "config": source.config, "demo_size": source.demo_size,
-                 "seed": source.seed, "as_of": source.as_of, "rows": int(len(a.customers)),
+                 "seed": source.seed, "as_of": source.as_of, "demo_events": source.demo_events,
+                 "rows": int(len(a.customers)),
                  "churn_rate": round(float(a.customers["churn"].mean()), 4),
                  "roc_auc": round(float(a.cv.overall["catboost"]["roc_auc"]), 4),
                  "loaded": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

@@ -103,8 +103,11 @@ class ModelService(core.PageService):
         points = self._points_sample()[1]
         mean_abs = np.abs(points).mean(axis=0)
         order = np.argsort(-mean_abs)
-        return [{"feature": a.features[j], "label": feature_label(a.features[j]),
-                 "value": float(mean_abs[j])} for j in order]
+        meta = a.feature_meta()
+        return [{"feature": a.features[j], "label": feature_label(a.features[j], meta),
+                 "value": float(mean_abs[j]),
+                 "table": meta[a.features[j]].table if a.features[j] in meta else None}
+                for j in order]
 
     def _points_sample(self, size: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
         """(rows, SHAP in probability points) for a seeded sample of customers."""
@@ -115,6 +118,17 @@ class ModelService(core.PageService):
                 np.random.default_rng(0).choice(n, size, replace=False))
             self._points = (rows, probability_points(a.shap_values[rows], a.shap_base[rows]))
         return self._points
+
+    def behaviour_check(self) -> dict | None:
+        """The model cross-validated with and without the behaviour features (None for data
+        without event tables): {"lift" (analytics/lift.py's result, or None when it did not
+        run), "tables": the tables the model's behaviour features come from}."""
+        b = getattr(self.core.analysis, "behaviour", None)
+        if b is None:
+            return None
+        used = set(self.core.analysis.features)
+        tables = list(dict.fromkeys(m.table for f, m in b.meta.items() if f in used))
+        return {"lift": dict(b.lift) if b.lift else None, "tables": tables}
 
     def threshold_view(self, threshold: float, missed_cost: float | None = None,
                        false_alarm_cost: float | None = None) -> dict:
@@ -156,7 +170,7 @@ class ModelService(core.PageService):
                 v = series.to_numpy(dtype=float)
                 colour = pd.Series(v).rank(pct=True).to_numpy()
                 text = [f"{x:,.4g}" for x in v]
-            out.append({"feature": feature, "label": feature_label(feature),
+            out.append({"feature": feature, "label": feature_label(feature, self.core.analysis.feature_meta()),
                         "points": points[pick, j].astype(float).round(3).tolist(),
                         "colour": np.nan_to_num(colour, nan=0.5).round(3).tolist(),
                         "text": text})
@@ -170,14 +184,14 @@ class ModelService(core.PageService):
                                                        replace=False))
         frame = a.customers.iloc[rows[pick]]
         j = a.features.index(feature)
-        out = {"feature": feature, "label": feature_label(feature),
+        out = {"feature": feature, "label": feature_label(feature, self.core.analysis.feature_meta()),
                "categorical": feature in a.categorical,
                "x": (frame[feature].astype(str).tolist() if feature in a.categorical
                      else frame[feature].to_numpy(dtype=float).round(3).tolist()),
                "y": points[pick, j].astype(float).round(3).tolist(), "colour": None}
         if colour_by and colour_by in a.features:
             series = frame[colour_by]
-            out["colour_label"] = feature_label(colour_by)
+            out["colour_label"] = feature_label(colour_by, self.core.analysis.feature_meta())
             if colour_by in a.categorical:
                 out["colour"] = series.astype(str).tolist()
                 out["colour_categorical"] = True
@@ -194,7 +208,8 @@ class ModelService(core.PageService):
                              categorical=feature in a.categorical)
 
     def feature_choices(self) -> list[dict]:
-        return [{"label": feature_label(f), "value": f} for f in self.core.analysis.features]
+        meta = self.core.analysis.feature_meta()
+        return [{"label": feature_label(f, meta), "value": f} for f in self.core.analysis.features]
 
     def drift(self) -> dict:
         """PSI of each feature: the refreshed file (--compare) scored by the current model

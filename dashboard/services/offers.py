@@ -78,9 +78,15 @@ class OffersService(core.PageService):
                 current = str(value) if field.kind == "category" else num(value)
                 locked = bool(field.keeps(c[field.feature].iloc[[row]])[0])
             actionable.append(_field_spec(field, current, locked, currency))
+        meta = a.feature_meta()
         frozen = [{"feature": f, "label": feature_label(f),
                    "value": (describe_value(f, c[f].iloc[row]) if row is not None else None)}
-                  for f in frozen_features(a)]
+                  for f in frozen_features(a) if f not in meta]
+        history = [f for f in frozen_features(a) if f in meta]
+        if history:  # behaviour comes from history: one line, not forty numbers
+            tables = ", ".join(dict.fromkeys(meta[f].table for f in history))
+            frozen.append({"feature": "behaviour", "label": "Behaviour", "value":
+                           f"{len(history)} behaviour features from {tables} (history)"})
         catalogue = self.core.catalogue
         money = has_revenue(a)
         return {"actionable": actionable, "frozen": frozen, "currency": currency,

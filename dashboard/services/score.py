@@ -51,7 +51,7 @@ CLI_HINT = ("python -m analytics score --data NEW_FILE --model-of TRAINING_FILE 
 class ScoreService(core.PageService):
     def __init__(self, core_: core.Services) -> None:
         super().__init__(core_)
-        self._spec: list[dict] | None = None
+        self._spec: tuple[object, list[dict]] | None = None   # (analysis, fields)
         self._lock = threading.Lock()          # one file scored at a time per process
         self._model_key: tuple[object, str] | None = None
 
@@ -74,14 +74,18 @@ class ScoreService(core.PageService):
 
     def spec(self) -> list[dict]:
         """The fields of the score form: categories (most common first selected) and numeric
-        ranges with the median as the starting value. Built once: the form's page asks for it
-        on every load."""
-        if self._spec is not None:
-            return self._spec
+        ranges with the median as the starting value. Behaviour features are left out: they
+        are computed from history, not typed (`behaviour_note`). Built once: the form's page
+        asks for it on every load."""
+        if self._spec is not None and self._spec[0] is self.core.analysis:
+            return self._spec[1]
         a = self.core.analysis
         c = a.customers
+        behaviour = a.feature_meta()
         fields = []
         for feature in a.features:
+            if feature in behaviour:
+                continue
             series = c[feature]
             if feature in a.categorical:
                 counts = series.value_counts()
@@ -97,8 +101,18 @@ class ScoreService(core.PageService):
                                "default": num(np.round(np.nanmedian(values), 2)),
                                "integer": bool(np.all(np.mod(values[~np.isnan(values)], 1)
                                                       == 0))})
-        self._spec = fields
+        self._spec = (a, fields)
         return fields
+
+    def behaviour_note(self) -> dict | None:
+        """The model's behaviour features the form leaves out, and their tables: a new
+        customer is scored with a typical active customer's behaviour (None without)."""
+        a = self.core.analysis
+        meta = a.feature_meta() if a is not None else {}
+        used = [f for f in a.features if f in meta] if meta else []
+        if not used:
+            return None
+        return {"n": len(used), "tables": list(dict.fromkeys(meta[f].table for f in used))}
 
     # ----- Score a file ---------------------------------------------------------------
     def score_upload(self, stored) -> dict:
@@ -185,6 +199,7 @@ class ScoreService(core.PageService):
             item["label"] = feature_label(item["column"])
         return {"ok": True, "key": key, "name": name, "rows": n, "seconds": round(seconds, 2),
                 "cached": False, "tiers": tiers, "preview": preview, "report": items,
+                "no_behaviour": len(report.get("no_behaviour") or []),
                 "flagged": int((scored["flags"] != "").sum())}
 
     # ----- the scored files on disk -----------------------------------------------------

@@ -145,20 +145,18 @@ def test_behaviour_lift_is_reported_where_there_is_one_and_not_invented():
     assert without["verdict"].startswith("no measurable lift"), without
 
 
-def test_a_new_file_without_history_is_scored_as_no_activity_yet(analysis):
+def test_a_new_file_without_history_is_scored_with_typical_behaviour(analysis):
     from analytics.demo import generate_demo
-    from analytics.scoring import file_features, no_activity
+    from analytics.scoring import file_features
 
     raw = generate_demo(50, seed=9)
     features, report = file_features(raw, analysis, "new.csv")
     meta = analysis.feature_meta()
     used = [f for f in analysis.features if f in meta]
     assert used and sorted(report["no_behaviour"]) == sorted(used)
+    active = analysis.customers["active"].to_numpy(dtype=bool)
     for f in used:
-        expected = no_activity(meta[f])
-        values = features[f].to_numpy(dtype=float)
-        assert (np.isnan(values).all() if np.isnan(expected) else (values == expected).all())
-    counts = [f for f in used if meta[f].stat == "count"]
-    assert all(no_activity(meta[f]) == 0 for f in counts)
+        expected = np.nanmedian(analysis.customers.loc[active, f].to_numpy(dtype=float))
+        assert features[f].to_numpy(dtype=float) == pytest.approx(np.full(50, expected))
     proba = analysis.model.predict_proba(features)
     assert np.isfinite(proba).all() and len(proba) == 50

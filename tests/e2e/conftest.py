@@ -40,9 +40,11 @@ SERVER_CODE = (
     "import sys\n"
     "from dashboard import create_app\n"
     "from dashboard.settings import Settings\n"
-    "data_path = sys.argv[4] if len(sys.argv) > 4 else None\n"
+    "data_path = (sys.argv[4] or None) if len(sys.argv) > 4 else None\n"
+    "events = len(sys.argv) > 5 and sys.argv[5] == 'events'\n"
     "app = create_app(Settings(demo_size=int(sys.argv[1]), cache_dir=sys.argv[2],\n"
-    "                          data_path=data_path, upload_dir=sys.argv[2] + '-uploads'))\n"
+    "                          data_path=data_path, upload_dir=sys.argv[2] + '-uploads',\n"
+    "                          demo_events=events))\n"
     "app.run(host='127.0.0.1', port=int(sys.argv[3]), debug=False)\n"
 )
 # Customer ids a spreadsheet would run as a formula (or a browser as HTML), written into the
@@ -126,7 +128,8 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-def _serve(tmp_path_factory, name: str = "churnlens-server", data_path: Path | None = None):
+def _serve(tmp_path_factory, name: str = "churnlens-server", data_path: Path | None = None,
+           events: bool = False):
     """`create_app(...).run(...)` in a subprocess on a free port (demo data, or the CSV at
     `data_path`); yields the Server once it answers, kills it at the end."""
     work = tmp_path_factory.mktemp(name)
@@ -135,8 +138,10 @@ def _serve(tmp_path_factory, name: str = "churnlens-server", data_path: Path | N
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     argv = [sys.executable, "-c", SERVER_CODE, str(DEMO_SIZE), str(work / "cache"), str(port)]
-    if data_path is not None:
-        argv.append(str(data_path))
+    if data_path is not None or events:
+        argv.append(str(data_path) if data_path is not None else "")
+    if events:
+        argv.append("events")
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             argv, cwd=str(ROOT), env=env, stdout=log_file, stderr=subprocess.STDOUT,
@@ -163,6 +168,13 @@ def _serve(tmp_path_factory, name: str = "churnlens-server", data_path: Path | N
 def server(browser_binaries, tmp_path_factory) -> Server:
     """`create_app(...).run(...)` in a subprocess on a free port; killed at the end."""
     yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def events_server(browser_binaries, tmp_path_factory) -> Server:
+    """The dashboard on the demo data with behaviour (usage, tickets, e-mails, plan changes
+    and the leavers' feedback), DEMO_SIZE customers."""
+    yield from _serve(tmp_path_factory, name="churnlens-events-server", events=True)
 
 
 @pytest.fixture(scope="session")

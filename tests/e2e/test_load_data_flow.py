@@ -26,7 +26,8 @@ SERVER = (
     "import sys\n"
     "from dashboard import create_app\n"
     "from dashboard.settings import Settings\n"
-    "app = create_app(Settings(demo_size=1200, cache_dir=sys.argv[1], upload_dir=sys.argv[2]))\n"
+    "app = create_app(Settings(demo_size=1200, demo_events=False, cache_dir=sys.argv[1],\n"
+    "                          upload_dir=sys.argv[2]))\n"
     "app.run(host='127.0.0.1', port=int(sys.argv[3]), debug=False)\n"
 )
 

@@ -18,7 +18,8 @@ DEMO_SIZE = 1500
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     cache = tmp_path_factory.mktemp("ui-cache")
-    return create_app(Settings(demo_size=DEMO_SIZE, cache_dir=str(cache)), progress=lambda m: None)
+    return create_app(Settings(demo_size=DEMO_SIZE, demo_events=False, cache_dir=str(cache)),
+                      progress=lambda m: None)
 
 
 @pytest.fixture(scope="session")

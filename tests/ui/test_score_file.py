@@ -38,7 +38,7 @@ def file_app(app, tmp_path_factory):
     source = app.server.config[CONFIG_KEY].settings.cache_dir
     shutil.copytree(source, work / "cache", ignore=shutil.ignore_patterns(
         SETTINGS_FILE + "*", ".settings-*", "jobs", "scored-files"))
-    return create_app(Settings(demo_size=DEMO_SIZE, cache_dir=str(work / "cache"),
+    return create_app(Settings(demo_size=DEMO_SIZE, demo_events=False, cache_dir=str(work / "cache"),
                                upload_dir=str(work / "uploads")), progress=lambda m: None)
 
 

@@ -34,7 +34,7 @@ def test_a_broken_offer_catalogue_is_reported_and_the_app_runs_without_offers(tm
 
     bad = tmp_path / "offers.toml"
     bad.write_text('[settings]\ncontact_cost = 5\n[offers.x]\nname = "X"\nacceptance = 2\n')
-    svc = Services(Settings(demo_size=600, cache_dir=str(tmp_path / "cache"),
+    svc = Services(Settings(demo_size=600, demo_events=False, cache_dir=str(tmp_path / "cache"),
                             offers_path=str(bad))).start(progress=lambda m: None)
     assert svc.analysis is not None and svc.analysis.recommendations is None
     status = svc.status()

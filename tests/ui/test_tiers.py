@@ -36,7 +36,7 @@ def cache(app, tmp_path):
 def start(cache_dir):
     """A fresh app on `cache_dir`, as after a restart; its Services (`.test_app` is the
     app, for a test client)."""
-    app = create_app(Settings(demo_size=DEMO_SIZE, cache_dir=str(cache_dir)),
+    app = create_app(Settings(demo_size=DEMO_SIZE, demo_events=False, cache_dir=str(cache_dir)),
                      progress=lambda m: None)
     svc = app.server.config[CONFIG_KEY]
     svc.test_app = app
