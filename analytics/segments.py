@@ -112,12 +112,20 @@ def _raw_behaviour(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> dict[str
     return out
 
 
+TURN_FEATURE = re.compile(r"_(change_30d|trend|negative_30d|sentiment_change|"
+                          r"sentiment_mean_90d|satisfaction_mean_90d)$")
+
+
 def extra_features(frame: pd.DataFrame, ranked: list[str], exclude=(), n: int = 3,
-                   behaviour=(), n_behaviour: int = 1) -> tuple[str, ...]:
+                   behaviour=(), n_behaviour: int = 0) -> tuple[str, ...]:
     """The top numeric drivers to segment on beside tenure and revenue, for data without the
-    telecom service features (whose segments keep their own features); the top
-    `n_behaviour` behavioural features (usage trend, tickets) for any data that has them."""
-    behaviour = set(behaviour)
+    telecom service features (whose segments keep their own features; with `n_behaviour`,
+    also that many behavioural features of how customers turned: off by default, since on
+    the telecom demo one such feature takes the silhouette to K=2). Other data segments on
+    its top numeric drivers, behavioural ones included."""
+    # Segments read behaviour by how it turned (usage falling, tickets souring): levels and
+    # rates per month are long-tailed and split customers by tenure instead.
+    behaviour = {c for c in behaviour if TURN_FEATURE.search(str(c))}
     if any(c in frame.columns for c in (*SERVICE_COLUMNS, "Contract")):
         return tuple([c for c in ranked if c in behaviour and c in frame.columns
                       and c not in exclude][:n_behaviour])

@@ -51,6 +51,7 @@ CUSTOMER = "/customer/<id>"
 # (slug for names, path, label). CUSTOMER is filled in with a real id at run time.
 PAGES = (("overview", "/", "Overview"), ("segments", "/segments", "Segments"),
          ("customers", "/customers", "Customers"), ("customer", CUSTOMER, "Customer"),
+         ("behaviour", "/behaviour", "Behaviour"),
          ("what-if", "/what-if", "What-if"), ("campaign", "/campaign", "Campaign"),
          ("score", "/score", "Score"), ("model", "/model", "Model"), ("data", "/data", "Data"))
 STABLE_MS = 300

@@ -117,12 +117,24 @@ def test_a_behaviour_driver_takes_a_slot_when_it_matters_more(analysis):
         assert drivers == pinned
 
 
-def test_segments_use_the_strongest_behaviour_feature(analysis):
+def test_segments_can_use_behaviour_features(analysis):
+    from analytics.segments import extra_features
+
     meta = analysis.feature_meta()
-    used = [f for f in analysis.segmentation.features if f in meta]
-    assert len(used) == 1
-    ranked = [f for f in analysis.importance() if f in meta]
-    assert used[0] == ranked[0]
+    ranked = list(analysis.importance())
+    # Telecom data keeps its service features; asked, it adds how behaviour turned.
+    assert extra_features(analysis.customers, ranked, behaviour=meta) == ()
+    turned = extra_features(analysis.customers, ranked, behaviour=meta, n_behaviour=1)
+    assert len(turned) == 1 and turned[0] in meta and turned[0].endswith(
+        ("_change_30d", "_trend", "_negative_30d", "_sentiment_change",
+         "_sentiment_mean_90d", "_satisfaction_mean_90d"))
+    # Other data segments on its top numeric drivers, behaviour among them.
+    frame = analysis.customers.drop(columns=["Contract"])
+    frame = frame[[c for c in frame.columns if c not in (
+        "PhoneService", "MultipleLines", "InternetService", "OnlineSecurity", "OnlineBackup",
+        "DeviceProtection", "TechSupport", "StreamingTV", "StreamingMovies")]]
+    numeric = [f for f in ranked if f in frame and f in analysis.numeric]
+    assert extra_features(frame, ranked, behaviour=meta) == tuple(numeric[:3])
 
 
 def test_segment_words_for_behaviour_features():
