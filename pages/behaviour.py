@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from urllib.parse import quote
 
 import dash
 import dash_ag_grid as dag
@@ -14,6 +13,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from components.behaviour_panels import no_events_state, warning_columns, why_left_panel
 from components.feedback import empty_state, section
+from components.links import customer_path
 from dashboard import ids
 from dashboard.services import behaviour as service
 
@@ -181,10 +181,7 @@ def update_why(filters):
           prevent_initial_call=True)
 def open_customer(cell):
     """A click on a row opens that customer (rows are keyed by customer id)."""
-    customer_id = (cell or {}).get("rowId")
-    if not customer_id:
-        return no_update
-    return f"/customer/{quote(str(customer_id), safe='')}"
+    return customer_path(cell) or no_update
 
 
 def _bounded(value, default: float, low: float, high: float) -> float:

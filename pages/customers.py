@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
 
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
+from components.links import customer_path
 from dashboard import ids
 from dashboard.services import customers as service
 from dashboard.services.core import export_href
@@ -149,10 +149,7 @@ def update_toolbar(request, filters):
           prevent_initial_call=True)
 def open_customer(cell):
     """A click on a row opens that customer (rows are keyed by customer id)."""
-    customer_id = (cell or {}).get("rowId")
-    if not customer_id:
-        return no_update
-    return f"/customer/{quote(str(customer_id), safe='')}"
+    return customer_path(cell) or no_update
 
 
 clientside_callback(
