@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analytics.campaigns import cli as campaigns_cli
 from analytics.errors import ChurnLensError
 from analytics.export import SEGMENT, neutralise_frame, scored_table, write_csv, write_excel
 from analytics.dataset import ACTIVE
@@ -94,6 +95,7 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
     campaign.add_argument("--capacity", type=int, metavar="N",
                           help="the team can contact at most N customers")
     campaign.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    campaigns_cli.add_parser(sub, common, DEFAULT_OFFERS)
     return parser
 
 
@@ -379,7 +381,7 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
         if args.demo_size < 1:
             raise ChurnLensError("--demo-size must be at least 1")
         catalogue = (load_catalogue(args.offers)
-                     if args.command in ("export", "campaign") else None)
+                     if args.command in ("export", "campaign", "campaigns") else None)
         analysis, _ = load_or_train(source, cache_dir=None if args.no_cache else args.cache_dir,
                                     progress=_progress(quiet_stdout=as_json),
                                     catalogue=catalogue)
@@ -406,6 +408,8 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
             _campaign(analysis, args)
         elif args.command == "drift":
             _drift(analysis, args)
+        elif args.command == "campaigns":
+            campaigns_cli.run(args, analysis, source, _progress(quiet_stdout=True))
     except ChurnLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

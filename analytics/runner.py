@@ -85,7 +85,8 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
                   cache_dir: str | Path | None = None,
                   progress: Progress = lambda _m: None,
                   catalogue: Catalogue | None = None,
-                  key_path: str | Path | None = None) -> tuple[ChurnAnalysis, bool]:
+                  key_path: str | Path | None = None,
+                  salt_from: Catalogue | None = None) -> tuple[ChurnAnalysis, bool]:
     """The analysis from the cache when present and intact, else trained (and cached).
 
     With a catalogue, the best offer per customer is attached too (its own cache entry, keyed
@@ -110,14 +111,27 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     if catalogue is not None:
         # The promo-code salt is the data and the catalogue only: a customer keeps their code
         # through upgrades and model settings (adding a baseline changed every code before).
-        salt = make_key(source.fingerprint(), source.as_of, catalogue_fingerprint(catalogue))
-        attach_recommendations(analysis, catalogue, key, salt, store, progress)
+        refresh_offers(analysis, source, settings, catalogue, store, progress, salt_from)
     return analysis, from_cache
+
+
+def refresh_offers(analysis: ChurnAnalysis, source: DataSource, settings: AnalysisSettings,
+                   catalogue: Catalogue, store: ArtifactStore | None,
+                   progress: Progress = lambda _m: None,
+                   salt_from: Catalogue | None = None) -> None:
+    """Attach the best offer per customer for this catalogue. The promo-code salt is the
+    data and `salt_from` (default the catalogue itself): the catalogue file, when measured
+    acceptance rates are laid over it, so codes do not change with them."""
+    salt = make_key(source.fingerprint(), source.as_of,
+                    catalogue_fingerprint(salt_from or catalogue))
+    attach_recommendations(analysis, catalogue, cache_key(source, settings), salt, store,
+                           progress)
 
 
 def load_cached(source: DataSource, settings: AnalysisSettings, cache_dir: str | Path | None,
                 catalogue: Catalogue | None = None, key_path: str | Path | None = None,
-                progress: Progress = lambda _m: None) -> ChurnAnalysis | None:
+                progress: Progress = lambda _m: None,
+                salt_from: Catalogue | None = None) -> ChurnAnalysis | None:
     """The analysis of `source` when the cache holds it (with the offers attached), else None:
     never trains (switching datasets in a running app must not block on a training)."""
     store = open_store(cache_dir, key_path, progress)
@@ -126,8 +140,7 @@ def load_cached(source: DataSource, settings: AnalysisSettings, cache_dir: str |
     key = cache_key(source, settings)
     analysis = _load(store, key, settings, progress)
     if analysis is not None and catalogue is not None:
-        salt = make_key(source.fingerprint(), source.as_of, catalogue_fingerprint(catalogue))
-        attach_recommendations(analysis, catalogue, key, salt, store, progress)
+        refresh_offers(analysis, source, settings, catalogue, store, progress, salt_from)
     return analysis
 
 

@@ -53,6 +53,35 @@ def register_downloads(server: flask.Flask, services: Services) -> None:
         return _stream(lambda folder: _write_early_warning(services, state, fmt, folder),
                        fmt, "early-warning")
 
+    @server.route("/export/campaign/<int:campaign_id>/<fmt>")
+    def export_campaign_members(campaign_id: int, fmt: str):
+        """The treatment list of a recorded campaign (never its control group)."""
+        if fmt not in MIME:
+            return _text("Unknown export format; use csv or xlsx.", 404)
+        note, frame = services.campaigns.treatment_list(campaign_id)
+        if frame is None:
+            return _text(clip(note), 404)
+        return _stream(lambda folder: _frame_file(note, frame, "churnlens-campaign",
+                                                  "Treatment list", fmt, folder),
+                       fmt, f"campaign-{campaign_id}")
+
+    @server.route("/export/risers/<fmt>")
+    def export_risers(fmt: str):
+        """Customers whose risk rose since the previous refresh (?min_rise=0.1)."""
+        if fmt not in MIME:
+            return _text("Unknown export format; use csv or xlsx.", 404)
+        try:
+            min_rise = float(flask.request.args.get("min_rise", "0.1"))
+        except ValueError:
+            return _text("min_rise must be a number such as 0.1 (10 points).", 400)
+        if not 0 <= min_rise <= 1:
+            return _text("min_rise must be between 0 and 1.", 400)
+        note, frame = services.trends.risers_export(min_rise)
+        if frame is None:
+            return _text(note, 404)
+        return _stream(lambda folder: _frame_file(note, frame, "churnlens-risers", "Risers",
+                                                  fmt, folder), fmt, "risers")
+
 
 def _request_state(services: Services, fmt: str, check):
     """The checked state of an export request, or the error answer to send instead."""
@@ -88,10 +117,17 @@ def _send(services: Services, state: dict, fmt: str) -> flask.Response:
 
 
 def _write_early_warning(services: Services, state: dict, fmt: str, folder: str) -> str:
-    """The early-warning list (every match, formula-safe chunks from the service) as a file
-    in `folder`: a note line (rules and filters), the header, the rows."""
+    """The early-warning list (every match, formula-safe chunks from the service)."""
     note, header, chunks, n = services.behaviour.export_rows(state)
-    path = f"{folder}/churnlens-early-warning.{fmt}"
+    return write_table(folder, "churnlens-early-warning", "Early warning", fmt, note, header,
+                       chunks, n)
+
+
+def write_table(folder: str, stem: str, sheet_name: str, fmt: str, note: str, header: list,
+                chunks, n: int) -> str:
+    """A note line, the header and the rows (an iterable of formula-safe frames) as a CSV or
+    Excel file in `folder`; returns its path."""
+    path = f"{folder}/{stem}.{fmt}"
     if fmt == "csv":
         with open(path, "w", newline="", encoding="utf-8") as handle:
             pd.DataFrame([[note]]).to_csv(handle, index=False, header=False)
@@ -106,7 +142,7 @@ def _write_early_warning(services: Services, state: dict, fmt: str, folder: str)
         raise ValueError(f"{n:,} rows do not fit in an Excel sheet ({EXCEL_MAX_ROWS:,} at "
                          "most); export CSV instead")
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Early warning")
+    sheet = book.create_sheet(sheet_name)
     sheet.freeze_panes = "B3"
     # Characters an XML sheet cannot hold (control characters in an id) become U+FFFD;
     # blank cells stay blank (NaN would show as an error).
@@ -119,6 +155,12 @@ def _write_early_warning(services: Services, state: dict, fmt: str, folder: str)
             sheet.append([clean(v) for v in record])
     book.save(path)
     return path
+
+
+def _frame_file(note: str, frame: pd.DataFrame, stem: str, sheet: str, fmt: str,
+                folder: str) -> str:
+    chunks = (frame.iloc[i:i + 100_000] for i in range(0, len(frame), 100_000))
+    return write_table(folder, stem, sheet, fmt, note, list(frame.columns), chunks, len(frame))
 
 
 def _stream(write, fmt: str, kind: str) -> flask.Response:

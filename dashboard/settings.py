@@ -50,6 +50,9 @@ class Settings:
     compare_path: str | None = None   # a refreshed data file to check for drift
     upload_dir: str = DEFAULT_UPLOAD_DIR  # where files loaded in the browser are kept
     upload_max_mb: int = 500
+    db_url: str | None = None         # the campaign store (default: SQLite beside the cache)
+    rules_path: str | None = None     # enrolment rules run on each data refresh
+    demo_campaign: bool = True        # record the demo's simulated past campaign
 
     def __post_init__(self) -> None:
         if self.debug and not is_loopback(self.host):
@@ -104,6 +107,12 @@ class Settings:
                                  "data/uploads)")
         parser.add_argument("--upload-max-mb", type=int, default=500, metavar="MB",
                             help="largest file the browser may load (default 500 MB)")
+        parser.add_argument("--db", metavar="URL",
+                            help="campaign store, any SQLAlchemy URL (default: SQLite beside "
+                                 "the cache, <cache-dir>.campaigns.db)")
+        parser.add_argument("--rules", metavar="FILE.toml",
+                            help="enrolment rules run on each data refresh (see "
+                                 "data/rules.example.toml)")
         parser.add_argument("--horizon", type=int, default=cls.horizon_months, metavar="MONTHS",
                             help=f"CLV horizon in months (default {cls.horizon_months})")
         args = parser.parse_args(argv)
@@ -117,4 +126,5 @@ class Settings:
                    tier_high=args.tier_high, tier_medium=args.tier_medium, margin=args.margin,
                    annual_discount=args.annual_discount, horizon_months=args.horizon,
                    offers_path=args.offers, compare_path=args.compare,
-                   upload_dir=args.upload_dir, upload_max_mb=args.upload_max_mb)
+                   upload_dir=args.upload_dir, upload_max_mb=args.upload_max_mb,
+                   db_url=args.db, rules_path=args.rules)

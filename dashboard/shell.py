@@ -16,7 +16,9 @@ from dashboard import ids
 NAV_PAGES = (("Overview", "/", "speedometer2"), ("Segments", "/segments", "diagram-3"),
              ("Customers", "/customers", "people"), ("Behaviour", "/behaviour", "activity"),
              ("What-if", "/what-if", "sliders"),
-             ("Campaign", "/campaign", "megaphone"), ("Score", "/score", "calculator"),
+             ("Campaign", "/campaign", "megaphone"),
+             ("Effectiveness", "/effectiveness", "graph-up-arrow"),
+             ("Score", "/score", "calculator"),
              ("Model", "/model", "clipboard-data"), ("Data", "/data", "database-check"))
 
 

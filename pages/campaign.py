@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
+from components import campaign_record as record
 from components.charts import empty_figure, gains_chart, offer_mix_chart
 from components.feedback import empty_state, section
 from components.kpi import fmt_int, fmt_pct
 from components.whatif import PROFIT_FORMULA, catalogue_table, money
 from dashboard import ids
+from dashboard.services import campaigns as campaign_service
 from dashboard.services import offers as service
-from dashboard.services.core import export_href
+from dashboard.services.exports import export_href
 
 dash.register_page(__name__, path="/campaign", name="Campaign", title="ChurnLens · Campaign",
                    order=5)
@@ -57,6 +59,7 @@ def layout(**_query) -> html.Div:
                                        style={"height": "340px"}), body=True,
                              className="chart-card h-100"), lg=5, className="mb-3"),
         ], className="g-3"),
+        record.record_card(seed=campaign_service.new_seed()),
         html.Div(id=OFFERS_DIV),
     ])
 
@@ -78,10 +81,7 @@ def update_campaign(filters, capacity):
     svc = service.current()
     if svc.analysis is None:
         return empty_state("No data loaded."), no_update, no_update, None, "#", no_update
-    try:
-        capacity = None if capacity in (None, "") else max(int(capacity), 0)
-    except (TypeError, ValueError):
-        capacity = None
+    capacity = _capacity(capacity)
     data = svc.campaign(filters or {}, capacity)
     if data.get("error"):
         message = f"Offers are unavailable: {data['error']}"
@@ -90,6 +90,57 @@ def update_campaign(filters, capacity):
     if data.get("needs_revenue"):
         return _without_revenue(data)
     return _with_revenue(data, filters, capacity)
+
+
+def _record_args(share, seed) -> tuple[float, int]:
+    try:
+        share = min(max(float(share), 1.0), 50.0) / 100
+    except (TypeError, ValueError):
+        share = 0.10
+    try:
+        seed = max(int(seed), 0)
+    except (TypeError, ValueError):
+        seed = 0
+    return share, seed
+
+
+@callback(Output(record.PREVIEW_DIV, "children"), Input(ids.FILTERS_STORE, "data"),
+          Input(CAPACITY_INPUT, "value"), Input(record.SHARE_INPUT, "value"),
+          Input(record.SEED_INPUT, "value"), Input(record.ENROLLED_CHECK, "value"))
+def preview_record(filters, capacity, share, seed, include_enrolled):
+    """Who the campaign would hold, before it is recorded."""
+    svc = campaign_service.current()
+    if svc.analysis is None:
+        return None
+    share, seed = _record_args(share, seed)
+    preview = svc.preview(filters or {}, _capacity(capacity), share, seed,
+                                    bool(include_enrolled))
+    return record.preview_text(preview)
+
+
+@callback(Output(record.RESULT_DIV, "children"), Input(record.RECORD_BUTTON, "n_clicks"),
+          State(record.NAME_INPUT, "value"), State(ids.FILTERS_STORE, "data"),
+          State(CAPACITY_INPUT, "value"), State(record.SHARE_INPUT, "value"),
+          State(record.SEED_INPUT, "value"), State(record.ENROLLED_CHECK, "value"),
+          prevent_initial_call=True)
+def record_campaign(_clicks, name, filters, capacity, share, seed, include_enrolled):
+    """Record the campaign with its control group (all members or none)."""
+    svc = campaign_service.current()
+    if svc.analysis is None:
+        return record.result_view({"error": "No data loaded."})
+    if not (name or "").strip():
+        return record.result_view({"error": "Give the campaign a name first."})
+    share, seed = _record_args(share, seed)
+    return record.result_view(svc.create(name.strip(), filters or {},
+                                                   _capacity(capacity), share, seed,
+                                                   bool(include_enrolled)))
+
+
+def _capacity(capacity) -> int | None:
+    try:
+        return None if capacity in (None, "") else max(int(capacity), 0)
+    except (TypeError, ValueError):
+        return None
 
 
 def _catalogue(data: dict) -> html.Div:

@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from components.links import customer_path
 from dashboard import ids
 from dashboard.services import customers as service
-from dashboard.services.core import export_href
+from dashboard.services.exports import export_href
 
 dash.register_page(__name__, path="/customers", name="Customers",
                    title="ChurnLens · Customers", order=2)

@@ -160,8 +160,13 @@ def write_outcomes(store: CampaignStore, campaign_id: int, frame: pd.DataFrame,
                    source: str) -> int:
     """Replace these customers' outcomes in one transaction; returns the rows written."""
     stamp = now()
+    kept = [c for c in ("accepted", "redeemed") if c not in frame.columns]
     out = frame.reindex(columns=["customer_id", "accepted", "redeemed", "churned",
                                  "outcome_date"])
+    if kept:  # a refresh knows churn only: keep what an outcomes file said before
+        earlier = _earlier(store, campaign_id, kept)
+        for column in kept:
+            out[column] = out["customer_id"].map(earlier[column]) if len(earlier) else None
     out = out.astype(object).where(out.notna(), None)
     records = out.to_dict("records")
     for item in records:
@@ -180,6 +185,14 @@ def write_outcomes(store: CampaignStore, campaign_id: int, frame: pd.DataFrame,
         conn.execute(imports.insert().values(campaign_id=int(campaign_id), source=source,
                                              rows=len(records), imported_at=stamp))
     return len(records)
+
+
+def _earlier(store: CampaignStore, campaign_id: int, columns: list[str]) -> pd.DataFrame:
+    query = select(outcomes.c.customer_id, *[outcomes.c[c] for c in columns]).where(
+        outcomes.c.campaign_id == int(campaign_id))
+    with store.connect() as conn:
+        rows = conn.execute(query).fetchall()
+    return pd.DataFrame(rows, columns=["customer_id", *columns]).set_index("customer_id")
 
 
 def outcomes_from_refresh(member_ids, ids, churned, end_dates=None, start_date: str | None = None,

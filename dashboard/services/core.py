@@ -15,7 +15,6 @@ import math
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from urllib.parse import quote
 
 import flask
 import numpy as np
@@ -48,14 +47,15 @@ class Services:
     (`overview`, `segments`, `customers`, `customer`, `offers`, `score`, `model`, `data`)."""
 
     def __init__(self, settings: Settings) -> None:
-        from dashboard.services import (behaviour, customer, customers, data, datasets, model,
-                                        offers, overview, score, segments, tiers)
+        from dashboard.services import (behaviour, campaigns, customer, customers, data, datasets,
+                                        model, offers, overview, score, segments, tiers,
+                                        timeline, trends)
         self.settings = settings
         self.analysis = None
         self.source: DataSource | None = None
         self.error: str | None = None
         self.from_cache = False
-        self.catalogue = None
+        self.catalogue = self.file_catalogue = None  # with measured acceptance / as written
         self.catalogue_error: str | None = None
         self._memo: OrderedDict[str, object] = OrderedDict()
         self._arrays: dict[str, np.ndarray] = {}
@@ -69,9 +69,10 @@ class Services:
         self.data = data.DataService(self)
         self.tiers = tiers.TierService(self)
         self.datasets = datasets.DatasetsService(self)
-        from dashboard.services import timeline
         self.timeline = timeline.TimelineService(self)
         self.behaviour = behaviour.BehaviourService(self)
+        self.campaigns = campaigns.CampaignsService(self)
+        self.trends = trends.TrendsService(self)
 
     def analysis_settings(self) -> AnalysisSettings:
         s = self.settings
@@ -91,10 +92,11 @@ class Services:
             self._load_catalogue(progress)
             self.analysis, self.from_cache = load_or_train(
                 source, self.analysis_settings(), cache_dir=self.settings.cache_dir,
-                progress=progress, catalogue=self.catalogue)
+                progress=progress, catalogue=self.catalogue, salt_from=self.file_catalogue)
             self.error, self.source = None, source
             self.tiers.restore()
             self.datasets.remember()
+            self.campaigns.on_data(progress)
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")
@@ -106,7 +108,7 @@ class Services:
         else None."""
         try:
             analysis = load_cached(source, self.analysis_settings(), self.settings.cache_dir,
-                                   catalogue=self.catalogue)
+                                   catalogue=self.catalogue, salt_from=self.file_catalogue)
         except ChurnLensError as exc:
             return str(exc)
         if analysis is None:
@@ -117,6 +119,7 @@ class Services:
         self.invalidate()
         self.tiers.restore()
         self.datasets.remember()
+        self.campaigns.on_data(lambda message: print(message, flush=True))
         return None
 
     def source_id(self) -> str | None:
@@ -124,13 +127,14 @@ class Services:
         return None if self.source is None else self.source.fingerprint()
 
     def _load_catalogue(self, progress: Callable[[str], None]) -> None:
-        """The offer catalogue; a broken file is reported and offers are left out."""
+        """The catalogue file with measured acceptance rates over it; a broken file is reported."""
         try:
-            self.catalogue = load_catalogue(self.settings.offers_path)
-            self.catalogue_error = None
+            self.file_catalogue, self.catalogue_error = load_catalogue(
+                self.settings.offers_path), None
         except ChurnLensError as exc:
-            self.catalogue, self.catalogue_error = None, str(exc)
-            progress(f"offers disabled: {exc}")
+            self.catalogue, self.file_catalogue, self.catalogue_error = None, None, str(exc)
+            return progress(f"offers disabled: {exc}")
+        self.catalogue = self.campaigns.measured_catalogue(self.file_catalogue, progress)
 
     def invalidate(self, *columns: str) -> None:
         """Drop every memoised view (and the named column arrays) after the analysis changed."""
@@ -380,18 +384,6 @@ class PageService:
         from dashboard.uploads import max_bytes_from, size_text
 
         return size_text(max_bytes_from(self.core.settings))
-
-
-def export_href(fmt: str, filters: dict | None, filter_model: dict | None,
-                sort_model: list | None, campaign: dict | None = None) -> str:
-    """The link that downloads the current list (served by dashboard/downloads.py); with
-    `campaign` ({"capacity": n or None}) the campaign list instead."""
-    state = {"filters": filters or {}, "filterModel": filter_model or {},
-             "sortModel": sort_model or []}
-    if campaign is not None:
-        state["campaign"] = campaign
-    state = json.dumps(state, separators=(",", ":"))
-    return f"/export/{fmt}?state={quote(state)}"
 
 
 def current() -> Services:

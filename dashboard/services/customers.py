@@ -19,14 +19,14 @@ from dashboard.grid import NUMBER_TESTS, Column, filter_mask, ordered_selection
 from dashboard import ids
 from dashboard.errors import ClientError
 from dashboard.services import core
-from dashboard.services.core import export_href  # noqa: F401  (the list's download links)
+from dashboard.services.exports import export_href  # noqa: F401  (the list's download links)
 
 SELECTION_MEMO_SIZE = 8
 # The list's columns that depend on the data: one per driver (field -> its column).
 DATA_COLUMNS = ("driver_1", "driver_2", "driver_3")
 GRID_DEFAULT_SORT = ("churn_probability", "desc")
 FILTER_LABELS = {ids.TIER: "Risk tier", ids.SEGMENT: "Segment"}  # drivers: their label
-# What an export link's state may hold (dashboard/services/core.export_href writes it).
+# What an export link's state may hold (dashboard/services/exports.export_href writes it).
 STATE_KEYS = ("filters", "filterModel", "sortModel", "campaign")
 TEXT_TESTS = ("contains", "notContains", "equals", "notEqual", "startsWith", "endsWith")
 EMPTY_TESTS = ("blank", "notBlank")

@@ -1,0 +1,113 @@
+"""Risk over time for the Trends page: every refresh's snapshot (churn, risk mix, revenue at
+risk), the risers since the last refresh, drift between refreshes, and the enrolment rules
+that run on each refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from analytics.campaigns import snapshots as snaps
+from analytics.errors import ChurnLensError
+from analytics.export import neutralise_frame
+from dashboard.services import core
+
+RISERS_SHOWN = 200
+
+
+class TrendsService(core.PageService):
+    """Snapshots and risers, memoised per snapshot pair."""
+
+    def __init__(self, core_: core.Services) -> None:
+        super().__init__(core_)
+        self._memo: dict[tuple, object] = {}
+
+    def _store(self):
+        return self.core.campaigns.store()
+
+    def history(self) -> dict:
+        """Every snapshot's summary, oldest first."""
+        store = self._store()
+        if store is None:
+            return {"error": self.core.campaigns.store_error, "snapshots": []}
+        try:
+            return {"error": None, "snapshots": snaps.list_snapshots(store)}
+        except ChurnLensError as exc:
+            return {"error": str(exc), "snapshots": []}
+
+    def _pair(self) -> tuple[dict, dict] | None:
+        items = self.history()["snapshots"]
+        version = self.core.campaigns.data_version()
+        current = [i for i, s in enumerate(items) if s["data_version"] == version]
+        at = current[-1] if current else len(items) - 1
+        return (items[at - 1], items[at]) if at >= 1 else None
+
+    def risers_frame(self, min_rise: float) -> tuple[pd.DataFrame | None, dict | None]:
+        """Customers whose risk rose by >= min_rise or crossed into High since the previous
+        snapshot (biggest rise first); None when there is no earlier snapshot."""
+        pair = self._pair()
+        if pair is None:
+            return None, None
+        before, after = pair
+        key = ("risers", before["id"], after["id"], round(float(min_rise), 4))
+        if key not in self._memo:
+            store = self._store()
+            scores = {s: self._memo.get(("scores", s)) for s in (before["id"], after["id"])}
+            for sid, value in scores.items():
+                if value is None:
+                    scores[sid] = self._memo[("scores", sid)] = snaps.snapshot_scores(store,
+                                                                                      sid)
+            self._memo[key] = snaps.risers(scores[before["id"]], scores[after["id"]],
+                                           float(min_rise))
+        return self._memo[key], {"before": before, "after": after}
+
+    def risers(self, min_rise: float) -> dict:
+        """The risers for the page: count, how many crossed into High, the first rows."""
+        frame, pair = self.risers_frame(min_rise)
+        if frame is None:
+            return {"available": False}
+        return {"available": True, "n": int(len(frame)),
+                "into_high": int(frame["crossed_into_high"].sum()),
+                "before": pair["before"], "after": pair["after"],
+                "rows": frame.head(RISERS_SHOWN).to_dict("records")}
+
+    def risers_export(self, min_rise: float) -> tuple[str, pd.DataFrame | None]:
+        """Every riser, formula-safe, with a note line; (the reason, None) without two
+        snapshots."""
+        frame, pair = self.risers_frame(min_rise)
+        if frame is None:
+            return ("Risers need two data refreshes of the same customers; only one snapshot "
+                    "is stored so far."), None
+        note = (f"ChurnLens risers: churn risk up by at least {min_rise * 100:.0f} points or "
+                f"into High between the refresh of {pair['before']['taken_at'][:10]} and "
+                f"{pair['after']['taken_at'][:10]}; {len(frame):,} customers.")
+        return note, neutralise_frame(frame)
+
+    def drift(self) -> list[dict]:
+        """PSI of each feature between the previous and the current snapshot's samples."""
+        pair = self._pair()
+        if pair is None:
+            return []
+        key = ("drift", pair[0]["id"], pair[1]["id"])
+        if key not in self._memo:
+            self._memo[key] = snaps.snapshot_drift(self._store(), pair[0]["id"], pair[1]["id"])
+        return self._memo[key]
+
+    def previous_scores(self) -> pd.DataFrame | None:
+        pair = self._pair()
+        return None if pair is None else snaps.snapshot_scores(self._store(), pair[0]["id"])
+
+    def run_rules(self, store, progress: Callable[[str], None]) -> None:
+        """Run the rules file (--rules) on this data: idempotent per data version."""
+        if not self.core.settings.rules_path:
+            return
+        from analytics.campaigns import rules
+        ruleset = rules.load_rules(self.core.settings.rules_path, catalogue=self.catalogue)
+        results = rules.run_rules(store, self.analysis, ruleset,
+                                  self.core.campaigns.data_version(),
+                                  previous=self.previous_scores(),
+                                  source=self.core.source_name())
+        for item in results:
+            progress(f"rule {item['rule']}: {item.get('note') or item.get('skipped') or ''}")
+        self._memo.clear()

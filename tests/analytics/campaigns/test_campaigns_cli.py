@@ -1,0 +1,82 @@
+"""`python -m analytics campaigns ...` the way a data scientist runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+
+DATA = ("--demo-size", "1500")
+
+
+def run(*args):
+    cmd = [sys.executable, "-m", "analytics", "campaigns", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def where(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("campaigns-cli")
+    return {"cache": str(folder / "cache"), "db": f"sqlite:///{folder / 'c.db'}",
+            "folder": folder}
+
+
+def opts(where):
+    return [*DATA, "--cache-dir", where["cache"], "--db", where["db"]]
+
+
+def test_the_demo_store_holds_the_simulated_campaign(where):
+    done = run("list", *opts(where), "--json")
+    assert done.returncode == 0, done.stderr
+    items = json.loads(done.stdout)["campaigns"]
+    assert len(items) == 1 and items[0]["simulated"]
+    assert items[0]["members"] == 750 and items[0]["outcomes"] == 750
+
+
+def test_create_then_outcomes_then_report(where):
+    out = where["folder"] / "treatment.csv"
+    done = run("create", *opts(where), "--name", "Spring save desk", "--tier", "High",
+               "--capacity", "80", "--control-share", "0.2", "--seed", "5",
+               "--include-enrolled", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stdout)
+    assert (made["members"], made["control"], made["seed"]) == (80, 16, 5)
+    treated = pd.read_csv(out, dtype=str)
+    assert len(treated) == 64 and "arm" not in treated.columns  # control never listed
+    outcomes = where["folder"] / "outcomes.csv"
+    rows = ["customer_id,accepted,churned"]
+    rows += [f"{cid},{'yes' if i % 4 == 0 else 'no'},{'1' if i % 5 == 0 else '0'}"
+             for i, cid in enumerate(treated["customer_id"])]
+    outcomes.write_text("\n".join(rows) + "\n")
+    done = run("outcomes", *opts(where), "--campaign", "Spring save desk",
+               "--file", str(outcomes))
+    assert done.returncode == 0, done.stderr
+    assert "64 outcomes" in done.stdout
+    done = run("report", *opts(where), "--campaign", str(made["id"]), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)["campaigns"][0]
+    assert report["arms"] == {"treatment": 64, "control": 16}
+    assert report["outcomes"] == 64  # no outcome for the control group yet
+    assert report["churn"]["treatment"] == pytest.approx(13 / 64)  # every 5th churned: rows 0, 5, ..., 60
+    assert report["acceptance"]["acceptance_measured"] == pytest.approx(16 / 64)
+    assert report["effect"]["uplift"] is None  # nothing to compare with yet
+
+
+def test_report_of_every_campaign_in_words(where):
+    done = run("report", *opts(where))
+    assert done.returncode == 0, done.stderr
+    assert "measured uplift" in done.stdout and "[simulated]" in done.stdout
+
+
+def test_bad_outcomes_file_exits_2_naming_the_row(where):
+    bad = where["folder"] / "bad.csv"
+    bad.write_text("customer_id,churned\nNOBODY,1\n")
+    done = run("outcomes", *opts(where), "--campaign", "Spring save desk", "--file", str(bad))
+    assert done.returncode == 2
+    assert "bad.csv: nothing was imported" in done.stderr and "row 2: 'NOBODY'" in done.stderr
+    assert "Traceback" not in done.stderr
