@@ -53,6 +53,7 @@ PAGES = (("overview", "/", "Overview"), ("segments", "/segments", "Segments"),
          ("customers", "/customers", "Customers"), ("customer", CUSTOMER, "Customer"),
          ("behaviour", "/behaviour", "Behaviour"),
          ("what-if", "/what-if", "What-if"), ("campaign", "/campaign", "Campaign"),
+         ("effectiveness", "/effectiveness", "Effectiveness"), ("trends", "/trends", "Trends"),
          ("score", "/score", "Score"), ("model", "/model", "Model"), ("data", "/data", "Data"))
 STABLE_MS = 300
 # Server log lines not worth echoing while it starts (Flask banner, access log).

@@ -124,7 +124,8 @@ def acceptance_table(report: dict) -> dbc.Table | html.Div:
                                                      "Measured (95% CI)", "Assumed",
                                                      "Redeemed")]))
     body = [html.Tr([
-        html.Td(r["offer"]), html.Td(fmt_int(r["n_treatment"])), html.Td(fmt_int(r["accepted"])),
+        html.Td("No offer (call only)" if r["offer"] == "none" else r["offer"]),
+        html.Td(fmt_int(r["n_treatment"])), html.Td(fmt_int(r["accepted"])),
         html.Td(f"{fmt_pct(r['acceptance_measured'])} ({fmt_pct(r['acceptance_low'])}–"
                 f"{fmt_pct(r['acceptance_high'])})"),
         html.Td(fmt_pct(r["acceptance_assumed"])), html.Td(fmt_pct(r["redemption_measured"]))])

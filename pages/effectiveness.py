@@ -27,7 +27,8 @@ ARMS_GRAPH = "effectiveness-arms-graph"
 BY_RADIO = "effectiveness-by-radio"
 BY_GRAPH = "effectiveness-by-graph"
 ACCEPTANCE_DIV = "effectiveness-acceptance-div"
-EXPORT_DIV = "effectiveness-export-div"
+EXPORT_CSV = "effectiveness-export-csv-link"
+EXPORT_XLSX = "effectiveness-export-xlsx-link"
 UPLIFT_BUTTON = "effectiveness-uplift-button"
 UPLIFT_DIV = "effectiveness-uplift-div"
 QINI_GRAPH = "effectiveness-qini-graph"
@@ -71,7 +72,21 @@ def layout(campaign=None, **_query) -> html.Div:
                               figure=empty_figure("Loading…"))], body=True,
                     className="chart-card h-100"), lg=8, className="mb-3"),
             ], className="g-3"),
-            html.Div(id=ACCEPTANCE_DIV),
+            section("Acceptance and the treatment list", [
+                html.Div(id=ACCEPTANCE_DIV),
+                html.Div([
+                    dbc.Button("Use the measured acceptance in the offer catalogue",
+                               id=MEASURED_BUTTON, size="sm", color="outline-primary",
+                               className="me-2"),
+                    html.A([html.I(className="bi bi-filetype-csv me-1"),
+                            "Treatment list (CSV)"], id=EXPORT_CSV, href="#", download="",
+                           className="btn btn-sm btn-outline-secondary me-2"),
+                    html.A([html.I(className="bi bi-file-earmark-excel me-1"), "Excel"],
+                           id=EXPORT_XLSX, href="#", download="",
+                           className="btn btn-sm btn-outline-secondary"),
+                ]),
+                html.Div(id=MEASURED_DIV, className="mt-2"),
+            ], "measured vs assumed, per offer"),
             section("Uplift model", [
                 html.Div("Once outcomes are in, a model of who responds can rank the next "
                          "campaign by predicted uplift instead of risk. It is compared with "
@@ -135,42 +150,29 @@ def list_campaigns(initial):
 @callback(Output(TABLE_DIV, "children"), Output(VERDICT_DIV, "children"),
           Output(TILES_DIV, "children"), Output(ARMS_GRAPH, "figure"),
           Output(ACCEPTANCE_DIV, "children"), Output(BODY_DIV, "className"),
+          Output(EXPORT_CSV, "href"), Output(EXPORT_XLSX, "href"),
           Input(CAMPAIGN_DROPDOWN, "value"), Input(REFRESH_STORE, "data"))
 def show_campaign(campaign_id, _refresh):
     """The chosen campaign's measured effect beside the assumed one."""
     svc = service.current()
+    hidden = (None, None, no_update, None, "d-none", "#", "#")
     if svc.store() is None:
         return (dbc.Alert(svc.store_error, color="warning", id="effectiveness-store-alert"),
-                None, None, no_update, None, "d-none")
+                *hidden)
     rows = svc.overview()
     if not rows:
         return (empty_state("No campaigns recorded yet.", "Record one on the Campaign page: "
                             "it keeps a random control group so its effect can be measured."),
-                None, None, no_update, None, "d-none")
+                *hidden)
     table = section("Campaigns", panels.campaigns_table(rows, campaign_id))
     report = svc.report(campaign_id) if campaign_id is not None else {"error": "Choose one."}
     if report.get("error"):
-        return table, dbc.Alert(report["error"], color="warning"), None, no_update, None, ""
-    return (table, panels.verdict(report), [panels.tiles(report), panels.profit_note(report)],
-            arms_chart(report), _acceptance(report), "")
-
-
-def _acceptance(report: dict) -> dbc.Card:
+        return (table, dbc.Alert(report["error"], color="warning"), None, no_update, None, "",
+                "#", "#")
     cid = report["campaign"]["id"]
-    return section("Acceptance and the treatment list", [
-        panels.acceptance_table(report),
-        html.Div([
-            dbc.Button("Use the measured acceptance in the offer catalogue", id=MEASURED_BUTTON,
-                       size="sm", color="outline-primary", className="me-2"),
-            html.A([html.I(className="bi bi-filetype-csv me-1"), "Treatment list (CSV)"],
-                   href=f"/export/campaign/{cid}/csv", download="",
-                   className="btn btn-sm btn-outline-secondary me-2"),
-            html.A([html.I(className="bi bi-file-earmark-excel me-1"), "Excel"],
-                   href=f"/export/campaign/{cid}/xlsx", download="",
-                   className="btn btn-sm btn-outline-secondary"),
-        ]),
-        html.Div(id=MEASURED_DIV, className="mt-2"),
-    ], "measured vs assumed, per offer")
+    return (table, panels.verdict(report), [panels.tiles(report), panels.profit_note(report)],
+            arms_chart(report), panels.acceptance_table(report), "",
+            f"/export/campaign/{cid}/csv", f"/export/campaign/{cid}/xlsx")
 
 
 @callback(Output(BY_GRAPH, "figure"), Input(CAMPAIGN_DROPDOWN, "value"),

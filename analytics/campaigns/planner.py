@@ -20,7 +20,7 @@ from analytics.campaigns.arms import (CONTROL, DEFAULT_STRATA, TREATMENT, assign
 from analytics.campaigns.records import (CampaignSpec, campaign_members, create_campaign,
                                          enrolled_customers, get_campaign)
 from analytics.campaigns.store import CampaignStore
-from analytics.dataset import ACTIVE, CHURN
+from analytics.dataset import ACTIVE
 from analytics.errors import ChurnLensError
 from analytics.pipeline import PROBABILITY, TIER, ChurnAnalysis
 from analytics.recommend import OFFER, PROFIT
@@ -103,10 +103,11 @@ def _base_rate(analysis: ChurnAnalysis, members: pd.DataFrame) -> float | None:
 
 
 def create(store: CampaignStore, plan_: Plan, spec: CampaignSpec,
-           progress: Callable[[int, int], None] | None = None) -> int:
-    """Record a planned campaign (all members or none); returns its id."""
+           progress: Callable[[int, int], None] | None = None, conn=None) -> int:
+    """Record a planned campaign (all members or none; on `conn`'s open transaction when
+    given); returns its id."""
     spec = replace(spec, control_share=plan_.control_share, seed=plan_.seed, mde=plan_.mde)
-    return create_campaign(store, spec, plan_.members, progress)
+    return create_campaign(store, spec, plan_.members, progress, conn=conn)
 
 
 def campaign_report(store: CampaignStore, campaign_id: int) -> dict:
@@ -116,6 +117,3 @@ def campaign_report(store: CampaignStore, campaign_id: int) -> dict:
     return {"campaign": record,
             **effect.report(frame, contact_cost=float(record.get("contact_cost") or 0.0))}
 
-
-def churn_labels(analysis: ChurnAnalysis) -> np.ndarray:
-    return analysis.customers[CHURN].to_numpy(dtype=float)

@@ -43,11 +43,12 @@ class CampaignSpec:
 
 
 def create_campaign(store: CampaignStore, spec: CampaignSpec, frame: pd.DataFrame,
-                    progress: Callable[[int, int], None] | None = None) -> int:
+                    progress: Callable[[int, int], None] | None = None, conn=None) -> int:
     """Record the campaign and every member in one transaction; returns its id.
 
     `frame` has the member columns (arms.MEMBER_COLUMNS). `progress(done, total)` is called
-    after each chunk of members is written (inside the transaction)."""
+    after each chunk of members is written (inside the transaction). With `conn`, the
+    writes join that open transaction instead."""
     name = (spec.name or "").strip()
     if not name:
         raise ChurnLensError("a campaign needs a name")
@@ -70,16 +71,25 @@ def create_campaign(store: CampaignStore, spec: CampaignSpec, frame: pd.DataFram
            "status": "running", "created_at": now(), "members": int(len(frame)),
            "control": int((~treated).sum()),
            "expected_profit": float(np.nansum(profit)) if np.isfinite(profit).any() else None}
-    records = _records(frame[list(MEMBER_COLUMNS)], spec.data_version)
+    if conn is not None:
+        return insert_campaign(conn, row, frame, spec.data_version, progress)
     with store.begin() as conn:
-        campaign_id = conn.execute(campaigns.insert().values(**row)).inserted_primary_key[0]
-        for start in range(0, len(records), CHUNK):
-            chunk = records[start:start + CHUNK]
-            for item in chunk:
-                item["campaign_id"] = campaign_id
-            conn.execute(members.insert(), chunk)
-            if progress is not None:
-                progress(min(start + CHUNK, len(records)), len(records))
+        return insert_campaign(conn, row, frame, spec.data_version, progress)
+
+
+def insert_campaign(conn, row: dict, frame: pd.DataFrame, data_version: str,
+                    progress: Callable[[int, int], None] | None = None) -> int:
+    """Write a checked campaign row and its members on an open transaction (the caller's:
+    a rule run writes its run record and outbox batches in the same one)."""
+    records = _records(frame[list(MEMBER_COLUMNS)], data_version)
+    campaign_id = conn.execute(campaigns.insert().values(**row)).inserted_primary_key[0]
+    for start in range(0, len(records), CHUNK):
+        chunk = records[start:start + CHUNK]
+        for item in chunk:
+            item["campaign_id"] = campaign_id
+        conn.execute(members.insert(), chunk)
+        if progress is not None:
+            progress(min(start + CHUNK, len(records)), len(records))
     return int(campaign_id)
 
 

@@ -53,7 +53,9 @@ def test_the_demo_campaign_is_listed_and_measured(ctx):
     simulated = [i["id"] for i in ctx.campaigns.campaigns() if i["simulated"]]
     assert len(simulated) == 1 and value == max(o["value"] for o in options)
     value = simulated[0]
-    table, verdict, tiles, arms, acceptance, body_class = page.show_campaign(value, 0)
+    table, verdict, tiles, arms, acceptance, body_class, csv_href, _ = page.show_campaign(
+        value, 0)
+    assert csv_href == f"/export/campaign/{value}/csv"
     assert body_class == ""
     report = ctx.campaigns.report(value)
     e = report["effect"]
