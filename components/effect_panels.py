@@ -148,7 +148,7 @@ def uplift_summary(study: dict) -> html.Div:
             f"Ranking by churn risk does as well or better than the uplift model here: Qini "
             f"coefficient {risk['qini_coefficient']:,.1f} vs {up['qini_coefficient']:,.1f} "
             f"(out-of-fold, {study['folds']} folds, {study['n']:,} members).")
-    return html.Div([html.Div(text, id="effectiveness-uplift-text"),
+    return html.Div([html.Div(text, id="effectiveness-qini-text"),
                      html.Div("A two-model learner (one model of churn per arm) fitted on "
                               "the campaign's members; each member is scored by the models "
                               "of the folds that did not see them.",

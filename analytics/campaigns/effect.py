@@ -181,8 +181,9 @@ def _flags(members: pd.DataFrame, column: str) -> pd.Series:
     if column not in members.columns:
         return pd.Series(np.nan, index=members.index)
     raw = members[column]
-    values = raw.map(lambda v: np.nan if pd.isna(v) else
-                     {True: 1.0, False: 0.0}.get(v, np.nan)).astype(float)
+    known = raw.astype(object)  # True/1 and False/0 count, as a dict lookup would
+    values = pd.Series(np.where(known.isin([True]), 1.0,
+                                np.where(known.isin([False]), 0.0, np.nan)), index=raw.index)
     _reject(raw, values.isna() & raw.notna(), "must be True, False or empty")
     return values
 
@@ -205,10 +206,10 @@ def _groups(keys: pd.Series) -> list[tuple]:
     """(label, mask) per distinct value: category order for categoricals, High/Medium/Low for
     risk tiers, else sorted; missing values last as "(missing)"."""
     distinct = list(keys.dropna().unique())
-    if isinstance(keys.dtype, pd.CategoricalDtype):
-        order = [c for c in keys.cat.categories if c in set(distinct)]
-    elif set(distinct) <= set(TIERS):
+    if distinct and set(distinct) <= set(TIERS):
         order = [t for t in TIERS if t in distinct]
+    elif isinstance(keys.dtype, pd.CategoricalDtype):
+        order = [c for c in keys.cat.categories if c in set(distinct)]
     else:
         try:
             order = sorted(distinct)
@@ -216,6 +217,19 @@ def _groups(keys: pd.Series) -> list[tuple]:
             order = sorted(distinct, key=str)
     out = [(g, (keys == g).fillna(False).astype(bool)) for g in order]
     return out + [(MISSING, keys.isna())] if keys.isna().any() else out
+
+
+def _as_categories(members: pd.DataFrame) -> pd.DataFrame:
+    """Text columns the report groups by as categories (comparisons on 100k object strings
+    are ~20x slower); values are unchanged."""
+    text = [c for c in ("arm", "tier", "segment", "offer") if c in members.columns
+            and members[c].dtype == object]
+    if not text:
+        return members
+    out = members.copy()
+    for column in text:
+        out[column] = out[column].astype("category")
+    return out
 
 
 def effect_by(members: pd.DataFrame, by: str, arm: str = "arm", churned: str = "churned",
@@ -341,6 +355,7 @@ def report(members: pd.DataFrame, contact_cost: float = 0.0, level: float = 0.95
     acceptance, profit, mde (+ mde_basis) and `by` breakdowns (tier, segment, offer when present,
     and "risk decile" from p0). With no outcomes every measured figure is None."""
     _require(members, ("arm", "p0", "p1"))
+    members = _as_categories(members)
     arms, outcome = _arms(members, "arm"), _outcomes(members, "churned")
     treated, known = arms == "treatment", outcome.notna()
     effect = _measure(arms, outcome, known, level)

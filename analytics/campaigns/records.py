@@ -158,8 +158,8 @@ def campaign_members(store: CampaignStore, campaign_id: int) -> pd.DataFrame:
         frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     for column in ("p0", "p1", "expected_profit", "clv", "acceptance", "offer_cost"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    frame["churned"] = frame["churned"].map(
-        lambda v: np.nan if v is None else float(bool(v))).astype(float)
+    frame["churned"] = pd.to_numeric(frame["churned"].astype(object).where(
+        frame["churned"].notna(), np.nan), errors="coerce").astype(float)
     return frame
 
 

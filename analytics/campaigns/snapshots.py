@@ -121,19 +121,23 @@ def snapshot_scores(store: CampaignStore, snapshot_id: int) -> pd.DataFrame:
 def risers(before: pd.DataFrame, after: pd.DataFrame, min_rise: float = 0.10) -> pd.DataFrame:
     """Customers in both snapshots whose churn probability rose by at least `min_rise`
     (0.10 = 10 points) or who crossed into High; biggest rise first."""
-    common = after.index.intersection(before.index)
-    a, b = after.loc[common], before.loc[common]
-    rise = a["probability"].to_numpy() - b["probability"].to_numpy()
-    into_high = (a["tier"].to_numpy() == 2) & (b["tier"].to_numpy() != 2)
+    if before.index.equals(after.index):  # the same customers in the same order: no join
+        ids, b_p, b_t = after.index, before["probability"].to_numpy(), before["tier"].to_numpy()
+        a_p, a_t = after["probability"].to_numpy(), after["tier"].to_numpy()
+    else:
+        where = before.index.get_indexer(after.index)
+        found = where >= 0
+        ids = after.index[found]
+        b_p = before["probability"].to_numpy()[where[found]]
+        b_t = before["tier"].to_numpy()[where[found]]
+        a_p, a_t = after["probability"].to_numpy()[found], after["tier"].to_numpy()[found]
+    rise = a_p - b_p
+    into_high = (a_t == 2) & (b_t != 2)
     keep = (rise >= min_rise - 1e-9) | into_high
-    out = pd.DataFrame({"customer_id": common[keep],
-                        "before": b["probability"].to_numpy()[keep],
-                        "after": a["probability"].to_numpy()[keep],
-                        "rise": rise[keep],
-                        "tier_before": [TIERS[t] if t >= 0 else "" for t in
-                                        b["tier"].to_numpy()[keep]],
-                        "tier_after": [TIERS[t] if t >= 0 else "" for t in
-                                       a["tier"].to_numpy()[keep]],
+    names = np.array([*TIERS, ""], dtype=object)  # tier -1 (unknown) shows blank
+    out = pd.DataFrame({"customer_id": np.asarray(ids)[keep], "before": b_p[keep],
+                        "after": a_p[keep], "rise": rise[keep],
+                        "tier_before": names[b_t[keep]], "tier_after": names[a_t[keep]],
                         "crossed_into_high": into_high[keep]})
     return out.sort_values(["rise", "customer_id"], ascending=[False, True],
                            kind="stable").reset_index(drop=True)

@@ -4,7 +4,9 @@ that run on each refresh."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
@@ -99,15 +101,69 @@ class TrendsService(core.PageService):
         return None if pair is None else snaps.snapshot_scores(self._store(), pair[0]["id"])
 
     def run_rules(self, store, progress: Callable[[str], None]) -> None:
-        """Run the rules file (--rules) on this data: idempotent per data version."""
-        if not self.core.settings.rules_path:
+        """Run the rules file (--rules) on this data (once per data version), then send the
+        outbox in the background (a slow or failing webhook never delays serving)."""
+        ruleset = self._ruleset()
+        if ruleset is None:
             return
-        from analytics.campaigns import rules
-        ruleset = rules.load_rules(self.core.settings.rules_path, catalogue=self.catalogue)
+        from analytics.campaigns import outbox, rules
         results = rules.run_rules(store, self.analysis, ruleset,
                                   self.core.campaigns.data_version(),
-                                  previous=self.previous_scores(),
                                   source=self.core.source_name())
         for item in results:
-            progress(f"rule {item['rule']}: {item.get('note') or item.get('skipped') or ''}")
+            progress(f"rule {item['rule']}: {item.get('skipped') or item.get('note') or ''}")
         self._memo.clear()
+        threading.Thread(target=outbox.deliver, args=(store, ruleset.outbox), daemon=True,
+                         name="churnlens-outbox").start()
+
+    def _ruleset(self):
+        path = self.core.settings.rules_path
+        if not path:
+            return None
+        from analytics.campaigns import rules
+        return rules.load_rules(path, catalogue=self.catalogue)
+
+    def rules_view(self) -> dict:
+        """The rules file as the page shows it, the last runs and the outbox batches."""
+        path = self.core.settings.rules_path
+        if not path:
+            return {"configured": False}
+        store = self._store()
+        try:
+            ruleset = self._ruleset()
+        except ChurnLensError as exc:
+            return {"configured": True, "error": str(exc), "name": Path(path).name}
+        from analytics.campaigns import outbox
+        view = {"configured": True, "error": None, "name": Path(path).name,
+                "webhook": bool(ruleset.outbox.webhook),
+                "rules": [_rule_view(r) for r in ruleset.rules], "batches": []}
+        if store is not None:
+            batches = outbox.outbox_status(store, ruleset.outbox, limit=20)
+            for batch in batches:  # never a server path in the page: the file's name only
+                batch["file"] = Path(batch.pop("file", "") or "").name
+            view["batches"] = batches
+        return view
+
+    def rules_preview(self) -> dict:
+        """A dry run of every rule on the data in service: who would be enrolled."""
+        store = self._store()
+        if store is None:
+            return {"error": self.core.campaigns.store_error}
+        try:
+            ruleset = self._ruleset()
+            if ruleset is None:
+                return {"error": "No rules file: start with --rules FILE.toml."}
+            from analytics.campaigns import rules
+            results = rules.run_rules(store, self.analysis, ruleset,
+                                      self.core.campaigns.data_version(), dry_run=True,
+                                      source=self.core.source_name())
+        except ChurnLensError as exc:
+            return {"error": str(exc)}
+        return {"error": None, "results": results}
+
+
+def _rule_view(rule) -> dict:
+    when = rule.when.as_dict()
+    return {"name": rule.name, "campaign": rule.campaign, "offer": rule.offer,
+            "control_share": rule.control_share, "horizon_days": rule.horizon_days,
+            "enabled": rule.enabled, "description": rule.description, "when": when}
