@@ -65,6 +65,18 @@ def register_downloads(server: flask.Flask, services: Services) -> None:
                                                   "Treatment list", fmt, folder),
                        fmt, f"campaign-{campaign_id}")
 
+    @server.route("/export/uplift/<int:campaign_id>/<fmt>")
+    def export_uplift_ranking(campaign_id: int, fmt: str):
+        """Active customers ranked by the uplift a model of this campaign predicts."""
+        if fmt not in MIME:
+            return _text("Unknown export format; use csv or xlsx.", 404)
+        note, frame = services.campaigns.uplift_ranking(campaign_id)
+        if frame is None:
+            return _text(clip(note), 404)
+        return _stream(lambda folder: _frame_file(note, frame, "churnlens-uplift-ranking",
+                                                  "Ranked by uplift", fmt, folder),
+                       fmt, f"uplift-ranking-{campaign_id}")
+
     @server.route("/export/risers/<fmt>")
     def export_risers(fmt: str):
         """Customers whose risk rose since the previous refresh (?min_rise=0.1)."""

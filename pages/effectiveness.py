@@ -200,7 +200,12 @@ def fit_uplift(_clicks, campaign_id):
     study = service.current().uplift_study(campaign_id)
     if study.get("error"):
         return panels.uplift_summary(study), empty_figure(study["error"])
-    return panels.uplift_summary(study), qini_chart(study)
+    ranking = html.A([html.I(className="bi bi-filetype-csv me-1"),
+                      "Active customers ranked by predicted uplift (CSV)"],
+                     href=f"/export/uplift/{campaign_id}/csv", download="",
+                     className="btn btn-sm btn-outline-primary mt-2",
+                     id="effectiveness-uplift-export-link")
+    return [panels.uplift_summary(study), ranking], qini_chart(study)
 
 
 @callback(Output(IMPORT_DIV, "children"), Output(REFRESH_STORE, "data"),

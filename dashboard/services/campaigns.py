@@ -22,7 +22,7 @@ from analytics.campaigns.demo import seed_demo_campaign
 from analytics.campaigns.effect import wilson
 from analytics.campaigns.snapshots import take_snapshot
 from analytics.campaigns.store import CampaignStore, default_url
-from analytics.campaigns.uplift import compare_rankings
+from analytics.campaigns.uplift import TwoModelUplift, compare_rankings
 from analytics.dataset import END_DATE, ID
 from analytics.errors import ChurnLensError
 from analytics.runner import open_store, refresh_offers
@@ -209,12 +209,7 @@ class CampaignsService(core.PageService):
         if key in self._memo:
             return self._memo[key]
         try:
-            frame = records.campaign_members(store, campaign_id).dropna(subset=["churned"])
-            customers = self.analysis.customers
-            position = pd.Index(customers[ID].astype(str)).get_indexer(frame["customer_id"])
-            frame = frame[position >= 0]
-            X = customers.iloc[position[position >= 0]][self.analysis.features] \
-                .reset_index(drop=True)
+            frame, X = self._member_features(campaign_id)
             study = compare_rankings(X, (frame["arm"] == TREATMENT).to_numpy().astype(int),
                                      1 - frame["churned"].to_numpy().astype(int),
                                      frame["p0"].to_numpy())
@@ -223,6 +218,42 @@ class CampaignsService(core.PageService):
         study = {k: v for k, v in study.items() if k != "scores"}
         self._memo[key] = {"error": None, "n": int(len(frame)), **study}
         return self._memo[key]
+
+    def _member_features(self, campaign_id: int):
+        """Members with an outcome and their features in the data in service."""
+        frame = records.campaign_members(self.store(), campaign_id).dropna(subset=["churned"])
+        customers = self.analysis.customers
+        position = pd.Index(customers[ID].astype(str)).get_indexer(frame["customer_id"])
+        frame = frame[position >= 0]
+        X = customers.iloc[position[position >= 0]][self.analysis.features] \
+            .reset_index(drop=True)
+        return frame.reset_index(drop=True), X
+
+    def uplift_ranking(self, campaign_id: int) -> tuple[str, pd.DataFrame | None]:
+        """Active customers ranked by the uplift a model of this campaign's members predicts
+        (one model per arm on every member with an outcome): who the next campaign should
+        call first. (reason, None) when it cannot be fitted."""
+        store = self.store()
+        if store is None:
+            return self.store_error or NO_STORE, None
+        try:
+            frame, X = self._member_features(campaign_id)
+            model = TwoModelUplift().fit(X, (frame["arm"] == TREATMENT).to_numpy().astype(int),
+                                         1 - frame["churned"].to_numpy().astype(int))
+            c = self.analysis.customers
+            active = c[c["active"].to_numpy(dtype=bool)]
+            uplift = model.predict_uplift(active[self.analysis.features])
+        except ChurnLensError as exc:
+            return str(exc), None
+        out = pd.DataFrame({"customer_id": active[ID].astype(str).to_numpy(),
+                            "predicted_uplift": uplift,
+                            "churn_probability": active["churn_probability"].to_numpy(),
+                            "risk_tier": active["risk_tier"].astype(str).to_numpy()})
+        out = out.sort_values("predicted_uplift", ascending=False, kind="stable")
+        note = (f"ChurnLens: active customers ranked by predicted uplift (the churn reduction "
+                f"a contact is predicted to bring), from a model of campaign {campaign_id}'s "
+                f"{len(frame):,} members with outcomes; a model estimate, not a measurement.")
+        return note, neutralise_frame(out.reset_index(drop=True))
 
     # ----- writing outcomes and catalogue changes -----------------------------------------
     def import_outcomes(self, campaign_id: int, path: str | Path, name: str) -> dict:

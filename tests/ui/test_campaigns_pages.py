@@ -124,3 +124,15 @@ def test_figure_builders_validate_strictly():
                         "random": [0, 3, 6]}}
     for fig in (arms_chart(report), effect_chart(rows, 0.05, "t"), qini_chart(study)):
         go.Figure(fig.to_dict())  # strict validation
+
+
+def test_active_customers_ranked_by_predicted_uplift(store_app, ctx):
+    demo = next(i["id"] for i in ctx.campaigns.campaigns() if i["simulated"])
+    answer = store_app.server.test_client().get(f"/export/uplift/{demo}/csv")
+    assert answer.status_code == 200
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
+    assert "predicted uplift" in rows[0][0] and rows[1][:2] == ["customer_id",
+                                                               "predicted_uplift"]
+    uplift = [float(r[1]) for r in rows[2:]]
+    assert len(uplift) == int(ctx.analysis.customers["active"].sum())
+    assert uplift == sorted(uplift, reverse=True)
