@@ -20,7 +20,7 @@ from analytics.errors import ChurnLensError
 from analytics.export import neutralise_frame
 from analytics.pipeline import SEGMENT, TIER
 
-ACTIONS = ("list", "create", "outcomes", "report")
+ACTIONS = ("list", "create", "outcomes", "report", "rules")
 
 
 def add_parser(sub, common, default_offers: str) -> None:
@@ -60,6 +60,10 @@ def add_parser(sub, common, default_offers: str) -> None:
                    "accepted, redeemed, churned, date)")
     p.add_argument("--from-data", action="store_true", help="outcomes: churn of the members "
                    "in --data, a later refresh of the same customers")
+    p.add_argument("--rules", metavar="FILE.toml", help="rules: the enrolment rules to run on "
+                   "--data (see data/rules.example.toml), then send the outbox")
+    p.add_argument("--dry-run", action="store_true", help="rules: say who would be enrolled, "
+                   "record nothing")
 
 
 def open_store(args) -> CampaignStore:
@@ -80,8 +84,8 @@ def run(args, analysis, source, progress) -> None:
         if done:
             progress(f"recorded the demo's simulated past campaign ({done['members']:,} "
                      f"members, true uplift {done['true_uplift']:.1%})")
-    result = {"list": _list, "create": _create, "outcomes": _outcomes,
-              "report": _report}[args.action](store, args, analysis, version, source)
+    result = {"list": _list, "create": _create, "outcomes": _outcomes, "report": _report,
+              "rules": _rules}[args.action](store, args, analysis, version, source)
     if args.json:
         print(json.dumps(result, default=str))
     store.close()
@@ -163,6 +167,23 @@ def _outcomes(store, args, analysis, version, source):
         print(f"campaign {record['id']} {record['name']!r}: {result['rows']:,} outcomes from "
               f"{result['source']}")
     return result
+
+
+def _rules(store, args, analysis, version, source):
+    from analytics.campaigns import outbox, rules
+    if not args.rules:
+        raise ChurnLensError("campaigns rules needs --rules FILE.toml")
+    ruleset = rules.load_rules(args.rules, catalogue=analysis.catalogue)
+    results = rules.run_rules(store, analysis, ruleset, version, dry_run=args.dry_run,
+                              source=source.label())
+    sent = None if args.dry_run else outbox.deliver(store, ruleset.outbox)
+    if not args.json:
+        for item in results:
+            print(f"{item['rule']}: {item.get('skipped') or item.get('note')}")
+        if sent is not None:
+            print(f"outbox: {sent['sent']} batch(es) sent, {sent['failed']} failed (kept, "
+                  f"retried on the next run), {sent['pending']} pending")
+    return {"rules": results, "outbox": sent}
 
 
 def _report(store, args, *_):
