@@ -80,3 +80,24 @@ def test_bad_outcomes_file_exits_2_naming_the_row(where):
     assert done.returncode == 2
     assert "bad.csv: nothing was imported" in done.stderr and "row 2: 'NOBODY'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rules_dry_run_then_run_once_with_an_outbox(where):
+    rules = where["folder"] / "rules.toml"
+    rules.write_text('[settings]\noutbox_dir = "box"\n[[rules]]\nname = "high"\n'
+                     'campaign = "High desk"\ncontrol_share = 0.2\n[rules.when]\n'
+                     'tier = ["High"]\nmin_probability = 0.7\n')
+    dry = run("rules", *opts(where), "--rules", str(rules), "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    would = json.loads(dry.stdout)["rules"][0]
+    assert would["dry_run"] and would["enrolled"] > 0 and not (where["folder"] / "box").exists()
+    done = run("rules", *opts(where), "--rules", str(rules), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    made = result["rules"][0]
+    assert (made["enrolled"], made["held_out"]) == (would["enrolled"], would["held_out"])
+    assert result["outbox"]["sent"] >= 1
+    sent = pd.concat(pd.read_csv(p, dtype=str) for p in (where["folder"] / "box").glob("*.csv"))
+    assert len(sent) == made["enrolled"] - made["held_out"]  # the control group is never sent
+    again = run("rules", *opts(where), "--rules", str(rules), "--json")
+    assert "already ran on this data" in json.loads(again.stdout)["rules"][0]["skipped"]
