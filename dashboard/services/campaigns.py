@@ -20,7 +20,7 @@ from analytics.campaigns import planner, records
 from analytics.campaigns.arms import TREATMENT
 from analytics.campaigns.demo import seed_demo_campaign
 from analytics.campaigns.effect import wilson
-from analytics.campaigns.snapshots import take_snapshot
+from analytics.campaigns.snapshots import list_snapshots, take_snapshot
 from analytics.campaigns.store import CampaignStore, default_url
 from analytics.campaigns.uplift import TwoModelUplift, compare_rankings
 from analytics.dataset import END_DATE, ID
@@ -110,9 +110,14 @@ class CampaignsService(core.PageService):
         customers = self.analysis.customers
         ids = customers[ID].astype(str).to_numpy()
         ends = customers[END_DATE].to_numpy() if END_DATE in customers else None
+        first_seen = next((snap["taken_at"] for snap in list_snapshots(store)
+                           if snap["data_version"] == version), None)
         for item in records.list_campaigns(store):
+            # a *later* refresh: data first loaded after the campaign was recorded (switching
+            # back to the data it was made on, or to older data, leaves its outcomes alone)
             if item["status"] != "running" or item["simulated"] \
-                    or item["data_version"] == version:
+                    or item["data_version"] == version or first_seen is None \
+                    or first_seen <= item["created_at"]:
                 continue
             member_ids = records.campaign_members(store, item["id"])["customer_id"]
             found, missing = oc.outcomes_from_refresh(
