@@ -1,6 +1,7 @@
-"""The demo's past campaign: the riskier half of the customers at the as-of date, a fifth of
-them held out, outcomes simulated with a known uneven effect (simulate.py) and recorded, so
-the Effectiveness page and `campaigns report` have something true to show on a fresh start.
+"""The demo's past campaign: the riskier half of the customers at the as-of date (at most
+50,000), a fifth of them held out, outcomes simulated with a known uneven effect
+(simulate.py) and recorded, so the Effectiveness page and `campaigns report` have something
+true to show on a fresh start.
 Recorded once per data version (`simulated` campaigns are never re-made)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from analytics.dataset import CHURN, ID, SCORED_BY
 from analytics.pipeline import PROBABILITY, ChurnAnalysis
 
 TARGET_SHARE = 0.5
+MAX_MEMBERS = 50_000  # a campaign a team could run, also on a million customers
 HORIZON_DAYS = 120
 
 
@@ -41,7 +43,8 @@ def seed_demo_campaign(store: CampaignStore, analysis: ChurnAnalysis, data_versi
     # had already left, or joined later)
     present = np.flatnonzero(customers[SCORED_BY].to_numpy() >= 0) \
         if SCORED_BY in customers else np.arange(len(p))
-    rows = present[np.argsort(-p[present], kind="stable")][: int(len(present) * TARGET_SHARE)]
+    size = min(int(len(present) * TARGET_SHARE), MAX_MEMBERS)
+    rows = present[np.argsort(-p[present], kind="stable")][:size]
     plan = planner.plan(analysis, rows, control_share=spec_text["control_share"], seed=seed)
     start = analysis.as_of or "2024-01-01"
     horizon = _horizon(analysis)
