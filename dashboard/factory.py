@@ -20,7 +20,7 @@ from dashboard.uploads import max_bytes_from, register_uploads
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_MODULES = ("pages.overview", "pages.segments", "pages.customers", "pages.customer",
                 "pages.behaviour", "pages.whatif", "pages.campaign", "pages.effectiveness",
-                "pages.score",
+                "pages.trends", "pages.score",
                 "pages.model", "pages.data")
 
 

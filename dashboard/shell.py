@@ -18,6 +18,7 @@ NAV_PAGES = (("Overview", "/", "speedometer2"), ("Segments", "/segments", "diagr
              ("What-if", "/what-if", "sliders"),
              ("Campaign", "/campaign", "megaphone"),
              ("Effectiveness", "/effectiveness", "graph-up-arrow"),
+             ("Trends", "/trends", "graph-up"),
              ("Score", "/score", "calculator"),
              ("Model", "/model", "clipboard-data"), ("Data", "/data", "database-check"))
 

@@ -25,6 +25,7 @@ from analytics.pipeline import PROBABILITY, TIER, ChurnAnalysis
 TIERS = ("Low", "Medium", "High")
 CHUNK = 250_000
 SAMPLE_ROWS = 5_000
+SAMPLE_IDS = 256
 
 
 def summarise(analysis: ChurnAnalysis) -> dict:
@@ -41,8 +42,28 @@ def summarise(analysis: ChurnAnalysis) -> dict:
            "revenue_at_risk": (float(np.nansum(p[active] * monthly[active]))
                                if monthly is not None else None),
            "thresholds": {"high": analysis.settings.tier_high,
-                          "medium": analysis.settings.tier_medium}}
+                          "medium": analysis.settings.tier_medium},
+           "id_sample": id_sample(c[ID].astype(str).to_numpy())}
     return out
+
+
+def id_sample(ids: np.ndarray, k: int = SAMPLE_IDS) -> list[str]:
+    """The k smallest hashes of the customer ids (a bottom-k sketch): two snapshots of the
+    same customers share most of them, two datasets of different customers none."""
+    hashes = np.unique(pd.util.hash_array(np.asarray(ids, dtype=object)))
+    return [str(h) for h in hashes[:k]]
+
+
+def same_customers(one: dict, other: dict, at_least: float = 0.5) -> bool:
+    """Whether two snapshots' summaries are of (mostly) the same customers: the share of
+    the bottom-k sketch of their ids they have in common (True when a sketch is absent)."""
+    a, b = one.get("id_sample"), other.get("id_sample")
+    if not a or not b:
+        return True
+    k = min(len(a), len(b))
+    union = sorted(set(a) | set(b), key=int)[:k]
+    shared = set(a) & set(b)
+    return sum(h in shared for h in union) / max(k, 1) >= at_least
 
 
 

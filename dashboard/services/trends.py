@@ -12,6 +12,7 @@ import pandas as pd
 
 from analytics.campaigns import snapshots as snaps
 from analytics.errors import ChurnLensError
+from analytics.evaluation import PSI_ALERT, PSI_WARN
 from analytics.export import neutralise_frame
 from dashboard.services import core
 
@@ -38,12 +39,33 @@ class TrendsService(core.PageService):
         except ChurnLensError as exc:
             return {"error": str(exc), "snapshots": []}
 
-    def _pair(self) -> tuple[dict, dict] | None:
-        items = self.history()["snapshots"]
+    def related_history(self) -> dict:
+        """The snapshots of the customers in service (other datasets left out), oldest first,
+        up to the current one."""
+        found = self.history()
+        items = found["snapshots"]
         version = self.core.campaigns.data_version()
         current = [i for i, s in enumerate(items) if s["data_version"] == version]
-        at = current[-1] if current else len(items) - 1
-        return (items[at - 1], items[at]) if at >= 1 else None
+        if not current:
+            return found
+        now = items[current[-1]]
+        kept = [s for s in items[:current[-1] + 1]
+                if snaps.same_customers(s["summary"], now["summary"])]
+        return {**found, "snapshots": kept}
+
+    def pair(self) -> tuple[dict, dict] | None:
+        """The previous snapshot of the same customers and the current one."""
+        items = self.related_history()["snapshots"]
+        return (items[-2], items[-1]) if len(items) >= 2 else None
+
+    _pair = pair
+
+    def words(self) -> dict[str, str]:
+        return self.core.words()
+
+    @staticmethod
+    def drift_thresholds() -> dict:
+        return {"moderate": PSI_WARN, "large": PSI_ALERT}
 
     def risers_frame(self, min_rise: float) -> tuple[pd.DataFrame | None, dict | None]:
         """Customers whose risk rose by >= min_rise or crossed into High since the previous
@@ -81,10 +103,11 @@ class TrendsService(core.PageService):
         if frame is None:
             return ("Risers need two data refreshes of the same customers; only one snapshot "
                     "is stored so far."), None
-        note = (f"ChurnLens risers: churn risk up by at least {min_rise * 100:.0f} points or "
-                f"into High between the refresh of {pair['before']['taken_at'][:10]} and "
-                f"{pair['after']['taken_at'][:10]}; {len(frame):,} customers.")
-        return note, neutralise_frame(frame)
+        when = [pair[k]["taken_at"][:16].replace("T", " ") for k in ("before", "after")]
+        note = (f"ChurnLens risers: churn risk up by at least {min_rise * 100:g} points or "
+                f"into High between the refresh of {when[0]} and {when[1]}; "
+                f"{len(frame):,} customers.")
+        return note, neutralise_frame(frame.round({"before": 4, "after": 4, "rise": 4}))
 
     def drift(self) -> list[dict]:
         """PSI of each feature between the previous and the current snapshot's samples."""
@@ -93,7 +116,9 @@ class TrendsService(core.PageService):
             return []
         key = ("drift", pair[0]["id"], pair[1]["id"])
         if key not in self._memo:
-            self._memo[key] = snaps.snapshot_drift(self._store(), pair[0]["id"], pair[1]["id"])
+            self._memo[key] = [{**r, "label": self.core.driver_label(r["feature"])}
+                               for r in snaps.snapshot_drift(self._store(), pair[0]["id"],
+                                                             pair[1]["id"])]
         return self._memo[key]
 
     def previous_scores(self) -> pd.DataFrame | None:
@@ -167,3 +192,8 @@ def _rule_view(rule) -> dict:
     return {"name": rule.name, "campaign": rule.campaign, "offer": rule.offer,
             "control_share": rule.control_share, "horizon_days": rule.horizon_days,
             "enabled": rule.enabled, "description": rule.description, "when": when}
+
+
+def current() -> TrendsService:
+    """The running app's trends service."""
+    return core.current().trends

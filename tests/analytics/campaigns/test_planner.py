@@ -135,3 +135,16 @@ def test_measured_acceptance_replaces_the_assumed_and_is_recorded(small_analysis
     assert measured.history(sqlite_store)[0]["evidence"]["campaign"] == 7
     with pytest.raises(ChurnLensError, match="no offer"):
         measured.record_acceptance(sqlite_store, catalogue, [], campaign_id=7)
+
+
+def test_snapshots_of_other_customers_are_told_apart():
+    ids = np.array([f"C{i:05d}" for i in range(20_000)], dtype=object)
+    same = {"id_sample": snapshots.id_sample(ids)}
+    grown = {"id_sample": snapshots.id_sample(np.concatenate([ids[2_000:],
+                                                              ids[:1_000] + "-new"]))}
+    other = {"id_sample": snapshots.id_sample(np.array([f"X{i}" for i in range(20_000)],
+                                                       dtype=object))}
+    assert snapshots.same_customers(same, same)
+    assert snapshots.same_customers(same, grown)      # 90% of them still there
+    assert not snapshots.same_customers(same, other)  # another dataset
+    assert snapshots.same_customers(same, {})         # no sketch: cannot tell, keep it
