@@ -17,7 +17,6 @@ dash.register_page(__name__, path="/effectiveness", name="Effectiveness",
                    title="ChurnLens · Effectiveness", order=5.3)
 
 CAMPAIGN_DROPDOWN = "effectiveness-campaign-dropdown"
-INITIAL_STORE = "effectiveness-initial-store"
 REFRESH_STORE = "effectiveness-refresh-store"
 TABLE_DIV = "effectiveness-table-div"
 BODY_DIV = "effectiveness-body-div"
@@ -40,6 +39,8 @@ UPLOAD_STORE = "effectiveness-upload-store"
 UPLOAD_INPUT = "effectiveness-upload-input"
 IMPORT_DIV = "effectiveness-import-div"
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+HIDDEN_GRAPH = {"height": "320px", "display": "none"}
+SHOWN_GRAPH = {"height": "320px"}
 GROUPINGS = (("tier", "Risk tier"), ("segment", "Segment"), ("offer", "Offer"),
              ("risk decile", "Decile of predicted risk"))
 
@@ -47,17 +48,18 @@ GROUPINGS = (("tier", "Risk tier"), ("segment", "Segment"), ("offer", "Offer"),
 def layout(campaign=None, **_query) -> html.Div:
     graph = lambda gid, h: dcc.Graph(id=gid, config=GRAPH_CONFIG, style={"height": f"{h}px"},
                                      figure=empty_figure("Loading…"))
+    options, chosen = _choices(campaign)
     return html.Div([
         dbc.Row([
             dbc.Col([html.H4("Effectiveness", className="page-title mb-0"),
                      html.Div("What each campaign did, measured against its random control "
                               "group, beside what the model assumed.",
                               className="text-muted small")], md=7),
-            dbc.Col(dcc.Dropdown(id=CAMPAIGN_DROPDOWN, clearable=False,
-                                 placeholder="Choose a campaign"), md=5,
+            dbc.Col(dcc.Dropdown(id=CAMPAIGN_DROPDOWN, clearable=False, options=options,
+                                 value=chosen, placeholder="Choose a campaign"), md=5,
                     className="mt-2 mt-md-0"),
         ], className="mb-3 align-items-end"),
-        dcc.Store(id=INITIAL_STORE, data=campaign), dcc.Store(id=REFRESH_STORE, data=0),
+        dcc.Store(id=REFRESH_STORE, data=0),
         dcc.Loading(html.Div(id=TABLE_DIV), type="dot", delay_show=200),
         html.Div([
             html.Div(id=VERDICT_DIV), html.Div(id=TILES_DIV),
@@ -90,16 +92,15 @@ def layout(campaign=None, **_query) -> html.Div:
             section("Uplift model", [
                 html.Div("Once outcomes are in, a model of who responds can rank the next "
                          "campaign by predicted uplift instead of risk. It is compared with "
-                         "risk ranking on held-out folds.", className="small text-muted mb-2"),
+                         "risk ranking on held-out folds (a few seconds).",
+                         className="small text-muted mb-2"),
                 dbc.Button([html.I(className="bi bi-cpu me-1"), "Compare uplift and risk "
                             "ranking"], id=UPLIFT_BUTTON, size="sm", color="primary",
                            className="mb-2"),
                 dcc.Loading(html.Div([html.Div(id=UPLIFT_DIV),
                                       dcc.Graph(id=QINI_GRAPH, config=GRAPH_CONFIG,
-                                                style={"height": "320px"},
-                                                figure=empty_figure(
-                                                    "Press the button to fit the uplift "
-                                                    "model (a few seconds)."))]),
+                                                style=HIDDEN_GRAPH,
+                                                figure=empty_figure(""))]),
                             type="dot"),
             ], "on the campaign's members"),
             _outcomes_card(),
@@ -133,9 +134,7 @@ def _outcomes_card() -> dbc.Card:
     ]), "import who accepted, redeemed and churned")
 
 
-@callback(Output(CAMPAIGN_DROPDOWN, "options"), Output(CAMPAIGN_DROPDOWN, "value"),
-          Input(INITIAL_STORE, "data"))
-def list_campaigns(initial):
+def _choices(initial) -> tuple[list[dict], int | None]:
     """The campaigns to choose from; the one in the address, else the newest."""
     items = service.current().campaigns()
     options = [{"label": f"{i['id']} · {i['name']}", "value": i["id"]} for i in items]
@@ -191,21 +190,22 @@ def show_effect_by(campaign_id, by, _refresh):
 
 
 @callback(Output(UPLIFT_DIV, "children"), Output(QINI_GRAPH, "figure"),
-          Input(UPLIFT_BUTTON, "n_clicks"), State(CAMPAIGN_DROPDOWN, "value"),
-          prevent_initial_call=True)
+          Output(QINI_GRAPH, "style"), Input(UPLIFT_BUTTON, "n_clicks"),
+          State(CAMPAIGN_DROPDOWN, "value"), prevent_initial_call=True)
 def fit_uplift(_clicks, campaign_id):
     """Uplift ranking against risk ranking on held-out folds (Qini)."""
     if campaign_id is None:
-        return panels.uplift_summary({"error": "Choose a campaign first."}), no_update
+        return (panels.uplift_summary({"error": "Choose a campaign first."}), no_update,
+                HIDDEN_GRAPH)
     study = service.current().uplift_study(campaign_id)
     if study.get("error"):
-        return panels.uplift_summary(study), empty_figure(study["error"])
+        return panels.uplift_summary(study), no_update, HIDDEN_GRAPH
     ranking = html.A([html.I(className="bi bi-filetype-csv me-1"),
                       "Active customers ranked by predicted uplift (CSV)"],
                      href=f"/export/uplift/{campaign_id}/csv", download="",
                      className="btn btn-sm btn-outline-primary mt-2",
                      id="effectiveness-uplift-export-link")
-    return [panels.uplift_summary(study), ranking], qini_chart(study)
+    return [panels.uplift_summary(study), ranking], qini_chart(study), SHOWN_GRAPH
 
 
 @callback(Output(IMPORT_DIV, "children"), Output(REFRESH_STORE, "data"),

@@ -49,7 +49,7 @@ def test_layouts_build_with_no_arguments(ctx):
 
 
 def test_the_demo_campaign_is_listed_and_measured(ctx):
-    options, value = page.list_campaigns(None)
+    options, value = page._choices(None)
     simulated = [i["id"] for i in ctx.campaigns.campaigns() if i["simulated"]]
     assert len(simulated) == 1 and value == max(o["value"] for o in options)
     value = simulated[0]
@@ -105,7 +105,8 @@ def test_the_export_route_serves_only_the_treatment_arm(store_app, ctx):
 
 def test_uplift_study_button(ctx):
     demo = next(i["id"] for i in ctx.campaigns.campaigns() if i["simulated"])
-    summary, fig = page.fit_uplift(1, demo)
+    summary, fig, style = page.fit_uplift(1, demo)
+    assert style.get("display") != "none"
     study = ctx.campaigns.uplift_study(demo)
     assert study["error"] is None and study["n"] == DEMO_SIZE // 2
     assert f"{study['uplift']['qini_coefficient']:,.1f}" in texts(summary)
