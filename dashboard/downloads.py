@@ -56,43 +56,37 @@ def register_downloads(server: flask.Flask, services: Services) -> None:
     @server.route("/export/campaign/<int:campaign_id>/<fmt>")
     def export_campaign_members(campaign_id: int, fmt: str):
         """The treatment list of a recorded campaign (never its control group)."""
-        if fmt not in MIME:
-            return _text("Unknown export format; use csv or xlsx.", 404)
-        note, frame = services.campaigns.treatment_list(campaign_id)
-        if frame is None:
-            return _text(clip(note), 404)
-        return _stream(lambda folder: _frame_file(note, frame, "churnlens-campaign",
-                                                  "Treatment list", fmt, folder),
-                       fmt, f"campaign-{campaign_id}")
+        return _send_frame(fmt, lambda: services.campaigns.treatment_list(campaign_id),
+                           "Treatment list", f"campaign-{campaign_id}")
 
     @server.route("/export/uplift/<int:campaign_id>/<fmt>")
     def export_uplift_ranking(campaign_id: int, fmt: str):
         """Active customers ranked by the uplift a model of this campaign predicts."""
-        if fmt not in MIME:
-            return _text("Unknown export format; use csv or xlsx.", 404)
-        note, frame = services.campaigns.uplift_ranking(campaign_id)
-        if frame is None:
-            return _text(clip(note), 404)
-        return _stream(lambda folder: _frame_file(note, frame, "churnlens-uplift-ranking",
-                                                  "Ranked by uplift", fmt, folder),
-                       fmt, f"uplift-ranking-{campaign_id}")
+        return _send_frame(fmt, lambda: services.campaigns.uplift_ranking(campaign_id),
+                           "Ranked by uplift", f"uplift-ranking-{campaign_id}")
 
     @server.route("/export/risers/<fmt>")
     def export_risers(fmt: str):
         """Customers whose risk rose since the previous refresh (?min_rise=0.1)."""
-        if fmt not in MIME:
-            return _text("Unknown export format; use csv or xlsx.", 404)
         try:
             min_rise = float(flask.request.args.get("min_rise", "0.1"))
         except ValueError:
             return _text("min_rise must be a number such as 0.1 (10 points).", 400)
         if not 0 <= min_rise <= 1:
             return _text("min_rise must be between 0 and 1.", 400)
-        note, frame = services.trends.risers_export(min_rise)
-        if frame is None:
-            return _text(note, 404)
-        return _stream(lambda folder: _frame_file(note, frame, "churnlens-risers", "Risers",
-                                                  fmt, folder), fmt, "risers")
+        return _send_frame(fmt, lambda: services.trends.risers_export(min_rise), "Risers",
+                           "risers")
+
+
+def _send_frame(fmt: str, get, sheet: str, kind: str) -> flask.Response:
+    """A (note, frame) from a service as a CSV or Excel download; (reason, None) is a 404."""
+    if fmt not in MIME:
+        return _text("Unknown export format; use csv or xlsx.", 404)
+    note, frame = get()
+    if frame is None:
+        return _text(clip(note), 404)
+    return _stream(lambda folder: _frame_file(note, frame, f"churnlens-{kind}", sheet, fmt,
+                                              folder), fmt, kind)
 
 
 def _request_state(services: Services, fmt: str, check):
