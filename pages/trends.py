@@ -16,6 +16,7 @@ from components.charts import empty_figure
 from components.feedback import empty_state, section
 from components.kpi import fmt_pct
 from components.links import customer_path
+from components.rules_panel import outbox_table, preview_list, rules_list
 from components.segment_charts import money
 from components.trend_charts import (CHART_HEIGHT, churn_chart, day, drift_table, revenue_chart,
                                      risers_columns, risk_mix_chart, when)
@@ -43,6 +44,10 @@ GRID_DIV = "trends-grid-div"
 RISERS_EMPTY_DIV = "trends-risers-empty-div"
 DRIFT_DIV = "trends-drift-div"
 DRIFT_TABLE = "trends-drift-table"
+RULES_DIV = "trends-rules-div"
+PREVIEW_BUTTON = "trends-rules-preview-button"
+PREVIEW_DIV = "trends-rules-preview-div"
+OUTBOX_DIV = "trends-outbox-div"
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 HIDDEN = {"display": "none"}
 DEFAULT_RISE = 10          # points
@@ -80,7 +85,29 @@ def layout(**_query) -> html.Div:
                             dcc.Loading(html.Div(id=DRIFT_DIV), type="dot", delay_show=250),
                             "how far each input moved (PSI)"), xl=4),
         ], className="g-3"),
+        _rules_section(service().rules_view()),
     ])
+
+
+def _rules_section(view: dict) -> dbc.Card:
+    """The rules in words, a dry-run button and the outbox (all hidden without a file)."""
+    usable = view.get("configured") and not view.get("error")
+    return section("Enrolment rules", [
+        html.Div(rules_list(view), id=RULES_DIV),
+        dbc.Button([html.I(className="bi bi-eye me-1"), "Preview on this data (dry run)"],
+                   id=PREVIEW_BUTTON, size="sm", color="outline-primary",
+                   className="mt-2" if usable else "d-none"),
+        dcc.Loading(html.Div(id=PREVIEW_DIV, className="mt-2"), type="dot"),
+        html.Div(outbox_table(view.get("batches") or []) if usable else None,
+                 className="mt-3", id=OUTBOX_DIV),
+    ], "run on each data refresh; the treated are sent to the outbox")
+
+
+@callback(Output(PREVIEW_DIV, "children"), Input(PREVIEW_BUTTON, "n_clicks"),
+          prevent_initial_call=True)
+def preview_rules(_clicks):
+    """What each rule would enrol on the data in service (nothing is recorded)."""
+    return preview_list(service().rules_preview())
 
 
 def _risers_section(noun: str) -> dbc.Card:

@@ -234,3 +234,25 @@ def test_figure_builders_make_valid_figures():
     assert [c.get("field") for c in risers_columns()][0] == "customer_id"
     table = drift_table([{"label": "Tenure", "psi": 0.3, "level": "large"}], "x-y-table")
     assert table.children[1].children[0].children[2].children.color == "danger"
+
+
+def test_the_rules_card_shows_the_file_and_a_dry_run(tmp_path_factory):
+    from components.rules_panel import preview_list, rules_list
+    from dashboard.services import Services
+    folder = tmp_path_factory.mktemp("rules-card")
+    rules = folder / "rules.toml"
+    rules.write_text('[settings]\noutbox_dir = "box"\n[[rules]]\nname = "high"\n'
+                     'campaign = "High desk"\n[rules.when]\ntier = ["High"]\n')
+    svc = Services(Settings(demo_size=1500, demo_events=False, cache_dir=str(folder / "c"),
+                            rules_path=str(rules), demo_campaign=False)).start(
+        progress=lambda m: None)
+    view = svc.trends.rules_view()
+    assert view["configured"] and view["rules"][0]["when"] == {"tier": ["High"]}
+    assert "risk tier High" in str(rules_list(view))
+    assert view["batches"] and str(folder) not in str(view)  # the start ran the rule
+    preview = svc.trends.rules_preview()
+    assert "already ran on this data" in preview["results"][0]["skipped"]
+    assert "already ran" in str(preview_list(preview))
+    empty = Services(Settings(demo_size=1500, demo_events=False, cache_dir=str(folder / "c"),
+                              demo_campaign=False))
+    assert empty.trends.rules_view() == {"configured": False}
