@@ -128,7 +128,8 @@ def acceptance_table(report: dict) -> dbc.Table | html.Div:
         html.Td(fmt_int(r["n_treatment"])), html.Td(fmt_int(r["accepted"])),
         html.Td(f"{fmt_pct(r['acceptance_measured'])} ({fmt_pct(r['acceptance_low'])}–"
                 f"{fmt_pct(r['acceptance_high'])})"),
-        html.Td(fmt_pct(r["acceptance_assumed"])), html.Td(fmt_pct(r["redemption_measured"]))])
+        html.Td(fmt_pct(r["acceptance_assumed"])),
+        html.Td(fmt_pct(r["redemption_measured"]) if r.get("redeemed_known") else "–")])
         for r in rows]
     return dbc.Table([head, html.Tbody(body)], size="sm", className="small mb-2",
                      id="effectiveness-acceptance-table")

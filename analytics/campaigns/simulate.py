@@ -15,7 +15,7 @@ uplift model must beat ranking by churn risk. Targets and arms come from elsewhe
    than the catalogue assumed, so the page shows the gap). A member without an offer has
    nothing to accept (`accepted` None) and acceptance probability 0.
 2. *Redemption*: an accepter with a promo code redeems it with probability
-   `redemption_share` (0.8). `redeemed` is a bool for offered members, None otherwise.
+   `redemption_share` (0.8). `redeemed` is a bool for offered members with a promo code, None otherwise.
 3. *Effect*, by kind. The kind is a fixed rule of the customer's features (not random), so an
    uplift model can learn it; the first rule that matches wins:
 
@@ -190,7 +190,8 @@ def simulate_outcomes(members: pd.DataFrame, customers: pd.DataFrame, churned, *
     outcomes = pd.DataFrame({
         "customer_id": ids,
         "accepted": pd.Series(np.where(offered, accepted, None), dtype=object),
-        "redeemed": pd.Series(np.where(offered, redeemed, None), dtype=object),
+        # nothing to redeem without a promo code: unknown, not "did not redeem"
+        "redeemed": pd.Series(np.where(offered & (codes != ""), redeemed, None), dtype=object),
         "promo_code": np.where(redeemed, codes, ""),
         "churned": churn, "date": dates, "outcome_date": dates})
     truth = pd.DataFrame({"kind": kind, "tau": tau},
