@@ -41,9 +41,9 @@ def effect_chart(rows: list[dict], assumed: float | None, title: str,
     small to tell are faded; the dotted line is the campaign's assumed (model-implied)
     uplift."""
     rows = [r for r in rows if r.get("uplift") is not None]
-    height = height or max(270, 80 + 34 * len(rows))
+    height = height or 300  # the card's height: ten deciles fit at 24 px a row
     if not rows:
-        return empty_figure("No group has outcomes in both arms yet.", title, 270)
+        return empty_figure("No group has outcomes in both arms yet.", title, height)
     rows = rows[::-1]
     labels = [str(r["group"]) for r in rows]
     x = [100 * r["uplift"] for r in rows]

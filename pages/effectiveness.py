@@ -70,8 +70,8 @@ def layout(campaign=None, **_query) -> html.Div:
                     dbc.RadioItems(id=BY_RADIO, inline=True, value="tier",
                                    options=[{"label": l, "value": v} for v, l in GROUPINGS],
                                    className="small mb-1"),
-                    dcc.Graph(id=BY_GRAPH, config=GRAPH_CONFIG, style={"minHeight": "270px"},
-                              figure=empty_figure("Loading…", height=270))], body=True,
+                    dcc.Graph(id=BY_GRAPH, config=GRAPH_CONFIG, style={"height": "300px"},
+                              figure=empty_figure("Loading…", height=300))], body=True,
                     className="chart-card h-100"), lg=8, className="mb-3"),
             ], className="g-3"),
             section("Acceptance and the treatment list", [
