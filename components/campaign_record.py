@@ -6,7 +6,7 @@ Pure builders: every value comes in through the arguments (the campaigns service
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from components.kpi import fmt_int
 
@@ -14,13 +14,16 @@ NAME_INPUT = "campaign-record-name-input"
 SHARE_INPUT = "campaign-record-share-input"
 SEED_INPUT = "campaign-record-seed-input"
 ENROLLED_CHECK = "campaign-record-enrolled-check"
+OFFERS_DROPDOWN = "campaign-record-offers-dropdown"
 PREVIEW_DIV = "campaign-record-preview-div"
 RECORD_BUTTON = "campaign-record-button"
 RESULT_DIV = "campaign-record-result-div"
 
 
-def record_card(seed: int) -> dbc.Card:
-    """The form (the seed is pre-filled and recorded, so the split can be reproduced)."""
+def record_card(seed: int, offers: list[dict]) -> dbc.Card:
+    """The form (the seed is pre-filled and recorded, so the split can be reproduced);
+    `offers` are the catalogue's, to limit the campaign to customers whose best offer is
+    one of them."""
     label = "small mb-1"
     return dbc.Card([
         dbc.CardHeader([html.Span("Record this campaign", className="section-title"),
@@ -30,18 +33,22 @@ def record_card(seed: int) -> dbc.Card:
             dbc.Row([
                 dbc.Col([html.Label("Name", htmlFor=NAME_INPUT, className=label),
                          dbc.Input(id=NAME_INPUT, placeholder="e.g. December save desk",
-                                   maxLength=200, size="sm")], md=4),
-                dbc.Col([html.Label("Held out (control)", htmlFor=SHARE_INPUT,
+                                   maxLength=200, size="sm")], md=3),
+                dbc.Col([html.Label("Offers", htmlFor=OFFERS_DROPDOWN, className=label),
+                         dcc.Dropdown(id=OFFERS_DROPDOWN, options=offers, multi=True,
+                                      placeholder="each customer's best offer",
+                                      className="small")], md=3),
+                dbc.Col([html.Label("Held out", htmlFor=SHARE_INPUT,
                                     className=label),
                          dbc.InputGroup([dbc.Input(id=SHARE_INPUT, type="number", min=1,
                                                    max=50, step=1, value=10, debounce=True),
                                          dbc.InputGroupText("%")], size="sm")], md=2),
                 dbc.Col([html.Label("Seed", htmlFor=SEED_INPUT, className=label),
                          dbc.Input(id=SEED_INPUT, type="number", min=0, step=1, value=seed,
-                                   debounce=True, size="sm")], md=2),
+                                   debounce=True, size="sm")], md=1),
                 dbc.Col(dbc.Checkbox(id=ENROLLED_CHECK, value=False,
                                      label="Also customers already in a running campaign",
-                                     className="small mt-4"), md=4),
+                                     className="small mt-4"), md=3),
             ], className="g-2 mb-2"),
             html.Div(id=PREVIEW_DIV, className="small mb-2"),
             dbc.Button([html.I(className="bi bi-journal-plus me-1"), "Record campaign"],

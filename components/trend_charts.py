@@ -230,3 +230,19 @@ def drift_table(rows: list[dict], table_id: str) -> html.Table:
 
 __all__ = ["churn_chart", "day", "drift_table", "refresh_labels", "revenue_chart",
            "risers_columns", "risk_mix_chart", "when"]
+
+
+def drift_by_refresh(rows: list[dict]) -> html.Div | None:
+    """Each refresh against the one before it: how many inputs shifted, and the largest
+    shift (newest first); nothing with a single comparison (the table shows it)."""
+    if len(rows) < 2:
+        return None
+    items = []
+    for r in rows:
+        top = r.get("top")
+        most = (f"; most: {top['label']} (PSI {top['psi']:.2f})" if top else "")
+        items.append(html.Li(f"{day(r['taken_at'])}: {r['large']} large, {r['moderate']} "
+                             f"moderate{most}"))
+    return html.Div([html.Div("By refresh, each against the one before it",
+                              className="small fw-semibold mt-3"),
+                     html.Ul(items, className="small mb-0 ps-3", id="trends-drift-history")])

@@ -59,7 +59,8 @@ def layout(**_query) -> html.Div:
                                        style={"height": "340px"}), body=True,
                              className="chart-card h-100"), lg=5, className="mb-3"),
         ], className="g-3"),
-        record.record_card(seed=campaign_service.new_seed()),
+        record.record_card(seed=campaign_service.new_seed(),
+                           offers=campaign_service.current().offer_options()),
         html.Div(id=OFFERS_DIV),
     ])
 
@@ -106,15 +107,16 @@ def _record_args(share, seed) -> tuple[float, int]:
 
 @callback(Output(record.PREVIEW_DIV, "children"), Input(ids.FILTERS_STORE, "data"),
           Input(CAPACITY_INPUT, "value"), Input(record.SHARE_INPUT, "value"),
-          Input(record.SEED_INPUT, "value"), Input(record.ENROLLED_CHECK, "value"))
-def preview_record(filters, capacity, share, seed, include_enrolled):
+          Input(record.SEED_INPUT, "value"), Input(record.ENROLLED_CHECK, "value"),
+          Input(record.OFFERS_DROPDOWN, "value"))
+def preview_record(filters, capacity, share, seed, include_enrolled, offers=None):
     """Who the campaign would hold, before it is recorded."""
     svc = campaign_service.current()
     if svc.analysis is None:
         return None
     share, seed = _record_args(share, seed)
     preview = svc.preview(filters or {}, _capacity(capacity), share, seed,
-                                    bool(include_enrolled))
+                          bool(include_enrolled), offers or ())
     return record.preview_text(preview)
 
 
@@ -122,8 +124,9 @@ def preview_record(filters, capacity, share, seed, include_enrolled):
           State(record.NAME_INPUT, "value"), State(ids.FILTERS_STORE, "data"),
           State(CAPACITY_INPUT, "value"), State(record.SHARE_INPUT, "value"),
           State(record.SEED_INPUT, "value"), State(record.ENROLLED_CHECK, "value"),
-          prevent_initial_call=True)
-def record_campaign(_clicks, name, filters, capacity, share, seed, include_enrolled):
+          State(record.OFFERS_DROPDOWN, "value"), prevent_initial_call=True)
+def record_campaign(_clicks, name, filters, capacity, share, seed, include_enrolled,
+                    offers=None):
     """Record the campaign with its control group (all members or none)."""
     svc = campaign_service.current()
     if svc.analysis is None:
@@ -131,9 +134,8 @@ def record_campaign(_clicks, name, filters, capacity, share, seed, include_enrol
     if not (name or "").strip():
         return record.result_view({"error": "Give the campaign a name first."})
     share, seed = _record_args(share, seed)
-    return record.result_view(svc.create(name.strip(), filters or {},
-                                                   _capacity(capacity), share, seed,
-                                                   bool(include_enrolled)))
+    return record.result_view(svc.create(name.strip(), filters or {}, _capacity(capacity),
+                                         share, seed, bool(include_enrolled), offers or ()))
 
 
 def _capacity(capacity) -> int | None:

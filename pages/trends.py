@@ -18,7 +18,7 @@ from components.kpi import fmt_pct
 from components.links import customer_path
 from components.rules_panel import outbox_table, preview_list, rules_list
 from components.segment_charts import money
-from components.trend_charts import (CHART_HEIGHT, churn_chart, day, drift_table, revenue_chart,
+from components.trend_charts import (drift_by_refresh, CHART_HEIGHT, churn_chart, day, drift_table, revenue_chart,
                                      risers_columns, risk_mix_chart, when)
 from dashboard import ids
 from dashboard.services import trends as trends_service
@@ -207,7 +207,7 @@ def show_drift(_initial):
              f"among the {len(rows)} inputs" + (f"; the {DRIFT_SHOWN} largest are shown."
                                                  if len(rows) > DRIFT_SHOWN else "."))
     return [html.P([_psi_sentence(svc), " ", html.Strong(count)], className="small mb-2"),
-            drift_table(shown, DRIFT_TABLE)]
+            drift_table(shown, DRIFT_TABLE), drift_by_refresh(svc.drift_history())]
 
 
 @callback(Output(ids.URL, "pathname", allow_duplicate=True), Input(RISERS_GRID, "cellClicked"),

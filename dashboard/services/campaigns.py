@@ -130,36 +130,45 @@ class CampaignsService(core.PageService):
                          f"members from this refresh ({missing:,} not in it)")
 
     # ----- recording a campaign ---------------------------------------------------------
-    def _plan(self, filters, capacity, control_share, seed, include_enrolled):
+    def offer_options(self) -> list[dict]:
+        """The catalogue's offers a campaign can be limited to (label: the offer's name)."""
+        catalogue = self.core.catalogue
+        return [] if catalogue is None else [{"label": o.name, "value": o.id}
+                                             for o in catalogue.offers]
+
+    def _plan(self, filters, capacity, control_share, seed, include_enrolled, offers=()):
         keep = self.core.mask(filters)
-        rows = planner.target_rows(self.analysis, keep, capacity)
+        rows = planner.target_rows(self.analysis, keep, capacity, tuple(offers or ()))
         return planner.plan(self.analysis, rows, control_share, seed, self.store(),
                             include_enrolled)
 
-    def preview(self, filters, capacity, control_share, seed, include_enrolled) -> dict:
+    def preview(self, filters, capacity, control_share, seed, include_enrolled,
+                offers=()) -> dict:
         """Who a campaign of this selection would hold, before it is recorded."""
         store = self.store()
         if store is None:
             return {"error": self.store_error}
         try:
-            plan = self._plan(filters, capacity, control_share, seed, include_enrolled)
+            plan = self._plan(filters, capacity, control_share, seed, include_enrolled, offers)
         except ChurnLensError as exc:
             return {"error": str(exc)}
         return {"error": None, **plan.summary()}
 
-    def create(self, name, filters, capacity, control_share, seed, include_enrolled) -> dict:
+    def create(self, name, filters, capacity, control_share, seed, include_enrolled,
+               offers=()) -> dict:
         """Record the campaign (all members or none); returns its id or the error."""
         store = self.store()
         if store is None:
             return {"error": self.store_error}
         try:
-            plan = self._plan(filters, capacity, control_share, seed, include_enrolled)
+            plan = self._plan(filters, capacity, control_share, seed, include_enrolled, offers)
             c = self.core
             spec = records.CampaignSpec(
                 name=name or "", start_date=pd.Timestamp.now().strftime("%Y-%m-%d"),
                 horizon_days=int(getattr(self.analysis.behaviour, "horizon_days", 0) or 90),
                 offers=tuple(sorted(set(plan.members["offer"]))),
                 target={"filters": filters or {}, "capacity": capacity,
+                        "offers": list(offers or ()),
                         "description": c.offers.describe_filters(filters)},
                 data_version=self.data_version(), source=c.source_name(),
                 contact_cost=float(getattr(c.catalogue, "contact_cost", 0.0) or 0.0),

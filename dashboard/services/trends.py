@@ -112,14 +112,30 @@ class TrendsService(core.PageService):
     def drift(self) -> list[dict]:
         """PSI of each feature between the previous and the current snapshot's samples."""
         pair = self._pair()
-        if pair is None:
-            return []
-        key = ("drift", pair[0]["id"], pair[1]["id"])
+        return [] if pair is None else self._drift_of(pair[0], pair[1])
+
+    def _drift_of(self, before: dict, after: dict) -> list[dict]:
+        key = ("drift", before["id"], after["id"])
         if key not in self._memo:
             self._memo[key] = [{**r, "label": self.core.driver_label(r["feature"])}
-                               for r in snaps.snapshot_drift(self._store(), pair[0]["id"],
-                                                             pair[1]["id"])]
+                               for r in snaps.snapshot_drift(self._store(), before["id"],
+                                                             after["id"])]
         return self._memo[key]
+
+    def drift_history(self) -> list[dict]:
+        """Per refresh (newest first): how many inputs shifted against the refresh before it
+        and the one that moved most."""
+        items = self.related_history()["snapshots"]
+        out = []
+        for before, after in zip(items[:-1], items[1:]):
+            rows = [r for r in self._drift_of(before, after) if r["psi"] is not None]
+            levels = [r["level"] for r in rows]
+            top = rows[0] if rows else None
+            out.append({"taken_at": after["taken_at"], "as_of": after.get("as_of"),
+                        "large": levels.count("large"), "moderate": levels.count("moderate"),
+                        "top": top and {"label": top["label"], "psi": top["psi"],
+                                        "level": top["level"]}})
+        return out[::-1]
 
     def previous_scores(self) -> pd.DataFrame | None:
         pair = self._pair()

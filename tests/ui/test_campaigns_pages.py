@@ -137,3 +137,18 @@ def test_active_customers_ranked_by_predicted_uplift(store_app, ctx):
     uplift = [float(r[1]) for r in rows[2:]]
     assert len(uplift) == int(ctx.analysis.customers["active"].sum())
     assert uplift == sorted(uplift, reverse=True)
+
+
+def test_a_campaign_limited_to_some_offers(ctx):
+    offers = [o["value"] for o in ctx.campaigns.offer_options()]
+    assert offers == [o.id for o in ctx.catalogue.offers]
+    everyone = ctx.campaigns.preview({}, None, 0.1, 1, True)
+    common = sorted(everyone["offers"], key=lambda o: -everyone["offers"][o])
+    chosen = [o for o in common if o in offers][:2]
+    some = ctx.campaigns.preview({}, None, 0.1, 1, True, chosen)
+    assert 0 < some["members"] < everyone["members"]
+    assert set(some["offers"]) <= set(chosen)
+    made = campaign_page.record_campaign(1, "Two offers only", {}, None, 10, 1, True, chosen)
+    assert "Recorded campaign" in texts(made)
+    item = next(i for i in ctx.campaigns.campaigns() if i["name"] == "Two offers only")
+    assert set(item["offers"]) <= set(chosen) and item["target"]["offers"] == chosen

@@ -256,3 +256,15 @@ def test_the_rules_card_shows_the_file_and_a_dry_run(tmp_path_factory):
     empty = Services(Settings(demo_size=1500, demo_events=False, cache_dir=str(folder / "c"),
                               demo_campaign=False))
     assert empty.trends.rules_view() == {"configured": False}
+
+
+def test_drift_is_listed_per_refresh():
+    from components.trend_charts import drift_by_refresh
+    rows = [{"taken_at": "2026-03-01T10:00:00", "as_of": None, "large": 1, "moderate": 2,
+             "top": {"label": "Monthly charges", "psi": 0.31, "level": "large"}},
+            {"taken_at": "2026-02-01T10:00:00", "as_of": None, "large": 0, "moderate": 0,
+             "top": {"label": "Tenure", "psi": 0.01, "level": "ok"}}]
+    text = str(drift_by_refresh(rows))
+    assert "1 large, 2 moderate; most: Monthly charges (PSI 0.31)" in text
+    assert "0 large, 0 moderate" in text
+    assert drift_by_refresh(rows[:1]) is None  # one comparison: the table says it all
