@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from analytics.campaigns.store import CampaignStore, now
 from analytics.campaigns.tables import imports, members, outcomes
@@ -176,10 +176,13 @@ def write_outcomes(store: CampaignStore, campaign_id: int, frame: pd.DataFrame,
                 item[key] = bool(item[key])
     ids = [r["customer_id"] for r in records]
     with store.begin() as conn:
-        for start in range(0, len(ids), CHUNK):
-            part = ids[start:start + CHUNK]
-            conn.execute(delete(outcomes).where(outcomes.c.campaign_id == int(campaign_id),
-                                                outcomes.c.customer_id.in_(part)))
+        earlier = conn.execute(select(func.count()).select_from(outcomes).where(
+            outcomes.c.campaign_id == int(campaign_id))).scalar()
+        if earlier:  # replace theirs (the first import of a campaign has nothing to delete)
+            for start in range(0, len(ids), CHUNK):
+                part = ids[start:start + CHUNK]
+                conn.execute(delete(outcomes).where(outcomes.c.campaign_id == int(campaign_id),
+                                                    outcomes.c.customer_id.in_(part)))
         for start in range(0, len(records), CHUNK):
             conn.execute(outcomes.insert(), records[start:start + CHUNK])
         conn.execute(imports.insert().values(campaign_id=int(campaign_id), source=source,
