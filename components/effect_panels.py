@@ -127,7 +127,7 @@ def acceptance_table(report: dict) -> dbc.Table | html.Div:
         html.Td("No offer (call only)" if r["offer"] == "none" else r["offer"]),
         html.Td(fmt_int(r["n_treatment"])), html.Td(fmt_int(r["accepted"])),
         html.Td(f"{fmt_pct(r['acceptance_measured'])} ({fmt_pct(r['acceptance_low'])}–"
-                f"{fmt_pct(r['acceptance_high'])})"),
+                f"{fmt_pct(r['acceptance_high'])})" if r.get("accepted_known") else "–"),
         html.Td(fmt_pct(r["acceptance_assumed"])),
         html.Td(fmt_pct(r["redemption_measured"]) if r.get("redeemed_known") else "–")])
         for r in rows]
