@@ -125,7 +125,17 @@ def client_message(exc: Exception) -> str | None:
         return "the JSON is nested too deeply"
     if _is_dash_dispatch() and _malformed_callback(exc):
         return f"malformed callback request ({type(exc).__name__}: {clip(str(exc), 120)})"
+    if _is_dash_dispatch() and _bad_page_address(exc):
+        return "malformed callback request: a page address must start with /"
     return None
+
+
+def _bad_page_address(exc: Exception) -> bool:
+    """Dash's pages router refuses a forged pathname that does not start with the app's
+    prefix: what the client sent, not a bug."""
+    from dash.exceptions import UnsupportedRelativePath
+
+    return isinstance(exc, UnsupportedRelativePath)
 
 
 def client_error(status: int, message: str, exc: Exception | None = None):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
@@ -94,15 +96,22 @@ def update_campaign(filters, capacity):
 
 
 def _record_args(share, seed) -> tuple[float, int]:
+    """The control share (1-50%, default 10%) and the seed (0 to 2**32 - 1) from the form."""
     try:
-        share = min(max(float(share), 1.0), 50.0) / 100
-    except (TypeError, ValueError):
+        share = float(share)
+        share = min(max(share, 1.0), 50.0) / 100 if math.isfinite(share) else 0.10
+    except (TypeError, ValueError, OverflowError):
         share = 0.10
     try:
-        seed = max(int(seed), 0)
-    except (TypeError, ValueError):
+        seed = min(max(int(seed), 0), 2 ** 32 - 1) if not isinstance(seed, bool) else 0
+    except (TypeError, ValueError, OverflowError):
         seed = 0
     return share, seed
+
+
+def _offers(value) -> tuple[str, ...]:
+    """Offer ids from the dropdown (anything else is ignored)."""
+    return tuple(v for v in value if isinstance(v, str))[:50] if isinstance(value, list) else ()
 
 
 @callback(Output(record.PREVIEW_DIV, "children"), Input(ids.FILTERS_STORE, "data"),
@@ -116,7 +125,7 @@ def preview_record(filters, capacity, share, seed, include_enrolled, offers=None
         return None
     share, seed = _record_args(share, seed)
     preview = svc.preview(filters or {}, _capacity(capacity), share, seed,
-                          bool(include_enrolled), offers or ())
+                          include_enrolled is True, _offers(offers))
     return record.preview_text(preview)
 
 
@@ -131,17 +140,18 @@ def record_campaign(_clicks, name, filters, capacity, share, seed, include_enrol
     svc = campaign_service.current()
     if svc.analysis is None:
         return record.result_view({"error": "No data loaded."})
-    if not (name or "").strip():
+    name = name if isinstance(name, str) else ""
+    if not name.strip():
         return record.result_view({"error": "Give the campaign a name first."})
     share, seed = _record_args(share, seed)
     return record.result_view(svc.create(name.strip(), filters or {}, _capacity(capacity),
-                                         share, seed, bool(include_enrolled), offers or ()))
+                                         share, seed, include_enrolled is True, _offers(offers)))
 
 
 def _capacity(capacity) -> int | None:
     try:
-        return None if capacity in (None, "") else max(int(capacity), 0)
-    except (TypeError, ValueError):
+        return None if capacity in (None, "") else min(max(int(capacity), 0), 10 ** 9)
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

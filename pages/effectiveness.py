@@ -136,15 +136,25 @@ def _outcomes_card() -> dbc.Card:
     ]), "import who accepted, redeemed and churned")
 
 
+def _campaign_id(value) -> int | None:
+    """A campaign id from the browser (a dropdown value or the address), or None for
+    anything that is not a whole number in range."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value) if isinstance(value, (int, str)) else None
+    except ValueError:
+        return None
+    return number if number is not None and 0 < number < 2 ** 31 else None
+
+
 def _choices(initial) -> tuple[list[dict], int | None]:
     """The campaigns to choose from; the one in the address, else the newest."""
     items = service.current().campaigns()
     options = [{"label": f"{i['id']} · {i['name']}", "value": i["id"]} for i in items]
     ids = [i["id"] for i in items]
-    try:
-        chosen = int(initial) if initial is not None and int(initial) in ids else None
-    except (TypeError, ValueError):
-        chosen = None
+    chosen = _campaign_id(initial)
+    chosen = chosen if chosen in ids else None
     return options, chosen if chosen is not None else (ids[0] if ids else None)
 
 
@@ -156,7 +166,7 @@ def _choices(initial) -> tuple[list[dict], int | None]:
           prevent_initial_call=True)
 def show_campaign(campaign_id, _refresh):
     """The chosen campaign's measured effect beside the assumed one."""
-    svc = service.current()
+    svc, campaign_id = service.current(), _campaign_id(campaign_id)
     hidden = (None, None, no_update, None, "d-none", "#", "#")
     if svc.store() is None:
         return (dbc.Alert(svc.store_error, color="warning", id="effectiveness-store-alert"),
@@ -181,6 +191,8 @@ def show_campaign(campaign_id, _refresh):
           Input(BY_RADIO, "value"), Input(REFRESH_STORE, "data"), prevent_initial_call=True)
 def show_effect_by(campaign_id, by, _refresh):
     """The measured effect by tier, segment, offer or risk decile."""
+    campaign_id = _campaign_id(campaign_id)
+    by = by if isinstance(by, str) and by in dict(GROUPINGS) else "tier"
     title = f"Measured uplift by {dict(GROUPINGS).get(by, by).lower()} (points, 95% CI)"
     if campaign_id is None:
         return empty_figure("No campaign chosen.", title)
@@ -197,6 +209,7 @@ def show_effect_by(campaign_id, by, _refresh):
           State(CAMPAIGN_DROPDOWN, "value"), prevent_initial_call=True)
 def fit_uplift(_clicks, campaign_id):
     """Uplift ranking against risk ranking on held-out folds (Qini)."""
+    campaign_id = _campaign_id(campaign_id)
     if campaign_id is None:
         return (panels.uplift_summary({"error": "Choose a campaign first."}), no_update,
                 HIDDEN_GRAPH)
@@ -216,14 +229,20 @@ def fit_uplift(_clicks, campaign_id):
           State(REFRESH_STORE, "data"), prevent_initial_call=True)
 def import_outcomes(upload, campaign_id, refresh):
     """An outcomes file landed: check it whole, import it, refresh the figures."""
-    if not isinstance(upload, dict) or upload.get("error") or not upload.get("file"):
+    campaign_id = _campaign_id(campaign_id)
+    refresh = refresh if isinstance(refresh, int) and not isinstance(refresh, bool) \
+        and 0 <= refresh < 10 ** 9 else 0
+    if not isinstance(upload, dict) or upload.get("error") or \
+            not isinstance(upload.get("file"), str) or not upload.get("file"):
         message = upload.get("error") if isinstance(upload, dict) else None
-        return dbc.Alert(message or "The upload failed.", color="danger"), no_update
+        message = message if isinstance(message, str) and message else "The upload failed."
+        return dbc.Alert(message[:300], color="danger"), no_update
     if campaign_id is None:
         return dbc.Alert("Choose the campaign the outcomes belong to first.",
                          color="warning"), no_update
     svc = service.current()
-    result = svc.import_outcomes_upload(campaign_id, upload["file"], upload.get("name"))
+    name = upload.get("name") if isinstance(upload.get("name"), str) else None
+    result = svc.import_outcomes_upload(campaign_id, upload["file"], name)
     if result.get("error"):
         return dbc.Alert(result["error"], color="danger", id="effectiveness-import-error",
                          className="small"), no_update
@@ -236,6 +255,10 @@ def import_outcomes(upload, campaign_id, refresh):
           State(CAMPAIGN_DROPDOWN, "value"), prevent_initial_call=True)
 def use_measured(_clicks, campaign_id):
     """Replace the catalogue's assumed acceptance with the measured one (recorded)."""
+    campaign_id = _campaign_id(campaign_id)
+    if campaign_id is None:
+        return dbc.Alert("Choose a campaign first.", color="warning",
+                         className="small py-2 mb-0")
     result = service.current().use_measured_acceptance(campaign_id)
     if result.get("error"):
         return dbc.Alert(result["error"], color="warning", className="small py-2 mb-0")

@@ -12,6 +12,7 @@ import pytest
 from components import campaign_record as record
 from components.effect_charts import arms_chart, effect_chart, qini_chart
 from dashboard import create_app
+from dashboard.errors import ClientError
 from dashboard.services import CONFIG_KEY
 from dashboard.settings import Settings
 from tests.ui.conftest import DEMO_SIZE, find, walk
@@ -152,3 +153,22 @@ def test_a_campaign_limited_to_some_offers(ctx):
     assert "Recorded campaign" in texts(made)
     item = next(i for i in ctx.campaigns.campaigns() if i["name"] == "Two offers only")
     assert set(item["offers"]) <= set(chosen) and item["target"]["offers"] == chosen
+
+
+FORGED = ["abc", "", [], [1], {}, {"a": 1}, True, None, 1e308, -1, 2 ** 64, float("nan"),
+          "1e999", ["x", {"y": 1}]]
+
+
+def test_the_new_callbacks_take_any_forged_value_without_an_exception(ctx):
+    calls = [(page.show_campaign, 2), (page.show_effect_by, 3), (page.use_measured, 2),
+             (page.import_outcomes, 3), (campaign_page.preview_record, 6),
+             (campaign_page.record_campaign, 8)]
+    for func, arity in calls:
+        for position in range(arity):
+            for value in FORGED:
+                args = [None] * arity
+                args[position] = value
+                try:
+                    func(*args)
+                except ClientError:
+                    pass  # answered with a 4xx, as meant; any other exception is a 500
