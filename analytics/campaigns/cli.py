@@ -20,7 +20,7 @@ from analytics.errors import ChurnLensError
 from analytics.export import neutralise_frame
 from analytics.pipeline import SEGMENT, TIER
 
-ACTIONS = ("list", "create", "outcomes", "report", "rules")
+ACTIONS = ("list", "create", "outcomes", "report", "rules", "close")
 
 
 def add_parser(sub, common, default_offers: str) -> None:
@@ -34,8 +34,8 @@ def add_parser(sub, common, default_offers: str) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--offers", default=default_offers, metavar="FILE.toml",
                    help="offer catalogue (default data/offers.toml)")
-    p.add_argument("--campaign", metavar="ID|NAME", help="outcomes, report: which campaign "
-                   "(report: default every campaign)")
+    p.add_argument("--campaign", metavar="ID|NAME", help="outcomes, report, close: which "
+                   "campaign (report: default every campaign)")
     p.add_argument("--name", help="create: the campaign's name")
     p.add_argument("--tier", action="append", choices=("High", "Medium", "Low"),
                    help="create: target this risk tier (repeat for several)")
@@ -85,7 +85,8 @@ def run(args, analysis, source, progress) -> None:
             progress(f"recorded the demo's simulated past campaign ({done['members']:,} "
                      f"members, true uplift {done['true_uplift']:.1%})")
     result = {"list": _list, "create": _create, "outcomes": _outcomes, "report": _report,
-              "rules": _rules}[args.action](store, args, analysis, version, source)
+              "rules": _rules, "close": _close}[args.action](store, args, analysis, version,
+                                                             source)
     if args.json:
         print(json.dumps(result, default=str))
     store.close()
@@ -184,6 +185,18 @@ def _rules(store, args, analysis, version, source):
             print(f"outbox: {sent['sent']} batch(es) sent, {sent['failed']} failed (kept, "
                   f"retried on the next run), {sent['pending']} pending")
     return {"rules": results, "outbox": sent}
+
+
+def _close(store, args, *_):
+    """A campaign that is over: its members can be enrolled again."""
+    if not args.campaign:
+        raise ChurnLensError("campaigns close needs --campaign ID|NAME")
+    record = records.find_campaign(store, args.campaign)
+    records.set_status(store, record["id"], "closed")
+    if not args.json:
+        print(f"campaign {record['id']} {record['name']!r} closed: its {record['members']:,} "
+              "members can be enrolled in new campaigns")
+    return {"campaign": record["id"], "status": "closed"}
 
 
 def _report(store, args, *_):

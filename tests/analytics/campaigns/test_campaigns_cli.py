@@ -101,3 +101,18 @@ def test_rules_dry_run_then_run_once_with_an_outbox(where):
     assert len(sent) == made["enrolled"] - made["held_out"]  # the control group is never sent
     again = run("rules", *opts(where), "--rules", str(rules), "--json")
     assert "already ran on this data" in json.loads(again.stdout)["rules"][0]["skipped"]
+
+
+def test_close_frees_the_members_for_new_campaigns(where):
+    made = json.loads(run("create", *opts(where), "--name", "To close", "--capacity", "30",
+                          "--include-enrolled", "--json").stdout)
+    blocked = run("create", *opts(where), "--name", "Blocked", "--json")
+    assert blocked.returncode == 0, blocked.stderr
+    assert json.loads(blocked.stdout)["excluded"] >= 30  # the running one's members left out
+    done = run("close", *opts(where), "--campaign", str(made["id"]))
+    assert done.returncode == 0 and "closed" in done.stdout
+    listed = json.loads(run("list", *opts(where), "--json").stdout)["campaigns"]
+    assert next(c for c in listed if c["id"] == made["id"])["status"] == "closed"
+    again = run("create", *opts(where), "--name", "Again", "--capacity", "30", "--json")
+    assert again.returncode == 0, again.stderr  # the closed campaign's members are free again
+    assert json.loads(again.stdout)["members"] > 0
