@@ -58,8 +58,6 @@ class TrendsService(core.PageService):
         items = self.related_history()["snapshots"]
         return (items[-2], items[-1]) if len(items) >= 2 else None
 
-    _pair = pair
-
     def words(self) -> dict[str, str]:
         return self.core.words()
 
@@ -70,7 +68,7 @@ class TrendsService(core.PageService):
     def risers_frame(self, min_rise: float) -> tuple[pd.DataFrame | None, dict | None]:
         """Customers whose risk rose by >= min_rise or crossed into High since the previous
         snapshot (biggest rise first); None when there is no earlier snapshot."""
-        pair = self._pair()
+        pair = self.pair()
         if pair is None:
             return None, None
         before, after = pair
@@ -111,7 +109,7 @@ class TrendsService(core.PageService):
 
     def drift(self) -> list[dict]:
         """PSI of each feature between the previous and the current snapshot's samples."""
-        pair = self._pair()
+        pair = self.pair()
         return [] if pair is None else self._drift_of(pair[0], pair[1])
 
     def _drift_of(self, before: dict, after: dict) -> list[dict]:
@@ -138,7 +136,7 @@ class TrendsService(core.PageService):
         return out[::-1]
 
     def previous_scores(self) -> pd.DataFrame | None:
-        pair = self._pair()
+        pair = self.pair()
         return None if pair is None else snaps.snapshot_scores(self._store(), pair[0]["id"])
 
     def run_rules(self, store, progress: Callable[[str], None]) -> None:
