@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 import time
 
-from dashboard import create_app
+from dashboard import auth, create_app
 from dashboard.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_args(argv)
+    problem = auth.startup_problem(settings)
+    if problem:
+        print(f"ChurnLens will not start: {problem}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
 
     def progress(message: str) -> None:

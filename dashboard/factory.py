@@ -10,7 +10,7 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
 
-from dashboard import errors, jobs, shell
+from dashboard import auth, errors, jobs, security, shell
 from dashboard.api import register_api
 from dashboard.downloads import register_downloads
 from dashboard.services import CONFIG_KEY, Services
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.server.config[CONFIG_KEY] = services
     errors.install(app)  # body size limit, strict JSON, short error answers
+    security.install(app, settings)  # host check, security headers, compression
+    auth.install(app, settings)  # login and roles (off on a loopback address)
     _register_pages()
 
     def current() -> Services:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 DEFAULT_CACHE_DIR = ".cache"
 DEFAULT_UPLOAD_DIR = str(Path(__file__).resolve().parent.parent / "data" / "uploads")
 DEFAULT_OFFERS = str(Path(__file__).resolve().parent.parent / "data" / "offers.toml")
+DEFAULT_USERS = str(Path(__file__).resolve().parent.parent / "data" / "users.toml")
 DEBUG_HOST_ERROR = ("--debug serves the Werkzeug debugger (source code, tracebacks, a "
                     "console) to whoever triggers an error: it is only allowed on a local "
                     "address (127.0.0.1, localhost or ::1), not on --host {host}")
@@ -53,6 +54,14 @@ class Settings:
     db_url: str | None = None         # the campaign store (default: SQLite beside the cache)
     rules_path: str | None = None     # enrolment rules run on each data refresh
     demo_campaign: bool = True        # record the demo's simulated past campaign
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides the bound address
+    login: bool = False               # require login even on a loopback address
+    users_path: str = DEFAULT_USERS   # users, roles (hashed passwords) and API tokens
+
+    @property
+    def login_required(self) -> bool:
+        """Login is off on a loopback address (unless --login) and required on any other."""
+        return self.login or not is_loopback(self.host)
 
     def __post_init__(self) -> None:
         if self.debug and not is_loopback(self.host):
@@ -113,6 +122,16 @@ class Settings:
         parser.add_argument("--rules", metavar="FILE.toml",
                             help="enrolment rules run on each data refresh (see "
                                  "data/rules.example.toml)")
+        parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                            help="a host name the server answers to (the Host header), besides "
+                                 "the --host address and, on a loopback address, localhost; "
+                                 "repeat for several (requests for any other name get a 400)")
+        parser.add_argument("--login", action="store_true",
+                            help="require login on a loopback address too (it is always "
+                                 "required on any other address)")
+        parser.add_argument("--users", default=DEFAULT_USERS, metavar="FILE.toml",
+                            help="users, roles and API tokens (default data/users.toml; "
+                                 "python -m dashboard.users add NAME --role admin)")
         parser.add_argument("--horizon", type=int, default=cls.horizon_months, metavar="MONTHS",
                             help=f"CLV horizon in months (default {cls.horizon_months})")
         args = parser.parse_args(argv)
@@ -127,4 +146,6 @@ class Settings:
                    annual_discount=args.annual_discount, horizon_months=args.horizon,
                    offers_path=args.offers, compare_path=args.compare,
                    upload_dir=args.upload_dir, upload_max_mb=args.upload_max_mb,
-                   db_url=args.db, rules_path=args.rules)
+                   db_url=args.db, rules_path=args.rules,
+                   allowed_hosts=tuple(args.allowed_host), login=args.login,
+                   users_path=args.users)
