@@ -23,7 +23,8 @@ from analytics.errors import ChurnLensError, DataError
 from analytics.evaluation import calibration_study, fit_calibrator
 from analytics.explain import top_reason_indices
 from analytics.lift import behaviour_lift
-from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, cross_validate,
+from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, add_baselines,
+                             cross_validate,
                              leakage_check, univariate_auc)
 from analytics.segments import (Segmentation, extra_features, segment_customers,
                                 segment_profiles)
@@ -118,6 +119,9 @@ class ChurnAnalysis:
     # Linked tables and behavioural features (analytics/data/assemble.Behaviour), with the
     # check of what behaviour adds (analytics/lift.py).
     behaviour: object | None = None
+    # What `analyse(defer=True)` left for `complete`: "baselines", "behaviour_check" and (the
+    # runner's) "backtest". Empty once everything is in.
+    pending: tuple[str, ...] = ()
 
     @property
     def features(self) -> list[str]:
@@ -200,6 +204,57 @@ class ChurnAnalysis:
             "models": {name: {k: round(v, 4) for k, v in row.items()}
                        for name, row in self.cv.summary().items()},
         }
+
+
+def _has_behaviour(behaviour) -> bool:
+    return behaviour is not None and bool(behaviour.meta)
+
+
+def _behaviour_check(frame: pd.DataFrame, y: np.ndarray, cv, cat: list[str], num: list[str],
+                     behaviour, settings: AnalysisSettings, progress: Progress) -> dict:
+    return behaviour_lift(frame, y, cv.oof["catboost"], cat, num, behaviour.features,
+                          n_splits=settings.n_splits, random_state=settings.random_state,
+                          progress=progress)
+
+
+def complete(analysis: ChurnAnalysis, table: CustomerTable,
+             progress: Progress = lambda _m: None) -> dict:
+    """What `analyse(defer=True)` left (the baselines and the behaviour check, on the same
+    sample and folds), as a small picklable dict for `apply_completion`. `table` is the data
+    the analysis was trained on. Nothing in it changes a score."""
+    settings = analysis.settings
+    train = table.training
+    y = train[CHURN].to_numpy().astype(int)
+    cv_idx = _stratified_sample(y, settings.cv_max_rows, settings.random_state)
+    frame, y = train.iloc[cv_idx].reset_index(drop=True), y[cv_idx]
+    cat, num = analysis.categorical, analysis.numeric
+    done: dict = {}
+    if "baselines" in analysis.pending:
+        cv = CVResult(n_rows=analysis.cv.n_rows, n_splits=analysis.cv.n_splits,
+                      threshold=analysis.cv.threshold, sampled=analysis.cv.sampled, y=y)
+        add_baselines(cv, frame, cat, num, settings.baselines,
+                      random_state=settings.random_state, progress=progress)
+        done["baselines"] = {"oof": cv.oof, "folds": cv.folds, "overall": cv.overall}
+    if "behaviour_check" in analysis.pending:
+        progress("behaviour check")
+        done["behaviour_check"] = _behaviour_check(frame, y, analysis.cv, cat, num,
+                                                   analysis.behaviour, settings, progress)
+    return done
+
+
+def apply_completion(analysis: ChurnAnalysis, done: dict) -> None:
+    """Lay `complete`'s results (and the runner's backtest) into the analysis; what they
+    cover leaves `pending`. Each part is set whole, so a reader sees it all or none of it."""
+    cv = analysis.cv
+    if "baselines" in done:
+        part = done["baselines"]
+        cv.oof, cv.folds = {**cv.oof, **part["oof"]}, {**cv.folds, **part["folds"]}
+        cv.overall = {**cv.overall, **part["overall"]}
+    if "behaviour_check" in done and analysis.behaviour is not None:
+        analysis.behaviour.lift = done["behaviour_check"]
+    if "backtest" in done:
+        analysis.backtest = done["backtest"]
+    analysis.pending = tuple(name for name in analysis.pending if name not in done)
 
 
 def _stratified_sample(y: np.ndarray, max_rows: int, random_state: int) -> np.ndarray:
@@ -314,8 +369,13 @@ def tenure_bands(tenure: np.ndarray) -> pd.Categorical:
 
 
 def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(),
-            progress: Progress = lambda _m: None) -> ChurnAnalysis:
-    """Train, evaluate and score; every metric reported is out-of-fold."""
+            progress: Progress = lambda _m: None, defer: bool = False) -> ChurnAnalysis:
+    """Train, evaluate and score; every metric reported is out-of-fold.
+
+    With `defer`, what no score depends on is left for `complete` (the analysis lists it in
+    `pending`): the baselines' cross-validation and the behaviour check. The CatBoost folds,
+    the final model, the calibration decision, the scores, SHAP and the segments are the same
+    either way, so completing later never changes a served score."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     train = table.training
@@ -353,16 +413,20 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
         progress(f"left out {len(flagged)} leaking feature(s): {', '.join(sorted(flagged))}")
     cv = cross_validate(train.iloc[cv_idx], y[cv_idx], cat, num, n_splits=settings.n_splits,
                         threshold=settings.threshold, random_state=settings.random_state,
-                        baselines=settings.baselines, progress=progress, keep_models=True)
+                        baselines=() if defer else settings.baselines, progress=progress,
+                        keep_models=True)
     cv.sampled = len(cv_idx) < len(y)
     timings["cross_validation_s"] = time.perf_counter() - clock
     behaviour = table.behaviour
-    if behaviour is not None and behaviour.meta:
+    pending = []
+    if defer:
+        pending = [name for name, due in (("baselines", bool(settings.baselines)),
+                                          ("behaviour_check", _has_behaviour(behaviour)))
+                   if due]
+    elif _has_behaviour(behaviour):
         clock = time.perf_counter()
-        behaviour.lift = behaviour_lift(train.iloc[cv_idx], y[cv_idx], cv.oof["catboost"],
-                                        cat, num, behaviour.features,
-                                        n_splits=settings.n_splits,
-                                        random_state=settings.random_state, progress=progress)
+        behaviour.lift = _behaviour_check(train.iloc[cv_idx], y[cv_idx], cv, cat, num,
+                                          behaviour, settings, progress)
         timings["behaviour_check_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -448,6 +512,7 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                          as_of=table.as_of, config=config, read_info=table.read_info,
                          inspection=table.inspection, dropped=dropped, behaviour=behaviour,
                          extraction_date=table.extraction_date, timings=timings,
+                         pending=tuple(pending),
                          reference=train.iloc[_stratified_sample(
                              y, REFERENCE_ROWS, settings.random_state)][cat + num]
                          .reset_index(drop=True))

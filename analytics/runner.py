@@ -21,7 +21,8 @@ from analytics.evaluation import drift_table
 from analytics.loaders import fingerprint, load_path
 from analytics.model import Progress
 from analytics.offers import Catalogue
-from analytics.pipeline import PROBABILITY, TIER, AnalysisSettings, ChurnAnalysis, analyse
+from analytics.pipeline import (PROBABILITY, TIER, AnalysisSettings, ChurnAnalysis, analyse,
+                                apply_completion, complete)
 from analytics.recommend import catalogue_fingerprint, recommend
 from analytics.store import ArtifactStore, make_key
 
@@ -86,7 +87,8 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
                   progress: Progress = lambda _m: None,
                   catalogue: Catalogue | None = None,
                   key_path: str | Path | None = None,
-                  salt_from: Catalogue | None = None) -> tuple[ChurnAnalysis, bool]:
+                  salt_from: Catalogue | None = None,
+                  defer: bool = False) -> tuple[ChurnAnalysis, bool]:
     """The analysis from the cache when present and intact, else trained (and cached).
 
     With a catalogue, the best offer per customer is attached too (its own cache entry, keyed
@@ -95,7 +97,11 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     cache). A cache that cannot be used is reported through `progress` and the analysis is
     trained without it; a second process on the same cache waits for the first one's entry
     instead of training too. Returns (analysis, loaded_from_cache). Data errors propagate as
-    `DataError`."""
+    `DataError`.
+
+    With `defer`, a training leaves what no score depends on (baselines, behaviour check,
+    backtest) in `analysis.pending` for `finish` (the dashboard runs it in the background);
+    without, anything pending (an entry a deferring process cached) is finished here."""
     store = open_store(cache_dir, key_path, progress)
     key = cache_key(source, settings)
     analysis = _load(store, key, settings, progress)
@@ -105,9 +111,11 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
             analysis = _load(store, key, settings, progress)
             from_cache = analysis is not None
             if analysis is None:
-                analysis = _train(source, settings, store, key, progress)
+                analysis = _train(source, settings, store, key, progress, defer)
     else:
         from_cache = True
+    if analysis.pending and not defer:
+        finish(analysis, source, store, key, progress)
     if catalogue is not None:
         # The promo-code salt is the data and the catalogue only: a customer keeps their code
         # through upgrades and model settings (adding a baseline changed every code before).
@@ -163,6 +171,7 @@ def _load(store: ArtifactStore | None, key: str, settings: AnalysisSettings,
         return None
     progress(f"loaded model, scores and SHAP values from cache in "
              f"{time.perf_counter() - clock:.1f} s")
+    attach_completion(cached, store, key)
     if (cached.settings.tier_high, cached.settings.tier_medium) != (
             settings.tier_high, settings.tier_medium):
         retier(cached, settings.tier_high, settings.tier_medium)
@@ -199,21 +208,76 @@ def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFram
 
 
 def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore | None,
-           key: str, progress: Progress) -> ChurnAnalysis:
+           key: str, progress: Progress, defer: bool = False) -> ChurnAnalysis:
     progress(f"loading {source.label()}")
     table = source.load()
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
              "for training)")
-    analysis = analyse(table, settings, progress=progress)
-    if table.as_of and table.extraction_date and (source.path or source.demo_events):
-        progress("out-of-time backtest")
-        analysis.backtest = out_of_time_backtest(
-            lambda date: source.load(as_of=date), table.as_of,
-            table.extraction_date, threshold=settings.threshold,
-            max_train_rows=settings.train_max_rows, random_state=settings.random_state)
+    analysis = analyse(table, settings, progress=progress, defer=defer)
+    if _has_backtest(analysis, source):
+        if defer:
+            analysis.pending = (*analysis.pending, "backtest")
+        else:
+            analysis.backtest = _backtest(analysis, source, progress)
     if store and store.try_put(key, analysis):
         progress(f"cached as {store.path(key)}")
     return analysis
+
+
+def _has_backtest(analysis: ChurnAnalysis, source: DataSource) -> bool:
+    return bool(analysis.as_of and analysis.extraction_date
+                and (source.path or source.demo_events))
+
+
+def _backtest(analysis: ChurnAnalysis, source: DataSource, progress: Progress) -> dict:
+    progress("out-of-time backtest")
+    s = analysis.settings
+    return out_of_time_backtest(lambda date: source.load(as_of=date), analysis.as_of,
+                                analysis.extraction_date, threshold=s.threshold,
+                                max_train_rows=s.train_max_rows, random_state=s.random_state)
+
+
+def completion_key(key: str) -> str:
+    """The cache entry of what a deferred training left (small: out-of-fold baselines, the
+    behaviour check, the backtest), beside the analysis' own entry, which is never rewritten."""
+    return make_key(key, "completion")
+
+
+def finish(analysis: ChurnAnalysis, source: DataSource, store: ArtifactStore | None, key: str,
+           progress: Progress = lambda _m: None) -> None:
+    """Complete what `analysis.pending` lists, once for every process on the cache: the
+    first takes the lock and computes (and caches) it, the others wait and load it."""
+    if not analysis.pending:
+        return
+    ckey = completion_key(key)
+    with (store.lock(ckey, "another process is completing the model checks; waiting")
+          if store else nullcontext()):
+        done = _completion(store, ckey)
+        if done is None:
+            clock = time.perf_counter()
+            table = source.load()
+            done = complete(analysis, table, progress)
+            del table
+            if "backtest" in analysis.pending:
+                done["backtest"] = _backtest(analysis, source, progress)
+            progress(f"model checks completed in {time.perf_counter() - clock:.1f} s")
+            if store:
+                store.try_put(ckey, done)
+    apply_completion(analysis, done)
+
+
+def attach_completion(analysis: ChurnAnalysis, store: ArtifactStore | None, key: str) -> bool:
+    """Lay a cached completion into a pending analysis; True when one was there."""
+    done = _completion(store, completion_key(key)) if analysis.pending else None
+    if done is None:
+        return False
+    apply_completion(analysis, done)
+    return True
+
+
+def _completion(store: ArtifactStore | None, ckey: str) -> dict | None:
+    done = store.get(ckey) if store else None
+    return done if isinstance(done, dict) else None
 
 
 def compare_file(analysis: ChurnAnalysis, path: str | Path, as_of: str | None = None) -> dict:

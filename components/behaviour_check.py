@@ -82,8 +82,12 @@ def linked_tables(linked: dict, element_id: str) -> html.Div:
                          dbc.Badge(lift_words(lift)[0], color=lift_words(lift)[1],
                                    className="me-1"), _sentence(lift["verdict"]) + "."],
                         className="small mt-2")
-               if lift else html.Div("The behaviour check did not run: the model uses no "
-                                     "behaviour feature.", className="small text-muted mt-2"))
+               if lift
+               else html.Div("The behaviour check is being computed in the background (the "
+                             "Model page shows it when done).", className="small text-muted mt-2")
+               if linked.get("lift_pending")
+               else html.Div("The behaviour check did not run: the model uses no "
+                             "behaviour feature.", className="small text-muted mt-2"))
     return html.Div([*warnings,
                      dbc.Table([head, body], size="sm", className="small mb-2",
                                style={"maxWidth": "56rem"}),

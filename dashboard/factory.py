@@ -60,7 +60,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = dash.Dash(
         __name__, use_pages=True, pages_folder="",
         assets_folder=str(ROOT / "assets"), title="ChurnLens",
-        suppress_callback_exceptions=False, serve_locally=True,
+        # Only under --debug does Dash call every page's layout on the first request and put
+        # them all in each page's HTML (its `validation_layout`, 350 KB of stale data at 7k
+        # customers) for the dev tools to check the callbacks' ids against; without dev
+        # tools nothing shows that check, so it is skipped (tests/ui/test_layouts.py checks
+        # the ids instead).
+        suppress_callback_exceptions=not settings.debug, serve_locally=True,
         update_title="ChurnLens · updating…",
         background_callback_manager=jobs.manager_for(settings.cache_dir),
     )

@@ -14,16 +14,16 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from components.behaviour_check import behaviour_check
 from components.charts import empty_figure, rate_chart
 from components.feedback import empty_state, section
+from components.model_checks import checks_body
 from components.kpi import fmt_pct
 from components.model_charts import (beeswarm_chart, cost_chart, decile_pr_chart,
                                      dependence_chart, fmt_cut, gains_lift_chart,
                                      importance_chart, pr_chart, reliability_chart, roc_chart)
-from components.model_panels import (backtest_panel, calibration_note, confusion_panel,
-                                     decile_table, drift_panel, leakage_alert, metrics_table,
-                                     quality_list, tier_change_text, tier_preview, tier_status)
+from components.model_panels import (calibration_note, confusion_panel, decile_table,
+                                     drift_panel, leakage_alert, quality_list, tier_change_text,
+                                     tier_preview, tier_status)
 from dashboard.services import model as service
 from dashboard.services import tiers as tier_service
 
@@ -59,6 +59,8 @@ TIER_ALERT_DIV = "model-tier-alert-div"
 UNDO_BUTTON = "model-tier-undo-button"
 TIER_STATUS_DIV = "model-tier-status-div"
 BEHAVIOUR_DIV = "model-behaviour-check-div"
+CHECKS_DIV = "model-checks-div"                # metrics, backtest, behaviour check
+CHECKS_INTERVAL = "model-checks-interval"      # polls while checks run in the background
 CONFIG = {"displayModeBar": False}
 # Tabs built when first opened (the first one with the page): tab_id -> the Div that holds
 # them, in the callback's output order.
@@ -87,16 +89,28 @@ def layout(**_query) -> html.Div:
         dcc.Store(id=LOADED_STORE, data=[FIRST_TAB]),
         dcc.Store(id=PENDING_STORE, data=None),
         leakage_alert(view["leakage"]),
-        section("Models compared", [*metrics_table(view["models"], view["cv"]),
-                                    *backtest_panel(view["backtest"],
-                                                    view["models"]["catboost"]["metrics"])],
-                "out-of-fold, same folds"),
-        _behaviour_section(svc.behaviour_check()),
+        html.Div(checks_body(view, svc.checks_status(), svc.behaviour_check(), BEHAVIOUR_DIV),
+                 id=CHECKS_DIV),
+        dcc.Interval(id=CHECKS_INTERVAL, interval=2000, disabled=not svc.analysis.pending),
         dbc.Card(dbc.CardBody(tabs), className="mb-3 section-card"),
         section("Threshold and risk tiers", _threshold_panel(svc, view),
                 "confusion matrix out-of-fold; cost per customer"),
         _tier_modal(),
     ])
+
+
+@callback(Output(CHECKS_DIV, "children"), Output(CHECKS_INTERVAL, "disabled"),
+          Output(CURVES_DIV, "children", allow_duplicate=True),
+          Input(CHECKS_INTERVAL, "n_intervals"), prevent_initial_call=True)
+def poll_checks(_n):
+    """The checks section while they run; the section and the curves once they are in."""
+    svc = service.current()
+    if svc.analysis is None:
+        return no_update, True, no_update
+    status = svc.checks_status()
+    body = checks_body(svc.view(), status, svc.behaviour_check(), BEHAVIOUR_DIV)
+    done = not status["pending"] or bool(status["error"])
+    return body, done, _curves(svc) if not status["pending"] else no_update
 
 
 @callback(*[Output(div, "children") for div in LAZY_TABS.values()],
@@ -368,15 +382,6 @@ def _threshold_panel(svc, view) -> dbc.Row:
                      className="border-top pt-2 mt-2"),
         ], lg=7),
     ], className="g-4")
-
-
-def _behaviour_section(check: dict | None):
-    """Does behaviour add anything? (None for data without event tables.)"""
-    if check is None:
-        return None
-    tables = ", ".join(check["tables"]) or "no table"
-    return section("Behaviour check", behaviour_check(check["lift"], BEHAVIOUR_DIV),
-                   f"the same model with and without the features from {tables}, out-of-fold")
 
 
 def _tier_status(tiers) -> list:

@@ -47,9 +47,9 @@ class Services:
     (`overview`, `segments`, `customers`, `customer`, `offers`, `score`, `model`, `data`)."""
 
     def __init__(self, settings: Settings) -> None:
-        from dashboard.services import (behaviour, campaigns, customer, customers, data, datasets,
-                                        model, offers, overview, score, segments, tiers,
-                                        timeline, trends)
+        from dashboard.services import (behaviour, campaigns, checks, customer, customers, data,
+                                        datasets, model, offers, overview, score, segments,
+                                        tiers, timeline, trends)
         self.settings = settings
         self.analysis = None
         self.source: DataSource | None = None
@@ -73,6 +73,7 @@ class Services:
         self.behaviour = behaviour.BehaviourService(self)
         self.campaigns = campaigns.CampaignsService(self)
         self.trends = trends.TrendsService(self)
+        self.checks = checks.ChecksService(self)
 
     def analysis_settings(self) -> AnalysisSettings:
         s = self.settings
@@ -92,11 +93,13 @@ class Services:
             self._load_catalogue(progress)
             self.analysis, self.from_cache = load_or_train(
                 source, self.analysis_settings(), cache_dir=self.settings.cache_dir,
-                progress=progress, catalogue=self.catalogue, salt_from=self.file_catalogue)
+                progress=progress, catalogue=self.catalogue, salt_from=self.file_catalogue,
+                defer=True)  # serve once scored; the model checks complete in the background
             self.error, self.source = None, source
             self.tiers.restore()
             self.datasets.remember()
             self.campaigns.on_data(progress)
+            self.checks.start()
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")
@@ -120,6 +123,7 @@ class Services:
         self.tiers.restore()
         self.datasets.remember()
         self.campaigns.on_data(lambda message: print(message, flush=True))
+        self.checks.start()
         return None
 
     def source_id(self) -> str | None:

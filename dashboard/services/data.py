@@ -56,7 +56,8 @@ class DataService(core.PageService):
                 "horizon_days": b.horizon_days, "trained_on": int(a.train_rows),
                 "customer_word": word, "features_used": sum(f in used for f in b.features),
                 "features": len(b.features), "warnings": list(b.warnings),
-                "lift": dict(b.lift) if b.lift else None}
+                "lift": dict(b.lift) if b.lift else None,
+                "lift_pending": "behaviour_check" in a.pending}
 
 
 def current() -> DataService:

@@ -119,6 +119,10 @@ class ModelService(core.PageService):
             self._points = (rows, probability_points(a.shap_values[rows], a.shap_base[rows]))
         return self._points
 
+    def checks_status(self) -> dict:
+        """The model checks still computed in the background (dashboard/services/checks.py)."""
+        return self.core.checks.status()
+
     def behaviour_check(self) -> dict | None:
         """The model cross-validated with and without the behaviour features (None for data
         without event tables): {"lift" (analytics/lift.py's result, or None when it did not

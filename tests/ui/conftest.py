@@ -18,8 +18,11 @@ DEMO_SIZE = 1500
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     cache = tmp_path_factory.mktemp("ui-cache")
-    return create_app(Settings(demo_size=DEMO_SIZE, demo_events=False, cache_dir=str(cache)),
-                      progress=lambda m: None)
+    app = create_app(Settings(demo_size=DEMO_SIZE, demo_events=False, cache_dir=str(cache)),
+                     progress=lambda m: None)
+    from dashboard.services import CONFIG_KEY
+    app.server.config[CONFIG_KEY].checks.wait()  # the baselines the Model page tests compare
+    return app
 
 
 @pytest.fixture(scope="session")

@@ -112,3 +112,24 @@ def test_filter_bar_shows_the_drivers_this_data_has():
     full = shell.layout(OPTIONS, {"ok": True, "leakage": []})
     assert "Tenure (months)" in [c.children for c in walk(full)
                                  if type(c).__name__ == "Label"]
+
+
+def test_every_callback_id_is_in_a_layout(app, client):
+    """What Dash's dev tools check in the browser (the validation layout, built under --debug
+    only): each id a callback listens to or writes is in the shell or some page's layout."""
+    options = {"drivers": [{"key": "Contract", "label": "Contract", "options": ["a"]}],
+               "tier": [], "segment": [], "tenure_max": 72}
+    present = set(i for i in _ids(shell.layout(options, {"ok": True, "leakage": []}))
+                  if isinstance(i, str))
+    with app.server.app_context():
+        for page in _pages(app):
+            present |= {i for i in _ids(page["layout"]()) if isinstance(i, str)}
+    assert client.get("/_dash-dependencies").status_code == 200  # pages' callbacks join the map
+    missing = set()
+    for output, spec in app.callback_map.items():
+        deps = [*spec["inputs"], *spec.get("state", [])]
+        outs = [o.split(".")[0] for o in output.strip(".").split("...") if o]
+        for cid in [d["id"] for d in deps] + outs:
+            if not cid.startswith("{") and not cid.startswith("_pages") and cid not in present:
+                missing.add(cid)
+    assert len(app.callback_map) > 40 and not missing, sorted(missing)

@@ -1,0 +1,81 @@
+"""Serving before the model checks are in: `defer` leaves the baselines, the behaviour check and
+the backtest for later, and finishing them never changes a score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics.pipeline import (PROBABILITY, SEGMENT, TIER, AnalysisSettings, analyse, apply_completion,
+                                complete)
+from analytics.runner import (DataSource, cache_key, completion_key, finish, load_or_train,
+                              open_store)
+
+SETTINGS = AnalysisSettings(baselines=("logistic_regression",))
+SOURCE = DataSource(demo_size=1500, demo_events=True, seed=3)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return SOURCE.load()
+
+
+@pytest.fixture(scope="module")
+def both(table):
+    # Two loads: an analysis keeps (and the check writes into) its table's behaviour.
+    return analyse(SOURCE.load(), SETTINGS), analyse(table, SETTINGS, defer=True)
+
+
+def test_deferred_analysis_serves_the_same_scores(both):
+    full, deferred = both
+    assert full.pending == ()
+    assert deferred.pending == ("baselines", "behaviour_check")
+    np.testing.assert_array_equal(full.customers[PROBABILITY], deferred.customers[PROBABILITY])
+    np.testing.assert_array_equal(full.shap_values, deferred.shap_values)
+    assert list(full.customers[TIER]) == list(deferred.customers[TIER])
+    assert list(full.customers[SEGMENT]) == list(deferred.customers[SEGMENT])
+    assert set(deferred.cv.oof) == {"catboost"}
+    assert deferred.behaviour.lift is None
+
+
+def test_completing_gives_what_a_full_run_computes(both, table):
+    full, deferred = both
+    before = deferred.customers[PROBABILITY].to_numpy().copy()
+    done = complete(deferred, table)
+    apply_completion(deferred, done)
+    assert deferred.pending == ()
+    np.testing.assert_allclose(deferred.cv.oof["logistic_regression"],
+                               full.cv.oof["logistic_regression"])
+    assert deferred.cv.overall == full.cv.overall
+    assert deferred.behaviour.lift["lift"] == pytest.approx(full.behaviour.lift["lift"])
+    np.testing.assert_array_equal(deferred.customers[PROBABILITY], before)
+
+
+def test_finish_runs_once_per_cache_and_others_load_it(tmp_path):
+    cache = tmp_path / "cache"
+    lines: list[str] = []
+    first, from_cache = load_or_train(SOURCE, SETTINGS, cache_dir=cache, defer=True,
+                                      progress=lines.append)
+    assert not from_cache and set(first.pending) == {"baselines", "behaviour_check",
+                                                     "backtest"}
+    store, key = open_store(cache), cache_key(SOURCE, SETTINGS)
+    assert store.get(completion_key(key)) is None
+    finish(first, SOURCE, store, key, progress=lines.append)
+    assert first.pending == () and first.backtest is not None
+    assert any("model checks completed" in line for line in lines)
+    # Another process (the CLI, a worker) gets everything from the cache without computing.
+    lines.clear()
+    second, from_cache = load_or_train(SOURCE, SETTINGS, cache_dir=cache, progress=lines.append)
+    assert from_cache and second.pending == ()
+    assert not any("fold" in line or "backtest" in line for line in lines), lines
+    assert second.cv.overall == first.cv.overall
+    assert second.backtest == first.backtest
+
+
+def test_a_pending_entry_is_finished_for_a_caller_that_does_not_defer(tmp_path):
+    cache = tmp_path / "cache"
+    load_or_train(SOURCE, SETTINGS, cache_dir=cache, defer=True)
+    analysis, from_cache = load_or_train(SOURCE, SETTINGS, cache_dir=cache)
+    assert from_cache and analysis.pending == ()
+    assert "logistic_regression" in analysis.cv.overall
+    assert analysis.evaluation()["out_of_time_backtest"] is not None

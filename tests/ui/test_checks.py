@@ -1,0 +1,65 @@
+"""The model checks left for the background: the Model page says what is pending and fills in
+by itself; a worker that forked before they were done picks them up from the cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from dash import no_update
+
+from components.model_checks import CHECKS_NOTE
+from tests.ui.conftest import find, walk
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _page(app):
+    global page
+    from pages import model as page
+
+
+@pytest.fixture
+def pending(svc):
+    """The served analysis as a worker forked before its checks finished sees it."""
+    a = svc.analysis
+    saved = (a.pending, a.cv.oof, a.cv.folds, a.cv.overall, a.backtest)
+    a.pending = ("baselines",)
+    a.cv.oof = {"catboost": a.cv.oof["catboost"]}
+    a.cv.folds = {"catboost": a.cv.folds["catboost"]}
+    a.cv.overall = {"catboost": a.cv.overall["catboost"]}
+    svc.invalidate()
+    yield a
+    a.pending, a.cv.oof, a.cv.folds, a.cv.overall, a.backtest = saved
+    svc.invalidate()
+
+
+def _text(component) -> str:
+    return "".join(c for c in walk(component) if isinstance(c, str))
+
+
+def test_the_model_page_says_what_is_still_computed(in_app, svc, pending):
+    layout = page.layout()
+    note = find(layout, CHECKS_NOTE)
+    assert note is not None and "Computing the baseline models in the background" in _text(note)
+    assert "scores, tiers and reasons on every page are final" in _text(note)
+    assert find(layout, page.CHECKS_INTERVAL).disabled is False
+    body, done, curves = page.poll_checks(1)
+    assert done is False and find(body, CHECKS_NOTE) is not None
+    assert "comparison with the baseline models is being computed" in _text(body)
+
+
+def test_a_worker_picks_the_cached_checks_up(in_app, svc, pending):
+    svc.checks._polled = 0.0
+    svc.checks.poll()    # the completion this app's own start cached
+    assert pending.pending == ()
+    assert {"logistic_regression", "random_forest", "mlp"} <= set(pending.cv.overall)
+    body, done, curves = page.poll_checks(2)
+    assert done is True and find(body, CHECKS_NOTE) is None
+    assert "Logistic regression" in _text(body)
+    assert curves is not no_update
+
+
+def test_a_failed_check_is_said_and_stops_polling(in_app, svc, pending, monkeypatch):
+    monkeypatch.setattr(svc.checks, "_error", "MemoryError: out of memory")
+    body, done, _curves = page.poll_checks(3)
+    assert done is True
+    assert "The model checks stopped: MemoryError: out of memory" in _text(body)
