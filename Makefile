@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench install clean
+.PHONY: run serve test test-fast bench install clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) app.py $(ARGS)
+
+# A server for a team: gunicorn, WORKERS processes (default: the machine's cores) sharing the
+# model loaded once; login is required on any address but 127.0.0.1 (see the README).
+serve: $(STAMP)
+	$(PY) -m dashboard.serve $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -90,8 +90,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.server.before_request
     def shared_settings():
-        """Tier cut-offs another worker saved reach this one on its next request (one stat
-        of the settings file when nothing changed)."""
+        """What another worker changed reaches this one on its next request: tier cut-offs,
+        the dataset in service, the offer catalogue, the model checks finished in the
+        background (a stat of each small file when nothing changed)."""
         services.tiers.refresh()
+        services.sync.poll()
+        services.checks.poll()
 
     return app

@@ -323,15 +323,18 @@ class CampaignsService(core.PageService):
             progress(f"measured acceptance rates not applied: {exc}")
         return measured_catalogue.apply_overrides(catalogue, rates)
 
-    def reload_catalogue(self) -> None:
+    def reload_catalogue(self, announce: bool = True) -> None:
         """Re-read the catalogue with the recorded acceptance rates and re-rank the offers
-        (promo codes stay: they are salted with the catalogue file)."""
+        (promo codes stay: they are salted with the catalogue file); with `announce`, every
+        worker does the same."""
         c = self.core
         c._load_catalogue(print)
         if c.analysis is not None and c.catalogue is not None:
             refresh_offers(c.analysis, c.source, c.analysis_settings(), c.catalogue,
                            open_store(c.settings.cache_dir), salt_from=c.file_catalogue)
         c.invalidate()
+        if announce:
+            c.sync.catalogue_changed()
 
     def catalogue_history(self) -> list[dict]:
         store = self.store()

@@ -49,7 +49,7 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         from dashboard.services import (behaviour, campaigns, checks, customer, customers, data,
                                         datasets, model, offers, overview, score, segments,
-                                        tiers, timeline, trends)
+                                        sync, tiers, timeline, trends)
         self.settings = settings
         self.analysis = None
         self.source: DataSource | None = None
@@ -74,6 +74,7 @@ class Services:
         self.campaigns = campaigns.CampaignsService(self)
         self.trends = trends.TrendsService(self)
         self.checks = checks.ChecksService(self)
+        self.sync = sync.SyncService(self)  # what one worker changes, all serve
 
     def analysis_settings(self) -> AnalysisSettings:
         s = self.settings
@@ -105,10 +106,10 @@ class Services:
             progress(f"error: {exc}")
         return self
 
-    def switch(self, source: DataSource) -> str | None:
+    def switch(self, source: DataSource, announce: bool = True) -> str | None:
         """Serve another dataset whose analysis is in the cache (trained by a background
-        job, or loaded before). The current one stays when that fails: returns the reason,
-        else None."""
+        job, or loaded before), and (`announce`) have every worker follow. The current one
+        stays when that fails: returns the reason, else None."""
         try:
             analysis = load_cached(source, self.analysis_settings(), self.settings.cache_dir,
                                    catalogue=self.catalogue, salt_from=self.file_catalogue)
@@ -124,6 +125,8 @@ class Services:
         self.datasets.remember()
         self.campaigns.on_data(lambda message: print(message, flush=True))
         self.checks.start()
+        if announce:
+            self.sync.dataset_changed()
         return None
 
     def source_id(self) -> str | None:
