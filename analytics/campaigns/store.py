@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -73,7 +73,10 @@ class CampaignStore:
         return self.engine.dialect.name
 
     def migrate(self, revision: str = "head") -> None:
-        """Run the Alembic migrations up to `revision` in one transaction."""
+        """Run the Alembic migrations up to `revision` in one transaction (nothing to do, and
+        Alembic not even imported, when the schema is at the newest revision already)."""
+        if revision == "head" and self._at_head():
+            return
         from alembic import command
         from alembic.config import Config
         config = Config()
@@ -85,6 +88,16 @@ class CampaignStore:
         except SQLAlchemyError as exc:
             raise ChurnLensError(f"cannot open the campaign store {self.name}: "
                                  f"{_reason(exc)}") from exc
+
+    def _at_head(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                if not inspect(connection).has_table("alembic_version"):
+                    return False
+                rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return [r[0] for r in rows] == [HEAD]
+        except SQLAlchemyError:
+            return False
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None for an empty database)."""

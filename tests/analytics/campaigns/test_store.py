@@ -49,6 +49,16 @@ def test_open_makes_the_newest_schema_and_it_matches_the_tables(store):
     assert diff == []  # the migrations build exactly what tables.py declares
 
 
+def test_head_is_the_newest_migration():
+    """A store at HEAD is opened without Alembic: a new migration must move HEAD too."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from analytics.campaigns.store import MIGRATIONS
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+
+
 def test_a_newer_version_opens_an_older_store_and_keeps_its_campaigns(store_url):
     old = CampaignStore.open(store_url, revision="0001")
     assert old.revision() == "0001" and "snapshots" not in old.tables()
