@@ -123,6 +123,13 @@ class ChurnAnalysis:
     # runner's) "backtest". Empty once everything is in.
     pending: tuple[str, ...] = ()
 
+    def __getstate__(self) -> dict:
+        # The cross-validation sample a deferred training keeps for `complete` stays in the
+        # process that trained (it is the training data again: never cached twice).
+        state = dict(self.__dict__)
+        state.pop("check_sample", None)
+        return state
+
     @property
     def features(self) -> list[str]:
         return self.categorical + self.numeric
@@ -217,16 +224,20 @@ def _behaviour_check(frame: pd.DataFrame, y: np.ndarray, cv, cat: list[str], num
                           progress=progress)
 
 
-def complete(analysis: ChurnAnalysis, table: CustomerTable,
+def complete(analysis: ChurnAnalysis, table: CustomerTable | None = None,
              progress: Progress = lambda _m: None) -> dict:
     """What `analyse(defer=True)` left (the baselines and the behaviour check, on the same
     sample and folds), as a small picklable dict for `apply_completion`. `table` is the data
-    the analysis was trained on. Nothing in it changes a score."""
+    the analysis was trained on; without it, the sample the training process kept. Nothing
+    in it changes a score."""
     settings = analysis.settings
-    train = table.training
-    y = train[CHURN].to_numpy().astype(int)
-    cv_idx = _stratified_sample(y, settings.cv_max_rows, settings.random_state)
-    frame, y = train.iloc[cv_idx].reset_index(drop=True), y[cv_idx]
+    if table is None:
+        frame, y = analysis.check_sample
+    else:
+        train = table.training
+        y = train[CHURN].to_numpy().astype(int)
+        cv_idx = _stratified_sample(y, settings.cv_max_rows, settings.random_state)
+        frame, y = train.iloc[cv_idx].reset_index(drop=True), y[cv_idx]
     cat, num = analysis.categorical, analysis.numeric
     done: dict = {}
     if "baselines" in analysis.pending:
@@ -255,6 +266,8 @@ def apply_completion(analysis: ChurnAnalysis, done: dict) -> None:
     if "backtest" in done:
         analysis.backtest = done["backtest"]
     analysis.pending = tuple(name for name in analysis.pending if name not in done)
+    if not analysis.pending:
+        analysis.__dict__.pop("check_sample", None)
 
 
 def _stratified_sample(y: np.ndarray, max_rows: int, random_state: int) -> np.ndarray:
@@ -502,7 +515,7 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     timings["segments_s"] = time.perf_counter() - clock
 
     progress("done")
-    return ChurnAnalysis(source=table.source, customers=customers, categorical=cat, numeric=num,
+    analysis = ChurnAnalysis(source=table.source, customers=customers, categorical=cat, numeric=num,
                          model=model, shap_values=shap_values, shap_base=base, cv=cv,
                          leakage=leakage, quality=quality, settings=settings,
                          hazard=hazard, train_rows=len(fit_idx), survival=survival,
@@ -516,6 +529,9 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                          reference=train.iloc[_stratified_sample(
                              y, REFERENCE_ROWS, settings.random_state)][cat + num]
                          .reset_index(drop=True))
+    if pending:   # what `complete` works on, kept in this process only (see __getstate__)
+        analysis.check_sample = (train.iloc[cv_idx].reset_index(drop=True), y[cv_idx])
+    return analysis
 
 
 __all__ = ["ACTIVE", "AnalysisSettings", "ChurnAnalysis", "PROBABILITY", "TIER", "analyse"]

@@ -255,7 +255,8 @@ def finish(analysis: ChurnAnalysis, source: DataSource, store: ArtifactStore | N
         done = _completion(store, ckey)
         if done is None:
             clock = time.perf_counter()
-            table = source.load()
+            # The process that trained kept the sample; another one (a restart) reloads.
+            table = None if hasattr(analysis, "check_sample") else source.load()
             done = complete(analysis, table, progress)
             del table
             if "backtest" in analysis.pending:

@@ -3,6 +3,8 @@ the backtest for later, and finishing them never changes a score."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -41,9 +43,14 @@ def test_deferred_analysis_serves_the_same_scores(both):
 def test_completing_gives_what_a_full_run_computes(both, table):
     full, deferred = both
     before = deferred.customers[PROBABILITY].to_numpy().copy()
+    # The training process kept its sample (never pickled); reloading the data gives the same.
+    assert "check_sample" not in pickle.loads(pickle.dumps(deferred)).__dict__
+    kept = complete(deferred)
     done = complete(deferred, table)
+    np.testing.assert_array_equal(kept["baselines"]["oof"]["logistic_regression"],
+                                  done["baselines"]["oof"]["logistic_regression"])
     apply_completion(deferred, done)
-    assert deferred.pending == ()
+    assert deferred.pending == () and not hasattr(deferred, "check_sample")
     np.testing.assert_allclose(deferred.cv.oof["logistic_regression"],
                                full.cv.oof["logistic_regression"])
     assert deferred.cv.overall == full.cv.overall
