@@ -8,6 +8,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.feedback import admin_hint
 from components.kpi import fmt_int
 
 NAME_INPUT = "campaign-record-name-input"
@@ -20,7 +21,7 @@ RECORD_BUTTON = "campaign-record-button"
 RESULT_DIV = "campaign-record-result-div"
 
 
-def record_card(seed: int, offers: list[dict]) -> dbc.Card:
+def record_card(seed: int, offers: list[dict], can_record: bool = True) -> dbc.Card:
     """The form (the seed is pre-filled and recorded, so the split can be reproduced);
     `offers` are the catalogue's, to limit the campaign to customers whose best offer is
     one of them."""
@@ -52,7 +53,8 @@ def record_card(seed: int, offers: list[dict]) -> dbc.Card:
             ], className="g-2 mb-2"),
             html.Div(id=PREVIEW_DIV, className="small mb-2"),
             dbc.Button([html.I(className="bi bi-journal-plus me-1"), "Record campaign"],
-                       id=RECORD_BUTTON, color="primary", size="sm"),
+                       id=RECORD_BUTTON, color="primary", size="sm", disabled=not can_record),
+            admin_hint(not can_record),
             html.Div(id=RESULT_DIV, className="mt-2"),
         ]),
     ], className="mb-3 section-card")

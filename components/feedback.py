@@ -33,3 +33,8 @@ def section(title: str, body, subtitle: str = "") -> dbc.Card:
     if subtitle:
         header.append(html.Span(subtitle, className="section-subtitle ms-2"))
     return dbc.Card([dbc.CardHeader(header), dbc.CardBody(body)], className="mb-3 section-card")
+
+
+def admin_hint(shown: bool) -> html.Span | None:
+    """"admins only" beside a control an analyst sees disabled (the server refuses it too)."""
+    return html.Span("admins only", className="small text-muted ms-2") if shown else None

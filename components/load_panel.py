@@ -129,7 +129,7 @@ def sample_table(preview: dict, limit_columns: int = 14) -> html.Div:
                     className="table-responsive")
 
 
-def datasets_table(entries: list[dict], switch_type: str) -> html.Div:
+def datasets_table(entries: list[dict], switch_type: str, disabled: bool = False) -> html.Div:
     """Datasets loaded before, with a Switch button each (the current one marked)."""
     if not entries:
         return html.Div("Only the current dataset so far.", className="small text-muted")
@@ -137,7 +137,7 @@ def datasets_table(entries: list[dict], switch_type: str) -> html.Div:
     for e in entries:
         action = (dbc.Badge("in service", color="success") if e.get("current") else
                   dbc.Button("Switch", id={"type": switch_type, "index": e["id"]},
-                             size="sm", color="outline-primary"))
+                             size="sm", color="outline-primary", disabled=disabled))
         rows.append(html.Tr([html.Td(e["name"]), html.Td(f"{e['rows']:,}"),
                              html.Td(f"{e['churn_rate']:.1%}"),
                              html.Td(f"{e['roc_auc']:.3f}"), html.Td(e["loaded"]),

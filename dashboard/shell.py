@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from components.feedback import error_banner, warning_banner
-from dashboard import ids
+from dashboard import auth, ids
 
 NAV_PAGES = (("Overview", "/", "speedometer2"), ("Segments", "/segments", "diagram-3"),
              ("Customers", "/customers", "people"), ("Behaviour", "/behaviour", "activity"),
@@ -102,7 +102,27 @@ def _navbar() -> dbc.Navbar:
                         href="/", className="fw-semibold"),
         dbc.Nav(links, navbar=True, className="me-auto"),
         html.Span(id=ids.FILTER_SUMMARY, className="navbar-text small text-white-50"),
+        _signed_in(),
     ], fluid=True), color="dark", dark=True, className="mb-3 app-navbar", id=ids.NAVBAR)
+
+
+USER_TEXT, SIGN_OUT = "app-user-text", "app-sign-out-button"
+
+
+def _signed_in() -> html.Form | None:
+    """Who is signed in and Sign out (a POST with the session's CSRF token); nothing when
+    login is off."""
+    user = auth.signed_in()
+    if user is None:
+        return None
+    name, role = user
+    return html.Form([
+        html.Span([html.I(className="bi bi-person-circle me-1"), name,
+                   html.Span(role, className="badge text-bg-secondary ms-1 login-user-role")],
+                  id=USER_TEXT, className="navbar-text small text-white"),
+        html.Button("Sign out", id=SIGN_OUT, type="submit", name=auth.CSRF_FIELD,
+                    value=auth.csrf_token(), className="btn btn-sm btn-outline-light ms-2"),
+    ], method="post", action=auth.LOGOUT_PATH, className="d-flex align-items-center ms-3 mb-0")
 
 
 def _dropdown(dropdown_id: str, label: str, options: list[str],

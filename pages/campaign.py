@@ -13,7 +13,7 @@ from components.charts import empty_figure, gains_chart, offer_mix_chart
 from components.feedback import empty_state, section
 from components.kpi import fmt_int, fmt_pct
 from components.whatif import PROFIT_FORMULA, catalogue_table, money
-from dashboard import ids
+from dashboard import auth, ids
 from dashboard.services import campaigns as campaign_service
 from dashboard.services import offers as service
 from dashboard.services.exports import export_href
@@ -61,7 +61,7 @@ def layout(**_query) -> html.Div:
                                        style={"height": "340px"}), body=True,
                              className="chart-card h-100"), lg=5, className="mb-3"),
         ], className="g-3"),
-        record.record_card(seed=campaign_service.new_seed(),
+        record.record_card(can_record=auth.is_admin(), seed=campaign_service.new_seed(),
                            offers=campaign_service.current().offer_options()),
         html.Div(id=OFFERS_DIV),
     ])

@@ -11,6 +11,7 @@ from components.feedback import empty_state, section
 from components.kpi import fmt_int, fmt_pct
 from components.load_panel import (datasets_table, drop_zone, preview_summary, roles_form,
                                    sample_table)
+from dashboard import auth
 from dashboard import data_ids as ids
 from dashboard.services import data as service
 from dashboard.services import datasets
@@ -40,7 +41,9 @@ def _load_panel() -> dbc.Card:
     limit = svc.upload_limit()
     return section("Load data", [
         dbc.Row([
-            dbc.Col(drop_zone(ids.DROP_ID, ids.PROGRESS_ID, svc.upload_props(), limit), lg=5),
+            dbc.Col(drop_zone(ids.DROP_ID, ids.PROGRESS_ID, svc.upload_props(), limit)
+                    if auth.is_admin() else html.Div("Loading data: admins only.",
+                                                     className="small text-muted"), lg=5),
             dbc.Col([html.Div("Datasets", className="filter-label mb-1"),
                      html.Div(id=ids.DATA_DATASETS_DIV)], lg=7),
         ], className="g-3"),
@@ -137,7 +140,8 @@ def switch_dataset(trained, _clicks):
 @callback(Output(ids.DATA_DATASETS_DIV, "children"), Input(LOAD_STORE, "data"))
 def list_datasets(_tick):
     """Datasets loaded before, with a Switch button each."""
-    return datasets_table(datasets.current().registry(), ids.DATA_SWITCH_TYPE)
+    return datasets_table(datasets.current().registry(), ids.DATA_SWITCH_TYPE,
+                          disabled=not auth.is_admin())
 
 
 @callback(Output(CONTENT_DIV, "children"), Input(LOAD_STORE, "data"))

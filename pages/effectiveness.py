@@ -10,7 +10,8 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from components import effect_panels as panels
 from components.charts import empty_figure
 from components.effect_charts import arms_chart, effect_chart, qini_chart
-from components.feedback import empty_state, section
+from components.feedback import admin_hint, empty_state, section
+from dashboard import auth
 from dashboard.services import campaigns as service
 
 dash.register_page(__name__, path="/effectiveness", name="Effectiveness",
@@ -81,7 +82,8 @@ def layout(campaign=None, **_query) -> html.Div:
                 html.Div([
                     dbc.Button("Use the measured acceptance in the offer catalogue",
                                id=MEASURED_BUTTON, size="sm", color="outline-primary",
-                               className="me-2"),
+                               className="me-2", disabled=not auth.is_admin()),
+                    admin_hint(not auth.is_admin()),
                     html.A([html.I(className="bi bi-filetype-csv me-1"),
                             "Treatment list (CSV)"], id=EXPORT_CSV, href=csv_href, download="",
                            className="btn btn-sm btn-outline-secondary me-2"),
@@ -122,7 +124,9 @@ def _outcomes_card() -> dbc.Card:
             html.Div(f"CSV or Excel; up to {svc.upload_limit()}.",
                      className="small text-muted"),
         ], id=UPLOAD_DROP, className="upload-drop text-center p-3",
-            **svc.upload_props(), **parts),
+            **svc.upload_props(), **parts) if auth.is_admin()
+            else html.Div("Importing outcomes: admins only.", id=UPLOAD_DROP,
+                          className="small text-muted", **parts),
             html.Div(html.Div(className="progress-bar", role="progressbar"),
                      id=UPLOAD_PROGRESS, className="progress mt-2 upload-progress",
                      style={"height": "1.1rem"}),

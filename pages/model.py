@@ -15,7 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components.charts import empty_figure, rate_chart
-from components.feedback import empty_state, section
+from components.feedback import admin_hint, empty_state, section
 from components.model_checks import checks_body
 from components.kpi import fmt_pct
 from components.model_charts import (beeswarm_chart, cost_chart, decile_pr_chart,
@@ -24,6 +24,7 @@ from components.model_charts import (beeswarm_chart, cost_chart, decile_pr_chart
 from components.model_panels import (calibration_note, confusion_panel, decile_table,
                                      drift_panel, leakage_alert, quality_list, tier_change_text,
                                      tier_preview, tier_status)
+from dashboard import auth
 from dashboard.services import model as service
 from dashboard.services import tiers as tier_service
 
@@ -86,11 +87,10 @@ def layout(**_query) -> html.Div:
                            "predictions (each customer scored by a model that did not see "
                            "them), never from the training rows.", className="text-muted small")],
                  className="mb-3"),
-        dcc.Store(id=LOADED_STORE, data=[FIRST_TAB]),
-        dcc.Store(id=PENDING_STORE, data=None),
+        dcc.Store(id=LOADED_STORE, data=[FIRST_TAB]), dcc.Store(id=PENDING_STORE, data=None),
         leakage_alert(view["leakage"]),
-        html.Div(checks_body(view, svc.checks_status(), svc.behaviour_check(), BEHAVIOUR_DIV),
-                 id=CHECKS_DIV),
+        html.Div(checks_body(view, svc.checks_status(), svc.behaviour_check(),
+                             BEHAVIOUR_DIV), id=CHECKS_DIV),
         dcc.Interval(id=CHECKS_INTERVAL, interval=2000, disabled=not svc.analysis.pending),
         dbc.Card(dbc.CardBody(tabs), className="mb-3 section-card"),
         section("Threshold and risk tiers", _threshold_panel(svc, view),
@@ -109,8 +109,8 @@ def poll_checks(_n):
         return no_update, True, no_update
     status = svc.checks_status()
     body = checks_body(svc.view(), status, svc.behaviour_check(), BEHAVIOUR_DIV)
-    done = not status["pending"] or bool(status["error"])
-    return body, done, _curves(svc) if not status["pending"] else no_update
+    return (body, not status["pending"] or bool(status["error"]),
+            _curves(svc) if not status["pending"] else no_update)
 
 
 @callback(*[Output(div, "children") for div in LAZY_TABS.values()],
@@ -234,10 +234,8 @@ def update_bins(feature, tab):
 # ----- helpers ---------------------------------------------------------------------------------
 def _number(value) -> float | None:
     """A finite number from an input, else None."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return float(value) if real and math.isfinite(float(value)) else None
 
 
 def _share(percent):
@@ -333,7 +331,7 @@ def _threshold_panel(svc, view) -> dbc.Row:
     """The slider (at the High-tier cut-off), costs, buttons, matrix, cost curve and tiers;
     filled in for the starting values so the first paint needs no callback."""
     share = svc.analysis.settings.tier_high
-    defaults = view["defaults"]
+    defaults, tiers = view["defaults"], tier_service.current()
     missed, alarm = round(defaults["missed_cost"] or 0), round(defaults["false_alarm_cost"] or 0)
     confusion, figure, label = update_threshold(round(100 * share), missed, alarm)
     presets = [dbc.Button(f"Catch {round(float(r) * 100)}%", id={"type": RECALL_BUTTON,
@@ -368,17 +366,18 @@ def _threshold_panel(svc, view) -> dbc.Row:
             html.Div([dbc.Button("Use the cheapest threshold", id=CHEAPEST_BUTTON, size="sm",
                                  color="primary", outline=True, className="me-2"),
                       dbc.Button("Make it the High-tier cut-off…", id=APPLY_BUTTON, size="sm",
-                                 color="primary")], className="mt-3"),
+                                 color="primary", disabled=not auth.is_admin()),
+                      admin_hint(not auth.is_admin())], className="mt-3"),
             html.Div(confusion, id=CONFUSION_DIV, className="mt-3"),
         ], lg=5),
         dbc.Col([
             dcc.Graph(id=COST_GRAPH, config=CONFIG, figure=figure),
             html.Div([html.Div(id=TIER_ALERT_DIV),
-                      html.Div(_tier_status(tier_service.current()), id=TIER_STATUS_DIV),
+                      html.Div(_tier_status(tiers), id=TIER_STATUS_DIV),
                       dbc.Button([html.I(className="bi bi-arrow-counterclockwise me-1"),
                                   "Undo the last tier change"], id=UNDO_BUTTON, size="sm",
                                  color="secondary", outline=True, className="mt-2",
-                                 disabled=not tier_service.current().can_undo())],
+                                 disabled=not (tiers.can_undo() and auth.is_admin()))],
                      className="border-top pt-2 mt-2"),
         ], lg=7),
     ], className="g-4")
