@@ -16,6 +16,7 @@ from analytics.campaigns import cli as campaigns_cli
 from analytics.errors import ChurnLensError
 from analytics.export import SEGMENT, neutralise_frame, scored_table, write_csv, write_excel
 from analytics.dataset import ACTIVE
+from analytics.distributed import DEFAULT_PARTITION_ROWS
 from analytics.evaluation import PSI_ALERT, PSI_WARN
 from analytics.offers import load_catalogue, targeting
 from analytics.pipeline import PROBABILITY, TIER
@@ -63,10 +64,19 @@ def _parser(default_cache_dir: str) -> argparse.ArgumentParser:
     demo.add_argument("--out", required=True, metavar="FILE")
     score = sub.add_parser("score", help="write id, probability, tier and top reasons to CSV")
     common(score)
-    score.add_argument("--out", required=True, metavar="FILE.csv")
+    score.add_argument("--out", required=True, metavar="FILE.csv|DIR",
+                       help="the CSV; with --engine dask a folder of Parquet parts")
     score.add_argument("--model-of", metavar="TRAINING_PATH", help="score --data (new "
                        "customers, no label needed) with the model trained on this source "
                        "(with --config as its config; 'demo' for the demo data)")
+    score.add_argument("--engine", choices=("local", "dask"), default="local",
+                       help="with --model-of: local, one process (default); dask, --data (a "
+                       "Parquet file, folder or glob) in partitions on Dask, larger than memory")
+    score.add_argument("--scheduler", metavar="ADDRESS", help="--engine dask: the Dask "
+                       "scheduler (default: a LocalCluster of this machine, a worker per core)")
+    score.add_argument("--partition-rows", type=int, default=DEFAULT_PARTITION_ROWS,
+                       metavar="N", help="--engine dask: rows per task at most, in whole "
+                       f"Parquet row groups (default {DEFAULT_PARTITION_ROWS:,})")
     score.add_argument("--include-churned", action="store_true",
                        help="also customers who already left (default: active customers)")
     export = sub.add_parser("export", help="the at-risk list (CSV or Excel), riskiest first")
@@ -312,6 +322,32 @@ def _score_new(analysis, args) -> None:
     neutralise_frame(scored).to_csv(out, index=False)
     print(f"wrote {len(scored):,} customers scored by the model of {analysis.source} to {out}",
           file=sys.stderr)
+    _print_score_warnings(report)
+
+
+def _score_dask(analysis, args) -> None:
+    from analytics.distributed import score_parquet
+
+    run = score_parquet(args.data, analysis, args.out, scheduler=args.scheduler,
+                        partition_rows=args.partition_rows,
+                        progress=_progress(quiet_stdout=True))
+    rate = run.rows / max(run.seconds, 1e-9)
+    print(f"wrote {run.rows:,} customers scored by the model of {analysis.source} to "
+          f"{run.out} ({run.partitions:,} Parquet part(s); {rate:,.0f} rows/s on "
+          f"{run.workers} Dask worker(s))", file=sys.stderr)
+    _print_score_warnings(run.report)
+
+
+def _check_engine(args) -> None:
+    if args.engine == "dask" and not args.model_of:
+        raise ChurnLensError("--engine dask scores new customers: give --model-of (the "
+                             "training source) and --data (their Parquet files)")
+    if args.engine == "local" and args.scheduler:
+        raise ChurnLensError("--scheduler needs --engine dask")
+
+
+def _print_score_warnings(report: dict) -> None:
+    """The warnings of a `score_file` report, one line per column, to stderr."""
     for field, info in report["unknown_categories"].items():
         shown = ", ".join(f"{k!r} ({v:,})" for k, v in info["examples"].items())
         print(f"warning: {field}: {info['n']:,} value(s) the model never saw, scored as "
@@ -380,6 +416,8 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
             raise ChurnLensError("--model-of needs --data: the new customers to score")
         if args.demo_size < 1:
             raise ChurnLensError("--demo-size must be at least 1")
+        if args.command == "score":
+            _check_engine(args)
         catalogue = (load_catalogue(args.offers)
                      if args.command in ("export", "campaign", "campaigns") else None)
         analysis, _ = load_or_train(source, cache_dir=None if args.no_cache else args.cache_dir,
@@ -394,7 +432,7 @@ def main(argv: list[str] | None = None, default_cache_dir: str = ".cache") -> in
             else:
                 _print_evaluation(result)
         elif args.command == "score" and training:
-            _score_new(analysis, args)
+            (_score_dask if args.engine == "dask" else _score_new)(analysis, args)
         elif args.command == "score":
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
