@@ -244,13 +244,15 @@ def tier_status(current: dict, counts: dict, history: list[dict], persistent: bo
     if history:
         rows = [html.Tr([html.Td(e.get("at", "").replace("T", " ").replace("Z", " UTC")),
                          html.Td("undo" if e.get("action") == "undo" else "change"),
+                         html.Td(e.get("by") or "–"),
                          html.Td(_tier_rule(e["from"])), html.Td(_tier_rule(e["to"])),
                          html.Td(f"{fmt_int(e['high_active']['from'])} → "
                                  f"{fmt_int(e['high_active']['to'])}"
                                  if e.get("high_active") else "–", className="text-end")])
                 for e in history]
         parts.append(dbc.Table([html.Thead(html.Tr([html.Th("When"), html.Th(""),
-                                                    html.Th("From"), html.Th("To"),
+                                                    html.Th("By"), html.Th("From"),
+                                                    html.Th("To"),
                                                     html.Th("High, active", className="text-end")
                                                     ])), html.Tbody(rows)],
                                size="sm", className="small mb-1 mt-2",
@@ -258,7 +260,7 @@ def tier_status(current: dict, counts: dict, history: list[dict], persistent: bo
     kept = ("saved beside the cache and restored at start" if persistent
             else "kept in memory only (no cache directory)")
     parts.append(html.Div(f"Cut-offs are shared by everyone and {kept}. Who made a change is "
-                          "not recorded: the app has no logins yet.",
+                          "recorded when login is on (any address but 127.0.0.1, or --login).",
                           className="small text-muted"))
     return parts
 

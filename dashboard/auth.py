@@ -402,6 +402,11 @@ def signed_in() -> tuple[str, str] | None:
     return current_user.name, current_user.role
 
 
+def user_name() -> str | None:
+    """The signed-in user's name (None with login off): who made a change."""
+    return (signed_in() or (None, None))[0]
+
+
 def is_admin() -> bool:
     """Whether the current user may run the admin-only callbacks: always when login is off
     (everyone is effectively an admin), else only an admin. For page layouts."""

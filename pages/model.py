@@ -186,10 +186,10 @@ def change_tiers(_confirm, _undo, pending):
     tiers = tier_service.current()
     try:
         if ctx.triggered_id == UNDO_BUTTON:
-            entry, message, colour = tiers.undo(), "Undone: ", "info"
+            entry, message, colour = tiers.undo(by=auth.user_name()), "Undone: ", "info"
         else:
             pending = pending if isinstance(pending, dict) else {}
-            entry = tiers.apply(pending.get("high"), pending.get("medium"))
+            entry = tiers.apply(pending.get("high"), pending.get("medium"), by=auth.user_name())
             message, colour = "Changed for every user: ", "success"
         alert = dbc.Alert([html.Strong(message), tier_change_text(entry)], color=colour,
                           className="py-2 small mb-2", id="model-tier-alert")

@@ -9,8 +9,8 @@ history and only then re-tiers; `undo` goes back to the cut-offs before the last
 settings live in memory for the life of the process.
 
 The file, for each dataset: the cut-offs now and the last HISTORY_KEEP changes, each with
-the UTC time, the action, the cut-offs before and after, and the High counts. Who made a
-change is not recorded: the app has no logins yet.
+the UTC time, the action, the user who made it (when login is on), the cut-offs before and
+after, and the High counts.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ SETTINGS_FILE = "settings.json"
 FORMAT_VERSION = 1
 HISTORY_KEEP = 50
 TIERS = ("High", "Medium", "Low")
-WHO = "not recorded (the app has no logins yet)"
 
 
 class TierError(ValueError):
@@ -241,14 +240,15 @@ class TierService(core.PageService):
         return None
 
     # ----- changing ---------------------------------------------------------------------
-    def apply(self, high, medium=None) -> dict:
-        """Validate, persist, record and then re-tier. Returns the history entry; raises
-        TierError (and changes nothing, in memory or on disk) when refused."""
+    def apply(self, high, medium=None, by: str | None = None) -> dict:
+        """Validate, persist, record (with the signed-in user `by`, when login is on) and
+        then re-tier. Returns the history entry; raises TierError (and changes nothing, in
+        memory or on disk) when refused."""
         self.refresh()
         high, medium = validate(high, medium, self.current()["medium"])
-        return self._change("change", high, medium)
+        return self._change("change", high, medium, by)
 
-    def undo(self) -> dict:
+    def undo(self, by: str | None = None) -> dict:
         """Back to the cut-offs before the newest change not yet undone (recorded as a
         change too). TierError when there is nothing to undo."""
         self.refresh()
@@ -257,9 +257,9 @@ class TierService(core.PageService):
             raise TierError("There is no change to undo.")
         before = target.get("from") or {}
         high, medium = validate(before.get("high"), before.get("medium"))
-        return self._change("undo", high, medium)
+        return self._change("undo", high, medium, by)
 
-    def _change(self, action: str, high: float, medium: float) -> dict:
+    def _change(self, action: str, high: float, medium: float, by: str | None = None) -> dict:
         now = self.current()
         if (high, medium) == (now["high"], now["medium"]):
             raise TierError(f"High is already {_pct(high)} and Medium {_pct(medium)}; "
@@ -268,7 +268,7 @@ class TierService(core.PageService):
                  "from": now, "to": {"high": high, "medium": medium},
                  "high_active": {"from": self.counts(**now)["active"]["High"],
                                  "to": self.counts(high, medium)["active"]["High"]},
-                 "by": None}
+                 "by": by}
         with self._locked():
             try:
                 document = self._read()

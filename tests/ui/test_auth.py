@@ -463,6 +463,8 @@ def test_the_tier_change_is_for_admins(login_app, analyst, admin):
     assert response.status_code == 200, response.get_data()[:300]
     assert "Changed for every user" in json.dumps(response.get_json()["response"])
     assert tiers.current() != before
+    assert tiers.history()[-1]["by"] == "adam"      # who changed them, in the history
+    assert '"adam"' in json.dumps(response.get_json()["response"])
     tiers.undo()
 
 
