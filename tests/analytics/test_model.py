@@ -137,3 +137,16 @@ def test_leakage_check_flags_a_leaky_feature(table):
 def test_leakage_check_quiet_on_honest_features(table):
     y = table.training[CHURN].to_numpy()
     assert leakage_check(table.training, y, table.categorical, table.numeric) == []
+
+
+def test_category_columns_become_the_same_text_as_astype_str():
+    import pandas as pd
+    from analytics.model import _as_str
+    for values in (["a", "b", None, "a"], [1, 2, 2, None], [1.5, None, 2.0, 1.5],
+                   [True, False, None, True]):
+        series = pd.Series(values, dtype="category")
+        assert list(_as_str(series)) == list(series.astype(str))
+    plain = pd.Series(["x", None, 3], dtype=object)
+    assert list(_as_str(plain)) == list(plain.astype(str))
+    empty = pd.Series([None, None], dtype="category")
+    assert list(_as_str(empty)) == ["nan", "nan"]

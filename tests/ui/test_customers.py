@@ -65,15 +65,15 @@ def test_a_later_block(in_app):
 
 def test_export_route_returns_the_whole_filtered_list(app):
     with app.server.test_request_context():
-        _, href, _ = customers_page.update_toolbar({}, {"tier": ["High"]})
-        expected = len(app.server.config[CONFIG_KEY].customers.selection({"tier": ["High"]}))
+        _, href, _ = customers_page.update_toolbar({}, {"tier": ["High", "Medium"]})
+        expected = len(app.server.config[CONFIG_KEY].customers.selection({"tier": ["High", "Medium"]}))
     response = app.server.test_client().get(href)
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
     lines = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert "Risk tier = High" in lines[0][0]
+    assert "Risk tier = High or Medium" in lines[0][0]
     assert len(lines) - 2 == expected > 100  # every row, not one page
-    assert {line[2] for line in lines[2:]} == {"High"}
+    assert {line[2] for line in lines[2:]} == {"High", "Medium"}
 
 
 def test_export_excel_and_bad_requests(app):
