@@ -7,6 +7,7 @@ import pytest
 
 from dash import no_update
 
+from analytics.runner import cache_key, completion_key, open_store
 from components.model_checks import CHECKS_NOTE
 from tests.ui.conftest import find, walk
 
@@ -18,7 +19,15 @@ def _page(app):
 
 
 @pytest.fixture
-def pending(svc):
+def saved_baselines(svc):
+    cv = svc.analysis.cv
+    names = [n for n in cv.oof if n != "catboost"]
+    return {"oof": {n: cv.oof[n] for n in names}, "folds": {n: cv.folds[n] for n in names},
+            "overall": {n: cv.overall[n] for n in names}}
+
+
+@pytest.fixture
+def pending(svc, saved_baselines):
     """The served analysis as a worker forked before its checks finished sees it."""
     a = svc.analysis
     saved = (a.pending, a.cv.oof, a.cv.folds, a.cv.overall, a.backtest)
@@ -47,9 +56,13 @@ def test_the_model_page_says_what_is_still_computed(in_app, svc, pending):
     assert "comparison with the baseline models is being computed" in _text(body)
 
 
-def test_a_worker_picks_the_cached_checks_up(in_app, svc, pending):
+def test_a_worker_picks_the_cached_checks_up(in_app, svc, pending, saved_baselines):
+    # Another process (the master) finished them and cached the result.
+    store = open_store(svc.settings.cache_dir)
+    key = cache_key(svc.source, svc.analysis_settings())
+    assert store.try_put(completion_key(key), {"baselines": saved_baselines})
     svc.checks._polled = 0.0
-    svc.checks.poll()    # the completion this app's own start cached
+    svc.checks.poll()
     assert pending.pending == ()
     assert {"logistic_regression", "random_forest", "mlp"} <= set(pending.cv.overall)
     body, done, curves = page.poll_checks(2)

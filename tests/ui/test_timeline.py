@@ -28,8 +28,10 @@ def events(tmp_path_factory) -> Services:
     """Services over the demo data with behaviour (usage, tickets, e-mails, plan changes,
     the leavers' feedback)."""
     cache = tmp_path_factory.mktemp("ui-events-cache")
-    return Services(Settings(demo_size=EVENTS_SIZE, demo_events=True, cache_dir=str(cache))
-                    ).start(progress=lambda m: None)
+    services = Services(Settings(demo_size=EVENTS_SIZE, demo_events=True,
+                                 cache_dir=str(cache))).start(progress=lambda m: None)
+    services.checks.wait()  # the behaviour check the Data and Model pages show
+    return services
 
 
 @pytest.fixture
