@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (auc, brier_score_loss, log_loss, precision_recall_curve,
-                             roc_curve)
-from sklearn.model_selection import StratifiedKFold
 
 from analytics.kpis import wilson_interval
 
@@ -31,12 +26,14 @@ def _thin(*arrays: np.ndarray, points: int = CURVE_POINTS) -> list[list[float]]:
 
 
 def roc_points(y, p) -> dict:
+    from sklearn.metrics import auc, roc_curve  # scikit-learn is imported when first needed
     fpr, tpr, _ = roc_curve(y, p)
     fpr, tpr = _thin(fpr, tpr)
     return {"fpr": fpr, "tpr": tpr, "auc": float(auc(*roc_curve(y, p)[:2]))}
 
 
 def pr_points(y, p) -> dict:
+    from sklearn.metrics import precision_recall_curve
     precision, recall, _ = precision_recall_curve(y, p)
     recall, precision = _thin(recall[::-1], precision[::-1])
     return {"recall": recall, "precision": precision, "base_rate": float(np.mean(y))}
@@ -60,7 +57,7 @@ def reliability(y, p, bins: int = 10) -> dict:
         ece += n / len(y) * abs(observed - predicted)
         rows.append({"bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}", "n": n,
                      "predicted": predicted, "observed": observed, "lo": lo, "hi": hi})
-    return {"bins": rows, "ece": float(ece), "brier": float(brier_score_loss(y, p))}
+    return {"bins": rows, "ece": float(ece), "brier": float(np.mean((p - y) ** 2))}
 
 
 def deciles(y, p, groups: int = 10) -> list[dict]:
@@ -143,23 +140,33 @@ def threshold_for_recall(y, p, target: float, thresholds: np.ndarray | None = No
 
 
 class PlattCalibrator:
-    """Logistic regression on the log-odds of the score (Platt scaling)."""
+    """Logistic regression on the log-odds of the score (Platt scaling). Fitted with
+    scikit-learn; kept as its two numbers, so a served model needs no scikit-learn."""
 
     def fit(self, p, y) -> PlattCalibrator:
-        self.model_ = LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
+        from sklearn.linear_model import LogisticRegression
+        model = LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
+        self.coef_, self.intercept_ = float(model.coef_[0, 0]), float(model.intercept_[0])
         return self
 
     def predict(self, p) -> np.ndarray:
-        return self.model_.predict_proba(_logit(p)[:, None])[:, 1]
+        return 1.0 / (1.0 + np.exp(-(self.coef_ * _logit(p) + self.intercept_)))
 
 
 class IsotonicCalibrator:
+    """Isotonic regression of the outcome on the score, clipped to [0, 1] and to the fitted
+    range; kept as its step points (np.interp between them, as scikit-learn predicts)."""
+
     def fit(self, p, y) -> IsotonicCalibrator:
-        self.model_ = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(p, y)
+        from sklearn.isotonic import IsotonicRegression
+        model = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(p, y)
+        self.x_ = np.asarray(model.X_thresholds_, dtype=float)
+        self.y_ = np.asarray(model.y_thresholds_, dtype=float)
         return self
 
     def predict(self, p) -> np.ndarray:
-        return self.model_.predict(np.asarray(p, dtype=float))
+        x = np.clip(np.asarray(p, dtype=float), self.x_[0], self.x_[-1])
+        return np.interp(x, self.x_, self.y_)
 
 
 CALIBRATORS = {"platt": PlattCalibrator, "isotonic": IsotonicCalibrator}
@@ -176,6 +183,8 @@ def calibration_study(y, p, n_splits: int = 5, random_state: int = 0) -> dict:
 
     Returns before/after reliability, Brier and log loss per method, the better method, and
     `needed`: the raw ECE is above CALIBRATION_ECE and the method lowers Brier and ECE."""
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=float)
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)

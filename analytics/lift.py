@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from analytics.model import Progress, cross_validate
 
@@ -20,6 +19,7 @@ BOOTSTRAPS = 300
 def paired_auc_difference(y: np.ndarray, with_: np.ndarray, without: np.ndarray,
                           n_boot: int = BOOTSTRAPS, random_state: int = 0) -> dict:
     """ROC-AUC of both score sets, their difference and its 95% paired bootstrap interval."""
+    from sklearn.metrics import roc_auc_score
     y = np.asarray(y).astype(int)
     a, b = roc_auc_score(y, with_), roc_auc_score(y, without)
     rng = np.random.default_rng(random_state)

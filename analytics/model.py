@@ -13,16 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier, Pool
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (average_precision_score, brier_score_loss, f1_score, log_loss,
-                             precision_score, recall_score, roc_auc_score)
-from sklearn.model_selection import StratifiedKFold, train_test_split
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from analytics.dataset import SCORED_BY
 from analytics.errors import DataError
@@ -102,6 +92,7 @@ class ChurnModel:
     def fit(self, frame: pd.DataFrame, y: np.ndarray) -> ChurnModel:
         y = np.asarray(y)
         if self.iterations is None:
+            from sklearn.model_selection import train_test_split  # training only
             fit_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.15, stratify=y,
                                                 random_state=self.random_state)
             probe = self._estimator(self.max_iterations)
@@ -205,6 +196,13 @@ class CrossFittedModel:
 
 
 def _baseline(name: str, categorical: list[str], numeric: list[str], random_state: int):
+    from sklearn.compose import ColumnTransformer  # scikit-learn: training only
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
     if name == "mlp":
         # A small neural network: one hidden layer, early stopping on an inner 10% split.
         prep = ColumnTransformer([
@@ -235,6 +233,8 @@ def _baseline(name: str, categorical: list[str], numeric: list[str], random_stat
 
 def metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
     """Threshold-free and threshold metrics of one set of predictions."""
+    from sklearn.metrics import (average_precision_score, brier_score_loss, f1_score,
+                                 log_loss, precision_score, recall_score, roc_auc_score)
     proba = np.clip(proba, 1e-6, 1 - 1e-6)
     flagged = proba >= threshold
     return {
@@ -340,6 +340,7 @@ def _splits(frame: pd.DataFrame, y: np.ndarray, n_splits: int,
         raise DataError(f"{n_splits}-fold cross-validation needs at least {max(n_splits, 2)} "
                         f"churned and {max(n_splits, 2)} stayed rows; found "
                         f"{int((y == 1).sum())} churned and {int((y == 0).sum())} stayed")
+    from sklearn.model_selection import StratifiedKFold
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     return list(folds.split(frame, y))
 
@@ -388,6 +389,8 @@ def univariate_auc(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
     out: dict[str, float] = {}
     if min((y == 1).sum(), (y == 0).sum()) < 2:
         return {column: 0.5 for column in categorical + numeric}
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
     folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=random_state)
     prior = y.mean()
     for column in categorical + numeric:

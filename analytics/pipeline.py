@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from analytics import __version__, kpis
 from analytics.dataset import (ACTIVE, CHURN, DURATION, ID, MONTHLY, SCORED_BY, TENURE,
@@ -274,6 +273,7 @@ def _stratified_sample(y: np.ndarray, max_rows: int, random_state: int) -> np.nd
     idx = np.arange(len(y))
     if len(y) <= max_rows:
         return idx
+    from sklearn.model_selection import train_test_split  # training only
     keep, _ = train_test_split(idx, train_size=max_rows, stratify=y, random_state=random_state)
     return np.sort(keep)
 

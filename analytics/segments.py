@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.metrics.pairwise import euclidean_distances
 from threadpoolctl import threadpool_limits
 
 from analytics import kpis
@@ -228,6 +226,8 @@ def segment_customers(frame: pd.DataFrame, probability: np.ndarray, *, k_range=r
                       outlier_quantile: float = 0.99,
                       extra: tuple[str, ...] = ()) -> Segmentation:
     """Behavioural segments with the k of best silhouette, named by the documented rules."""
+    from sklearn.cluster import KMeans  # scikit-learn: training only
+    from sklearn.metrics.pairwise import euclidean_distances
     n = len(frame)
     p = _check_length(probability, n, "probability")
     raw = _raw_behaviour(frame, extra)

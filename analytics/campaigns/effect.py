@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analytics.errors import ChurnLensError, DataError, row_examples
 
@@ -30,11 +29,17 @@ BY_COLUMNS = ("group", "n_treatment", "n_control", "churn_treatment", "churn_con
               "uplift", "low", "high", "p_value", "enough")
 
 
+def _stats():
+    """scipy.stats, imported when a report is first computed (not when the app starts)."""
+    from scipy import stats
+    return stats
+
+
 def _z(level: float) -> float:
     """Two-sided normal quantile of a confidence level in (0, 1)."""
     if not 0.0 < level < 1.0:
         raise ChurnLensError(f"confidence level must be between 0 and 1, got {level!r}")
-    return float(stats.norm.ppf(1.0 - (1.0 - level) / 2.0))
+    return float(_stats().norm.ppf(1.0 - (1.0 - level) / 2.0))
 
 
 def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float] | tuple[None, None]:
@@ -61,11 +66,11 @@ def _p_value(churned_t: int, n_t: int, churned_c: int, n_c: int) -> tuple[float,
     expected = [n * k / total for n in (n_t, n_c) for k in (churned, total - churned)]
     if min(expected) < 5:
         table = [[churned_t, n_t - churned_t], [churned_c, n_c - churned_c]]
-        return float(stats.fisher_exact(table, alternative="two-sided")[1]), "Fisher's exact"
+        return float(_stats().fisher_exact(table, alternative="two-sided")[1]), "Fisher's exact"
     pooled = churned / total
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
     z = (churned_c / n_c - churned_t / n_t) / se
-    return float(2 * stats.norm.sf(abs(z))), "z-test"
+    return float(2 * _stats().norm.sf(abs(z))), "z-test"
 
 
 def _points(x: float) -> str:
@@ -139,7 +144,7 @@ def min_detectable_effect(n_t: int, n_c: int, base_rate: float | None, alpha: fl
     n_t, n_c = _count(n_t, "n_t"), _count(n_c, "n_c")
     if n_t == 0 or n_c == 0 or base_rate in (0.0, 1.0):
         return None
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    z = _stats().norm.ppf(1 - alpha / 2) + _stats().norm.ppf(power)
     return float(z * math.sqrt(base_rate * (1 - base_rate) * (1 / n_t + 1 / n_c)))
 
 
@@ -263,7 +268,7 @@ def risk_deciles(p0: np.ndarray, q: int = 10) -> np.ndarray:
                              f"with {int(np.isnan(p).sum())} missing")
     if p.size == 0:
         return np.zeros(0, dtype=int)
-    position = stats.rankdata(-p, method="average") - 1.0
+    position = _stats().rankdata(-p, method="average") - 1.0
     return (np.floor(position * int(q) / p.size) + 1).astype(int)
 
 

@@ -22,7 +22,6 @@ from analytics.campaigns.demo import seed_demo_campaign
 from analytics.campaigns.effect import wilson
 from analytics.campaigns.snapshots import list_snapshots, take_snapshot
 from analytics.campaigns.store import CampaignStore, default_url
-from analytics.campaigns.uplift import TwoModelUplift, compare_rankings
 from analytics.dataset import END_DATE, ID
 from analytics.errors import ChurnLensError
 from analytics.runner import open_store, refresh_offers
@@ -223,6 +222,7 @@ class CampaignsService(core.PageService):
         key = ("uplift", int(campaign_id), self.data_version())
         if key in self._memo:
             return self._memo[key]
+        from analytics.campaigns.uplift import compare_rankings  # scikit-learn, when asked
         try:
             frame, X = self._member_features(campaign_id)
             study = compare_rankings(X, (frame["arm"] == TREATMENT).to_numpy().astype(int),
@@ -256,6 +256,7 @@ class CampaignsService(core.PageService):
         store = self.store()
         if store is None:
             return self.store_error or NO_STORE, None
+        from analytics.campaigns.uplift import TwoModelUplift
         try:
             frame, X = self._member_features(campaign_id)
             model = TwoModelUplift().fit(X, (frame["arm"] == TREATMENT).to_numpy().astype(int),

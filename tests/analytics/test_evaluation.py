@@ -161,3 +161,24 @@ def test_analysis_recalibrates_served_scores_only_when_needed(monkeypatch):
     expected = calibrated.model.calibrator_.predict(raw)
     np.testing.assert_allclose(served, expected, atol=1e-6)
     assert not np.allclose(served, raw, atol=1e-3)
+
+
+def test_calibrators_predict_as_scikit_learn_does_without_it_when_served():
+    """Fitted with scikit-learn, kept as plain numbers (a served model imports no sklearn)."""
+    import pickle
+
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    from analytics.evaluation import IsotonicCalibrator, PlattCalibrator, _logit
+    rng = np.random.default_rng(0)
+    p = rng.random(5000)
+    y = (rng.random(5000) < p ** 1.5).astype(int)
+    q = np.r_[rng.random(1000), 0.0, 1.0, 1e-9]
+    iso = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(p, y)
+    np.testing.assert_allclose(IsotonicCalibrator().fit(p, y).predict(q), iso.predict(q))
+    platt = LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
+    np.testing.assert_allclose(PlattCalibrator().fit(p, y).predict(q),
+                               platt.predict_proba(_logit(q)[:, None])[:, 1], rtol=1e-12)
+    for calibrator in (IsotonicCalibrator().fit(p, y), PlattCalibrator().fit(p, y)):
+        assert b"sklearn" not in pickle.dumps(calibrator)
