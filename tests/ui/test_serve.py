@@ -131,3 +131,24 @@ def test_make_serve_trains_once_and_every_worker_answers_the_same(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert "Shutting down: Master" in log.read_text()
+
+
+def test_a_warm_start_imports_no_scikit_learn(workers):
+    """Most of a warm start is imports: scikit-learn and scipy.stats (a second) wait until
+    training, the Model page's curves or a campaign report need them."""
+    first, _second, _other = workers
+    code = ("import sys\n"
+            "from dashboard import create_app\n"
+            "from dashboard.settings import Settings\n"
+            f"app = create_app(Settings(cache_dir={first.settings.cache_dir!r}, demo_size=1200, "
+            "demo_events=False, demo_campaign=False), progress=print)\n"
+            "client = app.server.test_client()\n"
+            "assert client.get('/').status_code == 200\n"
+            "assert client.get('/_dash-layout').status_code == 200\n"
+            "print('HEAVY', sorted(m for m in sys.modules if m == 'sklearn' or "
+            "m.startswith(('sklearn.', 'scipy.stats'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "from cache" in out.stdout            # warm: nothing trained
+    assert "HEAVY []" in out.stdout, out.stdout[-500:]
