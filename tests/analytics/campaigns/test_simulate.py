@@ -224,7 +224,11 @@ def demo_store(tmp_path_factory):
     from analytics.runner import DataSource, load_or_train
     from tests.conftest import ROOT
     folder = tmp_path_factory.mktemp("demo-campaign")
-    analysis, _ = load_or_train(DataSource(demo_size=7043), cache_dir=folder / "cache",
+    # The default demo (with behaviour, what `make run` serves). On the plain demo the uplift
+    # model's edge is within the noise of ~700 held-out customers (it has gone either way as
+    # the churn model changed), so nothing is claimed there.
+    analysis, _ = load_or_train(DataSource(demo_size=7043, demo_events=True),
+                                cache_dir=folder / "cache",
                                 catalogue=load_catalogue(ROOT / "data" / "offers.toml"))
     store = CampaignStore.open(f"sqlite:///{folder / 's.db'}")
     done = seed_demo_campaign(store, analysis, "demo-v1")
