@@ -127,6 +127,7 @@ class ChurnAnalysis:
         # process that trained (it is the training data again: never cached twice).
         state = dict(self.__dict__)
         state.pop("check_sample", None)
+        state.pop("numeric_bounds", None)   # analytics/scoring.py's memo
         return state
 
     @property

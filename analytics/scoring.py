@@ -75,7 +75,11 @@ def _g(number: float) -> str:
 def numeric_bounds(analysis: ChurnAnalysis) -> dict[str, tuple[float, float, float, float]]:
     """Per numeric feature: (lowest accepted, highest accepted, data min, data max). Values
     beyond RANGE_FACTOR x the largest magnitude in the data are input errors (a tenure of
-    1e18 months), and a feature never negative in the data accepts no negative value."""
+    1e18 months), and a feature never negative in the data accepts no negative value.
+    Computed once per analysis (a pass over every row: 10 ms a request at 1M customers)."""
+    cached = analysis.__dict__.get("numeric_bounds")
+    if cached is not None and cached[0] == tuple(analysis.numeric):
+        return cached[1]
     bounds = {}
     for field in analysis.numeric:
         values = analysis.customers[field].to_numpy(dtype=float)
@@ -84,6 +88,7 @@ def numeric_bounds(analysis: ChurnAnalysis) -> dict[str, tuple[float, float, flo
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
         limit = RANGE_FACTOR * max(abs(low), abs(high)) or 1.0
         bounds[field] = (0.0 if low >= 0 else -limit, limit, low, high)
+    analysis.__dict__["numeric_bounds"] = (tuple(analysis.numeric), bounds)
     return bounds
 
 

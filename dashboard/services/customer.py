@@ -4,6 +4,7 @@ and their activity over time (from the timeline service, dashboard/services/time
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analytics.dataset import ACTIVE, CHURN, SCORED_BY
 from analytics.explain import describe_value, feature_label, probability_points
@@ -24,9 +25,20 @@ class CustomerService(core.PageService):
         return self.core.customers.search_ids(text, limit)
 
     def row_of(self, customer_id: str) -> int | None:
-        """The table row of a customer id (None when unknown)."""
-        hits = np.flatnonzero(self.core.ids() == str(customer_id))
-        return int(hits[0]) if len(hits) else None
+        """The table row of a customer id (None when unknown): a hash lookup in an index of
+        the ids built once per analysis (a scan of 1M ids took 25 ms a page)."""
+        index = self._id_index()
+        if not index.is_unique:
+            hits = np.flatnonzero(self.core.ids() == str(customer_id))
+            return int(hits[0]) if len(hits) else None
+        row = int(index.get_indexer([str(customer_id)])[0])
+        return row if row >= 0 else None
+
+    def _id_index(self) -> pd.Index:
+        analysis = self.core.analysis
+        if getattr(self, "_index_of", None) is not analysis:
+            self._index, self._index_of = pd.Index(self.core.ids()), analysis
+        return self._index
 
     def detail(self, customer_id: str) -> dict | None:
         """One customer's profile, risk, CLV and reasons (None when the id is unknown)."""
