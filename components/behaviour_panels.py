@@ -1,14 +1,13 @@
 """The Behaviour page's pieces: the early-warning grid's columns, the "why they said they
 left" charts, and the empty state of data without event tables. Plain data in, Dash
-components or `go.Figure` out."""
+components or figure out."""
 
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
-from components.charts import ABOVE, BELOW, MUTED, base_layout, empty_figure, plain_figure
+from components.charts import ABOVE, BELOW, MUTED, Figure, base_layout, empty_figure, plain_figure
 from components.feedback import empty_state
 
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
@@ -76,7 +75,7 @@ def warning_columns(labels: dict[str, str], noun: str = "Customer") -> list[dict
 
 
 def reasons_chart(rows: list[dict], n: int, title: str = "Reasons they gave",
-                  height: int = CHART_HEIGHT) -> go.Figure:
+                  height: int = CHART_HEIGHT) -> Figure:
     """Reason codes as horizontal bars: the share of the `n` leavers with feedback who gave
     each (rows: reason, n, share), the counts in the hover."""
     if not rows:
@@ -87,7 +86,7 @@ def reasons_chart(rows: list[dict], n: int, title: str = "Reasons they gave",
 
 
 def words_chart(rows: list[dict], n: int, title: str = "Words they used most",
-                height: int = CHART_HEIGHT) -> go.Figure:
+                height: int = CHART_HEIGHT) -> Figure:
     """The top words of the free text (rows: word, n = leavers who used it, share of the
     `n` leavers who wrote something)."""
     if not rows:
@@ -97,7 +96,7 @@ def words_chart(rows: list[dict], n: int, title: str = "Words they used most",
                        f"used by %{{customdata[0]:,}} of the {n:,} leavers who wrote")
 
 
-def _share_bars(labels, rows, title, height, axis, hover) -> go.Figure:
+def _share_bars(labels, rows, title, height, axis, hover) -> Figure:
     bar = dict(type="bar", orientation="h", y=labels, x=[100 * r["share"] for r in rows],
                marker={"color": BELOW}, customdata=[[r["n"]] for r in rows],
                width=_bar_width(len(rows)),
@@ -112,7 +111,7 @@ def _share_bars(labels, rows, title, height, axis, hover) -> go.Figure:
 
 
 def sentiment_chart(rows: list[dict], title: str = "Mean sentiment of what they wrote, by "
-                    "segment", height: int = CHART_HEIGHT) -> go.Figure:
+                    "segment", height: int = CHART_HEIGHT) -> Figure:
     """Mean sentiment (-1 negative to +1 positive) of the leavers' feedback per segment
     (rows: segment, mean, n), most negative first."""
     rows = [r for r in rows if r["n"] > 0]

@@ -2,16 +2,15 @@
 the metrics and decile tables, data quality, drift, the leakage check, the confusion panel
 and the risk-tier cut-offs (preview, status, history).
 
-Pure builders: plain data in, a `go.Figure` or Dash components out. Every scatter is SVG
+Pure builders: plain data in, a figure or Dash components out. Every scatter is SVG
 (`scatter`, never `scattergl`): the samples are small, and WebGL in a headless or GPU-less
 browser only adds console warnings. Probabilities and thresholds are shown in %.
 """
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 
-from components.charts import (ABOVE, BELOW, base_layout, colour_key, empty_figure,
+from components.charts import (ABOVE, BELOW, Figure, base_layout, colour_key, empty_figure,
                                plain_figure)
 from components.kpi import fmt_pct
 
@@ -41,7 +40,7 @@ def _axis(title: str, **extra) -> dict:
 
 
 # ----- curves --------------------------------------------------------------------------------
-def roc_chart(models: dict, height: int = 340) -> go.Figure:
+def roc_chart(models: dict, height: int = 340) -> Figure:
     traces = [dict(type="scatter", mode="lines", x=[0, 1], y=[0, 1], name="Chance",
                    line={"color": "#ced4da", "dash": "dot"}, hoverinfo="skip")]
     for name, m in models.items():
@@ -59,7 +58,7 @@ def roc_chart(models: dict, height: int = 340) -> go.Figure:
         margin={"l": 8, "r": 16, "t": 44, "b": 40}))
 
 
-def pr_chart(models: dict, observed_rate: float, height: int = 340) -> go.Figure:
+def pr_chart(models: dict, observed_rate: float, height: int = 340) -> Figure:
     """Precision against recall; the dotted line is the observed churn rate (the precision
     of flagging customers at random)."""
     traces = [dict(type="scatter", mode="lines", x=[0, 1], y=[observed_rate, observed_rate],
@@ -80,7 +79,7 @@ def pr_chart(models: dict, observed_rate: float, height: int = 340) -> go.Figure
 
 
 def reliability_chart(before: dict, after: dict | None, method: str,
-                      height: int = 340) -> go.Figure:
+                      height: int = 340) -> Figure:
     """Observed churn rate against the mean score per bin, with the bin counts as bars."""
     bins = before["bins"]
     traces = [
@@ -120,7 +119,7 @@ def reliability_chart(before: dict, after: dict | None, method: str,
         margin={"l": 8, "r": 50, "t": 44, "b": 40}))
 
 
-def gains_lift_chart(deciles: list[dict], height: int = 340) -> go.Figure:
+def gains_lift_chart(deciles: list[dict], height: int = 340) -> Figure:
     x = [f"{10 * d['decile']}%" for d in deciles]
     traces = [
         dict(type="bar", x=x, y=[d["lift"] for d in deciles], name="Lift of the tenth",
@@ -139,7 +138,7 @@ def gains_lift_chart(deciles: list[dict], height: int = 340) -> go.Figure:
         margin={"l": 8, "r": 50, "t": 44, "b": 40}))
 
 
-def decile_pr_chart(deciles: list[dict], height: int = 340) -> go.Figure:
+def decile_pr_chart(deciles: list[dict], height: int = 340) -> Figure:
     x = [f"{10 * d['decile']}%" for d in deciles]
     traces = [
         dict(type="scatter", mode="lines+markers", x=x, y=[d["precision"] for d in deciles],
@@ -155,7 +154,7 @@ def decile_pr_chart(deciles: list[dict], height: int = 340) -> go.Figure:
         yaxis=_axis("Share", range=[0, 1.02], tickformat=".0%")))
 
 
-def cost_chart(cost: dict, threshold: float, height: int = 320) -> go.Figure:
+def cost_chart(cost: dict, threshold: float, height: int = 320) -> Figure:
     """Expected cost per customer by threshold (thresholds as shares, shown in %)."""
     best = cost["best_threshold"]
     traces = [dict(type="scatter", mode="lines", x=cost["threshold"], y=cost["cost"],
@@ -176,7 +175,7 @@ def cost_chart(cost: dict, threshold: float, height: int = 320) -> go.Figure:
 
 
 # ----- SHAP ----------------------------------------------------------------------------------
-def importance_chart(items: list[dict], top: int = 15, height: int = 400) -> go.Figure:
+def importance_chart(items: list[dict], top: int = 15, height: int = 400) -> Figure:
     """Mean |SHAP| per feature; behaviour features (an item with a `table`) in their own
     colour, named with their table in the hover and keyed in the title."""
     items = items[:top][::-1]
@@ -200,7 +199,7 @@ def importance_chart(items: list[dict], top: int = 15, height: int = 400) -> go.
         margin={"l": 8, "r": 40, "t": 64 if behaviour else 44, "b": 40}))
 
 
-def beeswarm_chart(data: dict, height: int = 400) -> go.Figure:
+def beeswarm_chart(data: dict, height: int = 400) -> Figure:
     """One row of dots per feature: each customer's SHAP points, coloured low to high by the
     feature's value (jittered vertically so the density shows)."""
     features = data["features"][::-1]
@@ -230,7 +229,7 @@ def beeswarm_chart(data: dict, height: int = 400) -> go.Figure:
         margin={"l": 8, "r": 16, "t": 44, "b": 40}))
 
 
-def dependence_chart(data: dict, height: int = 360) -> go.Figure:
+def dependence_chart(data: dict, height: int = 360) -> Figure:
     title = f"Dependence: {data['label']}"
     marker = {"size": 5, "opacity": 0.6, "color": BELOW}
     traces = []

@@ -1,4 +1,4 @@
-"""Figure and table builders for the Segments page: plain data in, `go.Figure` (or the
+"""Figure and table builders for the Segments page: plain data in, figure (or the
 segments table) out.
 
 Every chart of the page colours a segment the same way (`segment_colours`) and writes money
@@ -7,10 +7,9 @@ one way (`money`: whole units of the data's currency with thousands separators).
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import html
 
-from components.charts import MUTED, TIER_COLOURS, base_layout, empty_figure, plain_figure
+from components.charts import MUTED, TIER_COLOURS, Figure, base_layout, empty_figure, plain_figure
 from components.feedback import section
 from components.kpi import fmt_int, fmt_value
 
@@ -47,7 +46,7 @@ def segment_colours(names: list[str]) -> dict[str, str]:
 
 
 def segment_churn_chart(rows: list[dict], colours: dict[str, str], overall: float | None,
-                        selected: list[str] | None = None, height: int = 300) -> go.Figure:
+                        selected: list[str] | None = None, height: int = 300) -> Figure:
     """Share of each segment's customers who have left, bars in the segment's colour with
     95% interval whiskers; a bar click drills into the segment (customdata[0] = name).
 
@@ -92,7 +91,7 @@ def segment_churn_chart(rows: list[dict], colours: dict[str, str], overall: floa
 
 
 def silhouette_chart(silhouette: dict, inertia: dict, chosen: int,
-                     height: int = 320) -> go.Figure:
+                     height: int = 320) -> Figure:
     """Silhouette (higher is better) and inertia (the elbow) for every K tried."""
     title = "Choosing the number of segments (K)"
     ks = sorted(int(k) for k in silhouette)
@@ -124,7 +123,7 @@ def silhouette_chart(silhouette: dict, inertia: dict, chosen: int,
 
 def tier_heatmap(segments: list[str], tiers: list[str], counts: list[list[int]],
                  churned: list[list[int]], active: list[list[int]] | None = None,
-                 height: int = 320) -> go.Figure:
+                 height: int = 320) -> Figure:
     """Segment (rows) x risk tier (columns), coloured by the share of the cell's customers
     who have left, the customer count written in each cell (the hover adds how many are
     still active: what the drilled-down list shows); a cell click drills down."""
@@ -155,7 +154,7 @@ def tier_heatmap(segments: list[str], tiers: list[str], counts: list[list[int]],
 
 def survival_chart(curves: dict[str, dict], colours: dict[str, str] | None = None,
                    title: str = "Still active by months since joining (Kaplan-Meier)",
-                   height: int = 340, empty_message: str | None = None) -> go.Figure:
+                   height: int = 340, empty_message: str | None = None) -> Figure:
     """Share of customers still active after each month of tenure, one line per group;
     without curves, `empty_message` (by default: too few customers) in their place."""
     if not curves:
@@ -197,7 +196,7 @@ def _axis_text(axis: dict) -> tuple[str, dict, str]:
 def risk_value_scatter(points: dict, colours: dict[str, str], total: int,
                        axis: dict | None = MONTHLY_AXIS, height: int = 340,
                        empty_message: str = "Nothing to plot against the churn risk"
-                       ) -> go.Figure:
+                       ) -> Figure:
     """A value (`axis`: {"label", "unit": "money" a month, "months" or "", "currency"};
     by default the monthly charges) against the churn probability for a sample, coloured
     by segment, titled '<label> vs churn risk'; without an axis, `empty_message`."""

@@ -3,7 +3,7 @@ week as bars on top, a swimlane below (tickets coloured by sentiment, e-mails an
 events, plan changes up or down), and lines at the model's as-of date and the date the
 customer was scored; plus the "Behaviour in the reasons" list.
 
-Pure builders: the timeline service's plain lists in, a `go.Figure` or components out.
+Pure builders: the timeline service's plain lists in, a figure or components out.
 Free text from the data is escaped before plotly renders it in a hover (plotly reads a few
 HTML tags in labels)."""
 
@@ -12,10 +12,9 @@ from __future__ import annotations
 import html as html_text
 import textwrap
 
-import plotly.graph_objects as go
 from dash import html
 
-from components.charts import ABOVE, BELOW, base_layout, empty_figure, plain_figure
+from components.charts import ABOVE, BELOW, Figure, base_layout, empty_figure, plain_figure
 
 TITLE = "Activity over time"
 MOODS = {"negative": "#d9485f", "neutral": "#adb5bd", "positive": "#2f9e44"}
@@ -30,7 +29,7 @@ WRAP = 60           # hover text wrapped at about this many characters a line
 GRID = "#f1f3f5"
 
 
-def timeline_chart(data: dict, height: int = 430) -> go.Figure:
+def timeline_chart(data: dict, height: int = 430) -> Figure:
     """The timeline of one customer (dashboard/services/timeline.py's `of_row`)."""
     usage, lanes = data.get("usage"), [lane for lane in data["lanes"] if lane["n"]]
     if not (usage and usage["rows"]) and not lanes:

@@ -1,16 +1,15 @@
 """The Trends page's pieces: risk across data refreshes (churn, risk mix, revenue at risk),
 the risers grid's columns and the drift table. Plain data in (snapshot dicts as the trends
-service lists them), `go.Figure` or Dash components out."""
+service lists them), figure or Dash components out."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import html
 
-from components.charts import (ABOVE, BELOW, TIER_COLOURS, base_layout, colour_key,
+from components.charts import (ABOVE, BELOW, TIER_COLOURS, Figure, base_layout, colour_key,
                                empty_figure, plain_figure)
 from components.segment_charts import money
 
@@ -86,7 +85,7 @@ def _line(x, y, name: str, colour: str, text: list[str] | None, hover: str,
 
 def churn_chart(snapshots: list[dict], noun: str = "customers",
                 title: str = "Churn rate and mean risk (%)",
-                height: int = CHART_HEIGHT) -> go.Figure:
+                height: int = CHART_HEIGHT) -> Figure:
     """Per refresh: the share of all `noun` in the data who have left, and the mean churn
     probability the model gives the active ones (both in %)."""
     if not snapshots:
@@ -122,7 +121,7 @@ def churn_chart(snapshots: list[dict], noun: str = "customers",
 
 
 def risk_mix_chart(snapshots: list[dict], noun: str = "customers", title: str | None = None,
-                   height: int = CHART_HEIGHT) -> go.Figure:
+                   height: int = CHART_HEIGHT) -> Figure:
     """Active `noun` per risk tier in each refresh, stacked (High at the bottom)."""
     title = title or f"Risk mix (active {noun} per tier)"
     if not snapshots:
@@ -153,7 +152,7 @@ def risk_mix_chart(snapshots: list[dict], noun: str = "customers", title: str | 
 
 
 def revenue_chart(snapshots: list[dict], currency: str = "$", noun: str = "customers",
-                  title: str | None = None, height: int = CHART_HEIGHT) -> go.Figure:
+                  title: str | None = None, height: int = CHART_HEIGHT) -> Figure:
     """Expected monthly revenue lost in each refresh: the sum over active customers of
     churn probability x monthly revenue."""
     title = title or f"Revenue at risk ({currency} a month)"

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from components import campaign_record as record
+from components.charts import Figure
 from components.effect_charts import arms_chart, effect_chart, qini_chart
 from dashboard import create_app
 from dashboard.errors import ClientError
@@ -64,7 +65,7 @@ def test_the_demo_campaign_is_listed_and_measured(ctx):
     assert texts(verdict).startswith(e["verdict"][:30])
     shown = texts(tiles)
     assert f"{100 * e['uplift']:+.1f} pts" in shown
-    assert isinstance(arms, go.Figure) and len(arms.data) == 1
+    assert isinstance(arms, Figure) and len(arms.data) == 1
     fig = page.show_effect_by(value, "tier", 0)
     assert set(fig.data[0].y) <= {"High", "Medium", "Low"}
     decile = page.show_effect_by(value, "risk decile", 0)

@@ -114,9 +114,14 @@ def test_filter_bar_shows_the_drivers_this_data_has():
                                  if type(c).__name__ == "Label"]
 
 
-def test_every_callback_id_is_in_a_layout(app, client):
+def test_every_callback_id_is_in_a_layout(svc):
     """What Dash's dev tools check in the browser (the validation layout, built under --debug
     only): each id a callback listens to or writes is in the shell or some page's layout."""
+    from dashboard import create_app
+    # A new app over the same services: the pages' callbacks join the app that gets the
+    # first request, so this one must get its own.
+    app = create_app(svc.settings, services=svc)
+    client = app.server.test_client()
     options = {"drivers": [{"key": "Contract", "label": "Contract", "options": ["a"]}],
                "tier": [], "segment": [], "tenure_max": 72}
     present = set(i for i in _ids(shell.layout(options, {"ok": True, "leakage": []}))
