@@ -183,3 +183,15 @@ def test_bad_dates_reported(tmp_path):
     ph[["customerID", "MultipleLines"]].to_csv(tmp_path / "phone.csv", index=False)
     with pytest.raises(DataError, match=r"column 'BeginDate'.*row 5: 'yesterday'"):
         load_path(tmp_path)
+
+
+def test_numbers_of_a_long_text_column_parse_each_distinct_value_once_the_same_way():
+    import numpy as np
+    import pandas as pd
+
+    from analytics.dataset import numbers_of
+    cells = np.array([" 12.5", "3", None, "abc", "", "1e3", " 7 ", "nan", "-2", 4.0, "inf"],
+                     dtype=object)
+    series = pd.Series(np.random.default_rng(0).choice(cells, 50_000), dtype=object)
+    expected = pd.to_numeric(series.astype(str).str.strip(), errors="coerce")
+    np.testing.assert_array_equal(numbers_of(series).to_numpy(), expected.to_numpy(dtype=float))
