@@ -27,8 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     # Settings refuse --debug on a non-local --host. dev_tools_prune_errors=False keeps the
     # app's own error handler (dashboard/errors.py) in debug mode too: a malformed request
     # is still a short 4xx, and a server error re-raises into the Werkzeug debugger.
+    # No version check: under --debug Dash's dev tools would call plotly's server (and the
+    # CSP refuses it); the app works offline.
     app.run(host=settings.host, port=settings.port, debug=settings.debug,
-            dev_tools_prune_errors=False)
+            dev_tools_prune_errors=False, dev_tools_disable_version_check=True)
     return 0
 
 

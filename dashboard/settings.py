@@ -124,8 +124,10 @@ class Settings:
                                  "data/rules.example.toml)")
         parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                             help="a host name the server answers to (the Host header), besides "
-                                 "the --host address and, on a loopback address, localhost; "
-                                 "repeat for several (requests for any other name get a 400)")
+                                 "the --host address and, on a loopback address or on 0.0.0.0 "
+                                 "/ ::, localhost, 127.0.0.1 and ::1; on 0.0.0.0 or :: give "
+                                 "every name users type, such as the machine's name or LAN "
+                                 "address; repeat for several (any other name gets a 400)")
         parser.add_argument("--login", action="store_true",
                             help="require login on a loopback address too (it is always "
                                  "required on any other address)")
