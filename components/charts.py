@@ -82,9 +82,20 @@ class Figure(dict):
     to_dict = to_plotly_json
 
 
+def _template() -> dict:
+    """Plotly's default template as plain JSON, made once: a `go.Figure` carried it into
+    every figure (automargin, colourway, fonts), so the charts look as they did."""
+    import plotly.io as pio
+    return pio.templates[pio.templates.default].to_plotly_json()
+
+
+TEMPLATE = _template()
+
+
 def plain_figure(data: list[dict], layout: dict) -> Figure:
     """A figure from plain dicts, without plotly's objects or validation; the tests
     validate every builder's output once, strictly."""
+    layout.setdefault("template", TEMPLATE)
     return Figure(data=list(data), layout=layout)
 
 

@@ -101,7 +101,7 @@ def _navbar() -> dbc.Navbar:
         dbc.NavbarBrand([html.I(className="bi bi-graph-down-arrow me-2"), "ChurnLens"],
                         href="/", className="fw-semibold"),
         dbc.Nav(links, navbar=True, className="me-auto"),
-        html.Span(id=ids.FILTER_SUMMARY, className="navbar-text small text-white-50"),
+        html.Span(id=ids.FILTER_SUMMARY, className="navbar-text small text-white-50 text-nowrap"),
         _signed_in(),
     ], fluid=True), color="dark", dark=True, className="mb-3 app-navbar", id=ids.NAVBAR)
 
@@ -119,10 +119,13 @@ def _signed_in() -> html.Form | None:
     return html.Form([
         html.Span([html.I(className="bi bi-person-circle me-1"), name,
                    html.Span(role, className="badge text-bg-secondary ms-1 login-user-role")],
-                  id=USER_TEXT, className="navbar-text small text-white"),
-        html.Button("Sign out", id=SIGN_OUT, type="submit", name=auth.CSRF_FIELD,
-                    value=auth.csrf_token(), className="btn btn-sm btn-outline-light ms-2"),
-    ], method="post", action=auth.LOGOUT_PATH, className="d-flex align-items-center ms-3 mb-0")
+                  id=USER_TEXT, className="navbar-text small text-white text-nowrap"),
+        html.Button([html.I(className="bi bi-box-arrow-right"),
+                     html.Span("Sign out", className="visually-hidden")], id=SIGN_OUT,
+                    type="submit", name=auth.CSRF_FIELD, value=auth.csrf_token(),
+                    title="Sign out", className="btn btn-sm btn-outline-light ms-2 py-0"),
+    ], method="post", action=auth.LOGOUT_PATH,
+        className="d-flex align-items-center flex-nowrap ms-3 mb-0")
 
 
 def _dropdown(dropdown_id: str, label: str, options: list[str],
