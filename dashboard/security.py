@@ -48,6 +48,7 @@ from dash.fingerprint import check_fingerprint
 from flask_compress import Compress
 
 from dashboard.errors import ClientError
+from dashboard.services.checks import lower_priority
 from dashboard.settings import is_loopback
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -312,7 +313,7 @@ class StaticFiles:
             self.pending.add(key)
             if self.executor is None:
                 self.executor = ThreadPoolExecutor(1, thread_name_prefix="churnlens-brotli",
-                                                   initializer=_lower_priority)
+                                                   initializer=lower_priority)
         self.executor.submit(self._best, key, digest, data)
 
     def _best(self, key: tuple, digest: str, data: bytes) -> None:
@@ -331,11 +332,3 @@ class StaticFiles:
             with self.lock:
                 self.pending.discard(key)
 
-
-def _lower_priority() -> None:
-    """The background compressor yields the cores to requests (Linux: a thread's own nice
-    value); elsewhere it runs as it is."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass

@@ -27,6 +27,7 @@ from analytics.errors import ChurnLensError
 from analytics.runner import open_store, refresh_offers
 from analytics.export import neutralise_frame
 from dashboard.services import core
+from dashboard.services.checks import lower_priority
 
 NO_STORE = ("Campaigns need a store: start with a cache folder (--cache-dir) or a database "
             "(--db URL).")
@@ -84,6 +85,7 @@ class CampaignsService(core.PageService):
         threading.Thread(target=self._warm, daemon=True, name="churnlens-reports").start()
 
     def _warm(self) -> None:
+        lower_priority()
         try:
             self.overview()
         except Exception as exc:  # noqa: BLE001 - a warm-up never takes the server down

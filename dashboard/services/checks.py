@@ -22,6 +22,7 @@ from pathlib import Path
 from analytics.runner import attach_completion, cache_key, finish, open_store
 
 LOG = logging.getLogger("churnlens.checks")
+BACKGROUND_NICE = 10
 POLL_SECONDS = 2.0
 LABELS = {"baselines": "baseline models", "behaviour_check": "behaviour check",
           "backtest": "out-of-time backtest"}
@@ -49,6 +50,8 @@ class ChecksService:
         self._error = None
 
         def run() -> None:
+            if not wait:
+                lower_priority()   # pages first: the checks take what the requests leave
             try:
                 self._write_status(key, "starting")
                 finish(a, source, store, key, progress=lambda m: self._write_status(key, m))
@@ -129,3 +132,13 @@ class ChecksService:
             os.replace(tmp, path)
         except OSError:
             tmp.unlink(missing_ok=True)
+
+
+def lower_priority() -> None:
+    """Make the calling background thread (and the threads and processes it starts: CatBoost,
+    scikit-learn) yield the cores to requests: Linux gives each thread its own nice value.
+    Elsewhere, nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (AttributeError, OSError):
+        pass
