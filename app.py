@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import sys
-import time
 
-from dashboard import auth, create_app
+from dashboard import create_app
+from dashboard.factory import startup
 from dashboard.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_args(argv)
-    problem = auth.startup_problem(settings)
-    if problem:
-        print(f"ChurnLens will not start: {problem}", file=sys.stderr)
+    progress = startup(settings)
+    if progress is None:
         return 2
-    start = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - start:6.1f}s] {message}", flush=True)
-
     progress(f"starting ChurnLens (cache: {settings.cache_dir})")
     app = create_app(settings, progress=progress)
     print(f"ChurnLens is running on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)",

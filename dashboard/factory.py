@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +50,22 @@ def _register_pages() -> None:
             module = importlib.import_module(name)
         # Dash fills this in only for pages it discovers itself in a pages folder.
         dash.page_registry[name]["layout"] = module.layout
+
+
+def startup(settings: Settings) -> Callable[[str], None] | None:
+    """What `python app.py` and `python -m dashboard.serve` do first: None (the reason on
+    stderr) when these settings must not start a server (login required, no users), else a
+    progress printer that stamps each line with the seconds since the start."""
+    problem = auth.startup_problem(settings)
+    if problem:
+        print(f"ChurnLens will not start: {problem}", file=sys.stderr)
+        return None
+    start = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f}s] {message}", flush=True)
+
+    return progress
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,

@@ -24,11 +24,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 from gunicorn.app.base import BaseApplication
 
-from dashboard import auth, create_app
+from dashboard import create_app
+from dashboard.factory import startup
 from dashboard.services import CONFIG_KEY
 from dashboard.settings import Settings
 
@@ -107,15 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         print("ChurnLens will not start: --debug is for python app.py (one process, the "
               "Werkzeug debugger), not for the production server", file=sys.stderr)
         return 2
-    problem = auth.startup_problem(settings)
-    if problem:
-        print(f"ChurnLens will not start: {problem}", file=sys.stderr)
+    progress = startup(settings)
+    if progress is None:
         return 2
-    start = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - start:6.1f}s] {message}", flush=True)
-
     progress(f"starting ChurnLens for a team (cache: {settings.cache_dir}, "
              f"{args.workers} worker(s) x {args.threads} threads)")
     app = create_app(settings, progress=progress)
