@@ -8,16 +8,8 @@
     python -m dashboard.users token NAME [--label L] (prints the new token once)
     python -m dashboard.users revoke LABEL
 
-The file (default data/users.toml, --users on app.py too) is TOML::
-
-    [users.alice]
-    role = "admin"                        # or "analyst"
-    password = "scrypt:32768:8:1$...$..."  # werkzeug.security.generate_password_hash
-
-    [tokens.alice-1]                      # an API token for /api/score
-    user = "alice"
-    hash = "sha256:<64 hex>"
-    created = "2025-01-31T09:00:00Z"
+The file (default data/users.toml, --users on app.py too) is the TOML described in
+dashboard/auth.py (users with a role and a password hash, tokens by label with their hash).
 
 Every change is written whole to a temporary file (0600) in the same folder, then renamed over
 the file, so a running server (dashboard/auth.py re-reads it when it changes) never reads half
