@@ -53,11 +53,18 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _take(frame: pd.DataFrame, rows: np.ndarray, columns) -> pd.DataFrame:
+    """Only `columns` (those the frame has) of `rows`: a grid block of 100 rows took three
+    times as long through `frame.iloc[rows]`, which copies every column."""
+    return pd.DataFrame({c: frame[c].array.take(rows) for c in dict.fromkeys(columns)
+                         if c in frame.columns})
+
+
 def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
     """reason_1..3 text columns ('Month-to-month contract: +14 pts') for the given rows, and
     `actionable_reason`: the strongest reason among the features a retention offer can
     change (the top reasons are often tenure, which nobody can act on)."""
-    customers = analysis.customers.iloc[rows]
+    customers = _take(analysis.customers, rows, [*REASON_COLUMNS, *analysis.features])
     points = probability_points(analysis.shap_values[rows], analysis.shap_base[rows])
     indices = customers[list(REASON_COLUMNS)].to_numpy()
     table = reason_columns(customers, analysis.features, indices, points,
@@ -92,10 +99,11 @@ def plan_column(analysis: ChurnAnalysis) -> str | None:
 def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
     """The at-risk list columns for the given rows, in the given order."""
     rows = np.asarray(rows)
-    c = analysis.customers.iloc[rows]
+    plan = plan_column(analysis)
+    c = _take(analysis.customers, rows, [ID, PROBABILITY, MONTHLY, TIER, ACTIVE, SEGMENT,
+                                         TENURE, CLV, *([plan] if plan else [])])
     proba = c[PROBABILITY].to_numpy().astype(float)
     monthly = c[MONTHLY].to_numpy().astype(float)
-    plan = plan_column(analysis)
     table = pd.DataFrame({
         "customer_id": c[ID].astype(str).to_numpy(),
         "churn_probability": proba.round(4),
@@ -115,7 +123,7 @@ def customer_list(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
         table[column] = reasons[column].to_numpy()
     recs = analysis.recommendations
     if recs is not None:
-        picked = recs.iloc[rows]
+        picked = _take(recs, rows, [OFFER_NAME, PROFIT, PROMO])
         table["recommended_offer"] = picked[OFFER_NAME].astype(str).to_numpy()
         table["expected_profit"] = picked[PROFIT].to_numpy().astype(float).round(2)
         table["promo_code"] = picked[PROMO].to_numpy()

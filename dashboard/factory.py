@@ -32,7 +32,7 @@ def _summary(current: Callable[[], Services]):
         if services.analysis is None:
             return ""
         total = services.customer_count()
-        selected = int(services.mask(filters).sum()) if filters else total
+        selected = services.count(filters) if filters else total
         word = services.words()["customers"]
         if selected == total:
             return f"All {total:,} {word}"

@@ -9,6 +9,7 @@ import re
 from collections import OrderedDict
 
 import numpy as np
+import pandas as pd
 
 from analytics.dataset import ACTIVE, MONTHLY, TENURE
 from analytics.export import customer_list, write_csv, write_excel
@@ -153,9 +154,7 @@ class CustomersService(core.PageService):
         frame = self.core.analysis.customers
         for field, column in self._driver_fields():
             page[field] = frame[column].iloc[rows[start:end]].to_numpy(dtype=object)
-        # Blank cells (CLV and revenue at risk of customers who left) as null, not NaN.
-        page = page.astype(object).where(page.notna(), None)
-        return {"rowData": page.to_dict("records"), "rowCount": int(len(rows))}
+        return {"rowData": records(page), "rowCount": int(len(rows))}
 
     def search_ids(self, text: str, limit: int = 20) -> list[str]:
         """Customer ids starting with (or else containing) the typed text."""
@@ -388,3 +387,22 @@ def _finite_number(value, limit: float) -> bool:
 
 def current() -> CustomersService:
     return core.current().customers
+
+
+def records(frame) -> list[dict]:
+    """The rows as JSON-safe dicts, blank cells (CLV and revenue at risk of customers who
+    left, NaN or None) as null. Column by column through `tolist()`: pandas' `to_dict`
+    boxed each cell on its own and took most of a grid block's time."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        cells = values.tolist()
+        if values.dtype.kind == "f":
+            cells = [None if v != v else v for v in cells]
+        elif values.dtype.kind == "O":
+            cells = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                     else v for v in cells]
+        columns.append(cells)
+    names = list(frame.columns)
+    return [dict(zip(names, row)) for row in zip(*columns)]
+

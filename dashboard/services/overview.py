@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from analytics import kpis
-from analytics.dataset import ACQUISITION, ACTIVE, CHURN, MONTHLY, TENURE
-from analytics.pipeline import CLV, PROBABILITY, TENURE_BAND, TIER
+from analytics.pipeline import TENURE_BAND, TIER
 from dashboard import ids
 from dashboard.services import core
 from dashboard.services.core import num
@@ -38,8 +37,11 @@ class OverviewService(core.PageService):
         c = self.core
         if not c.has_tenure():
             return False
-        codes = c.array(TENURE_BAND)
-        return int((np.bincount(codes[codes >= 0]) > 0).sum()) >= 2
+        cube = c.cube()
+        if cube.band is None:
+            return False
+        return int((cube.by(cube.band, len(_categories(c, TENURE_BAND)),
+                            np.ones(cube.size, dtype=bool))[0] > 0).sum()) >= 2
 
     def money(self) -> dict:
         """Which money facts this data has: {"revenue": bool, "acquisition": bool}."""
@@ -67,59 +69,61 @@ class OverviewService(core.PageService):
 
     def _view(self, filters: dict) -> dict:
         core_ = self.core
-        keep = core_.mask(filters)
-        rows = slice(None) if keep.all() else np.flatnonzero(keep)
-        n = int(keep.sum())
-        tiers = core_.array(TIER)[rows]
-        active = core_.array(ACTIVE)[rows].astype(bool)
-        out = {"n": n, "n_total": int(len(keep)), "error": None,
-               "kpis": self._kpis(rows, n, active, tiers)}
-        out["tiles"], out["notes"] = self._tiles(out["kpis"], n, out["n_total"])
+        filters = core_.customers.check_filters(filters) or {}
+        cube = core_.cube(filters)
+        keep = cube.keep(filters)
+        n, n_total = int(cube.n[keep].sum()), int(cube.n.sum())
+        out = {"n": n, "n_total": n_total, "error": None, "kpis": self._kpis(cube, keep, n)}
+        out["tiles"], out["notes"] = self._tiles(out["kpis"], n, n_total)
         charts = self.charts()
         out["tenure"] = None if charts["tenure"] is None else {
-            "title": charts["tenure"], **self._driver(filters, ids.TENURE, rows,
-                                                      core_.array(TENURE_BAND),
+            "title": charts["tenure"], **self._driver(cube, filters, ids.TENURE, keep,
+                                                      cube.band,
                                                       _categories(core_, TENURE_BAND))}
-        out["drivers"] = [{**chart, **self._driver(filters, chart["key"], rows,
-                                                   core_.driver_codes(chart["key"]),
+        out["drivers"] = [{**chart, **self._driver(cube, filters, chart["key"], keep,
+                                                   cube.dimensions[chart["key"]].codes,
                                                    core_.driver_names(chart["key"]))}
                           for chart in charts["drivers"]]
         # The tier mix of the customers a team can still act on: the active ones.
-        counts = np.bincount(tiers[active], minlength=len(kpis.TIERS))
+        tier = cube.dimensions.get(ids.TIER)
+        counts = (cube.by(tier.codes, len(kpis.TIERS), keep & cube.active)[0]
+                  if tier is not None else np.zeros(len(kpis.TIERS), dtype=np.int64))
         total = int(counts.sum())
         out["tiers"] = [{"tier": t, "n": int(counts[i]),
                          "share": num(counts[i] / total) if total else None}
                         for i, t in enumerate(kpis.TIERS)]
         return out
 
-    def _kpis(self, rows, n: int, active: np.ndarray, tiers: np.ndarray) -> dict:
+    def _kpis(self, cube, keep: np.ndarray, n: int) -> dict:
+        """The tiles' numbers: sums over the cube's cells the filters keep."""
         core_ = self.core
-        churn = core_.array(CHURN)[rows]
+        live = keep & cube.active
+        tier = cube.dimensions.get(ids.TIER)
         high, medium = core_.codes_of(TIER, ["High"]), core_.codes_of(TIER, ["Medium"])
-        proba = core_.array(PROBABILITY)[rows]
-        tenure = core_.array(TENURE)[rows][active].astype(float)
-        out = {"customers": n, "churned": int(churn.sum()),
-               "churn_rate": num(kpis.churn_rate(churn)),
-               "retention_rate": num(kpis.retention_rate(churn)),
-               "active": int(active.sum()),
-               "high_risk_active": int(((tiers == high[0]) & active).sum()) if high else 0,
-               "medium_risk_active": int(((tiers == medium[0]) & active).sum())
-               if medium else 0,
+
+        def in_tier(codes: list[int]) -> int:
+            return int(cube.n[live & (tier.codes == codes[0])].sum()) if codes and tier \
+                else 0
+
+        churned = int(round(cube.total("churned", keep)))
+        rate = churned / n if n else float("nan")
+        out = {"customers": n, "churned": churned, "churn_rate": num(rate),
+               "retention_rate": num(1.0 - rate), "active": int(cube.n[live].sum()),
+               "high_risk_active": in_tier(high), "medium_risk_active": in_tier(medium),
                # Active customers the model expects to leave: the sum of their p(churn).
-               "expected_leavers": num(np.sum(proba[active], dtype=float)),
-               "avg_tenure": num(np.nanmean(tenure)) if np.isfinite(tenure).any() else None,
+               "expected_leavers": num(cube.total("proba", live)),
+               "avg_tenure": num(cube.mean("tenure", live)),
                "arpu": None, "clv": None, "revenue_at_risk": None,
                "cac": None, "clv_cac": None, "payback_months": None}
         if core_.has_revenue():
-            monthly = core_.array(MONTHLY)[rows].astype(float)
-            clv = core_.array(CLV)[rows][active].astype(float)
-            known = np.isfinite(monthly) & active
-            out["arpu"] = num(np.mean(monthly[known])) if known.any() else None
-            out["clv"] = num(np.nanmean(clv)) if np.isfinite(clv).any() else None
-            out["revenue_at_risk"] = num(kpis.revenue_at_risk(proba[known], monthly[known]))
+            out["arpu"] = num(cube.mean("monthly", live))
+            out["clv"] = num(cube.mean("clv", live))
+            # Sum of p(churn) x monthly charges over active customers with known charges.
+            out["revenue_at_risk"] = num(cube.total("risk", live))
         if core_.has_acquisition_cost():
-            # One definition, shared with the Segments page (analytics/kpis.py).
-            cac = kpis.cac(core_.array(ACQUISITION)[rows], active)
+            # One definition with the Segments page (analytics/kpis.py): the mean known cost
+            # of the active customers.
+            cac = cube.mean("acquisition", live)
             nan = float("nan")
             clv_value = nan if out["clv"] is None else out["clv"]
             arpu_value = nan if out["arpu"] is None else out["arpu"]
@@ -198,24 +202,20 @@ class OverviewService(core.PageService):
                      muted=k["payback_months"] is None)]
         return tiles, notes
 
-    def _driver(self, filters: dict, key: str, rows, codes: np.ndarray,
+    def _driver(self, cube, filters: dict, key: str, keep: np.ndarray, codes: np.ndarray,
                 names: list[str]) -> dict:
         """Churn by group of one chart, drawn for the selection without its own filter, so
         a drilled group is highlighted among the others, not alone."""
-        core_ = self.core
         if filters.get(key):
-            rows = np.flatnonzero(core_.mask({k: v for k, v in filters.items() if k != key}))
-        churn = core_.array(CHURN)[rows]
-        return {"filtered": bool(filters.get(key)), "overall": num(kpis.churn_rate(churn)),
-                "rows": _rates_by(codes[rows], churn, names)}
+            keep = cube.keep({k: v for k, v in filters.items() if k != key})
+        n_all = int(cube.n[keep].sum())
+        overall = cube.total("churned", keep) / n_all if n_all else float("nan")
+        n, churned = cube.by(codes, len(names), keep)
+        return {"filtered": bool(filters.get(key)), "overall": num(overall),
+                "rows": _rates(n, churned, names)}
 
 
-def _rates_by(codes: np.ndarray, churn: np.ndarray, names: list[str]) -> list[dict]:
-    known = codes >= 0
-    codes, churn = codes[known], churn[known]
-    size = len(names)
-    n = np.bincount(codes, minlength=size)
-    churned = np.bincount(codes, weights=churn, minlength=size)
+def _rates(n: np.ndarray, churned: np.ndarray, names: list[str]) -> list[dict]:
     out = []
     for i, group in enumerate(names):
         lo, hi = kpis.wilson_interval(int(churned[i]), int(n[i]))
