@@ -6,6 +6,7 @@ import sys
 
 from dashboard import create_app
 from dashboard.factory import startup
+from dashboard.services import CONFIG_KEY
 from dashboard.settings import Settings
 
 
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     progress(f"starting ChurnLens (cache: {settings.cache_dir})")
     app = create_app(settings, progress=progress)
+    app.server.config[CONFIG_KEY].customers.warm_in_background()  # the grid's sort orders
     print(f"ChurnLens is running on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)",
           flush=True)
     # Settings refuse --debug on a non-local --host. dev_tools_prune_errors=False keeps the

@@ -60,6 +60,7 @@ def after_fork(app) -> None:
     handle = getattr(manager, "handle", None)
     if handle is not None:
         handle.close()                      # diskcache reconnects on first use
+    services.customers.warm_in_background()  # each worker's grid sort orders, at nice 10
 
 
 def options_for(settings: Settings, workers: int, threads: int, timeout: int, app) -> dict:

@@ -93,8 +93,8 @@ class ChecksService:
         return self._thread is not None and self._thread.is_alive()
 
     def _done(self, analysis) -> None:
-        if analysis is self.core.analysis:
-            self.core.invalidate()
+        if analysis is self.core.analysis:  # new figures on the Model page; same scores
+            self.core.invalidate(keep_grid=True)
         LOG.info("model checks in: %s", "all" if not analysis.pending else analysis.pending)
 
     # ----- status -------------------------------------------------------------------------

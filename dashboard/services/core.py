@@ -142,12 +142,13 @@ class Services:
             return progress(f"offers disabled: {exc}")
         self.catalogue = self.campaigns.measured_catalogue(self.file_catalogue, progress)
 
-    def invalidate(self, *columns: str) -> None:
-        """Drop every memoised view (and the named column arrays) after the analysis changed."""
+    def invalidate(self, *columns: str, keep_grid: bool = False) -> None:
+        """Drop every memoised view (and the named column arrays) after the analysis changed;
+        `keep_grid` keeps the grid's columns and sort orders (the scores did not change)."""
         self._memo.clear()
         for column in columns:
             self._arrays.pop(column, None)
-        self.customers.reset()
+        self.customers.reset(columns=not keep_grid)
 
     def set_tier_high(self, threshold: float, medium: float | None = None) -> None:
         """Make `threshold` the High-tier cut-off (tiers recomputed; every memoised view is

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -20,6 +21,7 @@ from dashboard.grid import NUMBER_TESTS, Column, filter_mask, ordered_selection
 from dashboard import ids
 from dashboard.errors import ClientError
 from dashboard.services import core
+from dashboard.services.checks import lower_priority
 from dashboard.services.exports import export_href  # noqa: F401  (the list's download links)
 
 SELECTION_MEMO_SIZE = 8
@@ -52,9 +54,34 @@ class CustomersService(core.PageService):
         self._selections: OrderedDict[str, np.ndarray] = OrderedDict()
         self._columns: dict[str, Column] | None = None
 
-    def reset(self) -> None:
+    def reset(self, columns: bool = True) -> None:
         self._selections.clear()
-        self._columns = None
+        if columns:
+            self._columns = None
+
+    def warm(self) -> None:
+        """Compute what a grid's first sorts and filters would: each column's order both
+        ways (about 0.2 s a number column at 1M) and the lower-cased text. Run by a
+        background thread when a server process starts, so that users' first sorts cost
+        O(n) like the rest."""
+        if self.core.analysis is None:
+            return
+        for column in self.grid_columns().values():
+            for descending in (False, True):
+                column.full_order(descending)
+            if column.kind == "text":
+                column.lower()
+
+    def warm_in_background(self) -> threading.Thread:
+        def run() -> None:
+            lower_priority()
+            try:
+                self.warm()
+            except Exception as exc:  # noqa: BLE001 - a warm-up never takes the server down
+                print(f"customer grid not precomputed: {exc}", flush=True)
+        thread = threading.Thread(target=run, daemon=True, name="churnlens-grid")
+        thread.start()
+        return thread
 
     def grid_columns(self) -> dict[str, Column]:
         """The list's columns as numpy arrays (built once)."""

@@ -127,3 +127,21 @@ def test_waterfall_shows_the_calibration_step_when_scores_are_recalibrated(app, 
     assert w["items"][-1]["label"] == "Calibration (isotonic)"
     assert w["base"] + sum(i["points"] for i in w["items"]) == pytest.approx(w["prediction"],
                                                                              abs=0.01)
+
+
+def test_the_warm_up_computes_every_sort_order_and_the_checks_keep_them(svc):
+    svc.customers.reset()
+    cold = svc.customers.grid_page({}, {"startRow": 0, "endRow": 50,
+                                        "sortModel": [{"colId": "clv", "sort": "desc"}]})
+    svc.customers.reset()
+    svc.customers.warm_in_background().join(60)
+    columns = svc.customers.grid_columns()
+    assert all({"asc", "desc"} <= set(c.cache) for c in columns.values())
+    assert "lower" in columns["customer_id"].cache
+    warm = svc.customers.grid_page({}, {"startRow": 0, "endRow": 50,
+                                        "sortModel": [{"colId": "clv", "sort": "desc"}]})
+    assert warm == cold
+    svc.invalidate(keep_grid=True)      # the model checks came in: the scores are the same
+    assert svc.customers.grid_columns() is columns
+    svc.invalidate()                    # anything else: built again
+    assert svc.customers.grid_columns() is not columns
