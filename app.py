@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 from dashboard import create_app
 from dashboard.factory import startup
@@ -17,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     progress(f"starting ChurnLens (cache: {settings.cache_dir})")
     app = create_app(settings, progress=progress)
-    app.server.config[CONFIG_KEY].customers.warm_in_background()  # the grid's sort orders
+    # The grid's sort orders, while the first page loads (normal priority: see warm()).
+    threading.Thread(target=app.server.config[CONFIG_KEY].customers.warm, daemon=True,
+                     name="churnlens-grid").start()
     print(f"ChurnLens is running on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)",
           flush=True)
     # Settings refuse --debug on a non-local --host. dev_tools_prune_errors=False keeps the

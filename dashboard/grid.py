@@ -153,3 +153,32 @@ def sort_rows(columns: dict[str, Column], rows: np.ndarray, sort_model: list | N
             key = -key.astype(np.float64)
         keys.append(key)
     return rows[np.lexsort(keys)]
+
+
+def records(frame) -> list[dict]:
+    """The rows as JSON-safe dicts, blank cells (CLV and revenue at risk of customers who
+    left, NaN or None) as null. Column by column through `tolist()`: pandas' `to_dict`
+    boxed each cell on its own and took most of a grid block's time."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        cells = values.tolist()
+        if values.dtype.kind == "f":
+            cells = [None if v != v else v for v in cells]
+        elif values.dtype.kind == "O":
+            cells = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                     else v for v in cells]
+        columns.append(cells)
+    names = list(frame.columns)
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
+def warm_columns(columns: dict[str, Column]) -> None:
+    """Compute what a grid's first sorts and filters would: each column's order both ways
+    (about 0.2 s a number column at 1M) and the lower-cased text, so that users' first
+    sorts cost O(n) like the rest."""
+    for column in columns.values():
+        for descending in (False, True):
+            column.full_order(descending)
+        if column.kind == "text":
+            column.lower()

@@ -6,22 +6,20 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from collections import OrderedDict
 
 import numpy as np
-import pandas as pd
 
 from analytics.dataset import ACTIVE, MONTHLY, TENURE
 from analytics.export import customer_list, write_csv, write_excel
 from analytics.pipeline import CLV, PROBABILITY, SEGMENT, TIER
 from analytics.recommend import OFFER_NAME, PROFIT, PROMO
 from analytics.scoring import clip, shown
-from dashboard.grid import NUMBER_TESTS, Column, filter_mask, ordered_selection
+from dashboard.grid import (NUMBER_TESTS, Column, filter_mask, ordered_selection, records,
+                            warm_columns)
 from dashboard import ids
 from dashboard.errors import ClientError
 from dashboard.services import core
-from dashboard.services.checks import lower_priority
 from dashboard.services.exports import export_href  # noqa: F401  (the list's download links)
 
 SELECTION_MEMO_SIZE = 8
@@ -60,28 +58,11 @@ class CustomersService(core.PageService):
             self._columns = None
 
     def warm(self) -> None:
-        """Compute what a grid's first sorts and filters would: each column's order both
-        ways (about 0.2 s a number column at 1M) and the lower-cased text. Run by a
-        background thread when a server process starts, so that users' first sorts cost
-        O(n) like the rest."""
-        if self.core.analysis is None:
-            return
-        for column in self.grid_columns().values():
-            for descending in (False, True):
-                column.full_order(descending)
-            if column.kind == "text":
-                column.lower()
-
-    def warm_in_background(self) -> threading.Thread:
-        def run() -> None:
-            lower_priority()
-            try:
-                self.warm()
-            except Exception as exc:  # noqa: BLE001 - a warm-up never takes the server down
-                print(f"customer grid not precomputed: {exc}", flush=True)
-        thread = threading.Thread(target=run, daemon=True, name="churnlens-grid")
-        thread.start()
-        return thread
+        """The grid's sort orders (`warm_columns`) when a server starts (`make serve`: in
+        the master, before the fork). In a thread: of normal priority, as one at nice 10
+        preempted while it holds the GIL stalls every request (measured: p95 of 2 s)."""
+        if self.core.analysis is not None:
+            warm_columns(self.grid_columns())
 
     def grid_columns(self) -> dict[str, Column]:
         """The list's columns as numpy arrays (built once)."""
@@ -414,22 +395,4 @@ def _finite_number(value, limit: float) -> bool:
 
 def current() -> CustomersService:
     return core.current().customers
-
-
-def records(frame) -> list[dict]:
-    """The rows as JSON-safe dicts, blank cells (CLV and revenue at risk of customers who
-    left, NaN or None) as null. Column by column through `tolist()`: pandas' `to_dict`
-    boxed each cell on its own and took most of a grid block's time."""
-    columns = []
-    for name in frame.columns:
-        values = frame[name].to_numpy()
-        cells = values.tolist()
-        if values.dtype.kind == "f":
-            cells = [None if v != v else v for v in cells]
-        elif values.dtype.kind == "O":
-            cells = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                     else v for v in cells]
-        columns.append(cells)
-    names = list(frame.columns)
-    return [dict(zip(names, row)) for row in zip(*columns)]
 

@@ -134,7 +134,7 @@ def test_the_warm_up_computes_every_sort_order_and_the_checks_keep_them(svc):
     cold = svc.customers.grid_page({}, {"startRow": 0, "endRow": 50,
                                         "sortModel": [{"colId": "clv", "sort": "desc"}]})
     svc.customers.reset()
-    svc.customers.warm_in_background().join(60)
+    svc.customers.warm()
     columns = svc.customers.grid_columns()
     assert all({"asc", "desc"} <= set(c.cache) for c in columns.values())
     assert "lower" in columns["customer_id"].cache
