@@ -181,6 +181,8 @@ def text_of(series: pd.Series) -> pd.Series:
         stripped = pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object)
         values = np.append(stripped, "")[np.where(codes >= 0, codes, len(stripped))]
         return pd.Series(values, index=series.index, dtype=object)
+    if series.dtype == object:  # a missing cell is '' here as well, not 'None' or 'nan'
+        series = series.where(series.notna(), "")
     return series.astype(str).str.strip()
 
 

@@ -111,7 +111,7 @@ def reason_columns(frame: pd.DataFrame, features: list[str], indices: np.ndarray
                    points: np.ndarray, meta: dict | None = None) -> pd.DataFrame:
     """Vectorised 'reason_1..k' text columns for a whole table (exports, CLI)."""
     columns = {}
-    rows = np.arange(len(frame))
+    values: dict[str, np.ndarray] = {}  # each feature's cells, converted once
     for slot in range(indices.shape[1]):
         idx = indices[:, slot]
         text = np.full(len(frame), "", dtype=object)
@@ -119,9 +119,18 @@ def reason_columns(frame: pd.DataFrame, features: list[str], indices: np.ndarray
             mask = idx == j
             if not mask.any():
                 continue
-            values = frame[feature].to_numpy()[mask]
-            pts = points[rows[mask], j]
-            text[mask] = [f"{describe_value(feature, v, meta)}: {p:+.0f} pts"
-                          for v, p in zip(values, pts)]
+            if feature not in values:
+                values[feature] = frame[feature].to_numpy()
+            described = _described(feature, values[feature][mask], meta)
+            text[mask] = [f"{d}: {p:+.0f} pts" for d, p in zip(described, points[mask, j])]
         columns[f"reason_{slot + 1}"] = text
     return pd.DataFrame(columns, index=frame.index)
+
+
+def _described(feature: str, values: np.ndarray, meta: dict | None) -> np.ndarray:
+    """`describe_value` of each cell, computed once per distinct value (a million reasons
+    repeat a few thousand values)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([describe_value(feature, v, meta) for v in uniques]
+                     + [describe_value(feature, np.nan, meta)], dtype=object)
+    return table[codes]

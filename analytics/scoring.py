@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import kpis
+from analytics.dataset import numbers_of, text_of
 from analytics.explain import describe_value, probability_points
 from analytics.offers import Catalogue, best_offers
 from analytics.pipeline import ChurnAnalysis
@@ -373,11 +374,13 @@ def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
     for field in analysis.numeric:
         if field not in raw:
             continue
-        values = pd.to_numeric(raw[field].astype(str).str.strip()
-                               if not pd.api.types.is_numeric_dtype(raw[field])
-                               else raw[field], errors="coerce").astype(float)
-        text = raw[field].astype(str).str.strip()
-        bad = values.isna() & ~text.isin(["", "nan", "NaN", "None"])
+        series = raw[field]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            values = series.astype(float)
+            bad = pd.Series(False, index=series.index)
+        else:  # text: each distinct value parsed once (text_of / numbers_of)
+            values = numbers_of(series).astype(float)
+            bad = values.isna() & ~text_of(series).isin(["", "nan", "NaN", "None"])
         if bad.any():
             report["not_numbers"][field] = int(bad.sum())
         seen = customers[field].to_numpy(dtype=float)
@@ -397,8 +400,8 @@ def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
 
             text = label_text(series)
         else:
-            text = series.astype(str).str.strip()
-        if pd.api.types.is_bool_dtype(series) or set(text.str.lower().unique()) <= {
+            text = text_of(series)
+        if pd.api.types.is_bool_dtype(series) or {str(t).lower() for t in text.unique()} <= {
                 "true", "false", ""}:
             if set(map(str, categories)) <= {"Yes", "No", ""}:
                 text = text.str.lower().map({"true": "Yes", "false": "No"}).fillna(text)
@@ -411,7 +414,7 @@ def file_features(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
                 "examples": {str(k): int(v) for k, v in counts.head(5).items()}}
         frame[field] = codes
     if config.id_column and config.id_column in raw:
-        ids = raw[config.id_column].astype(str).str.strip().to_numpy()
+        ids = text_of(raw[config.id_column]).to_numpy()
     else:
         ids = np.arange(1, len(raw) + 1).astype(str)
     frame.insert(0, "customer_id", ids)
@@ -443,8 +446,7 @@ def score_file(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
         flags[hit] = [f"{f}; {field} outside training range" if f else
                       f"{field} outside training range" for f in flags[hit]]
     for field in report["unknown_categories"]:
-        hit = frame[field].isna().to_numpy() & ~raw[field].astype(str).str.strip().eq(
-            "").to_numpy()
+        hit = frame[field].isna().to_numpy() & text_of(raw[field]).ne("").to_numpy()
         flags[hit] = [f"{f}; unknown {field}" if f else f"unknown {field}" for f in flags[hit]]
     out["flags"] = flags
     return out, report

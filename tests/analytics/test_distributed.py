@@ -265,3 +265,27 @@ def test_the_cli_refuses_engine_options_that_do_not_go_together(tmp_path, capsys
                      "--no-cache")
     assert code == 2 and "--scheduler needs --engine dask" in err
     assert "Traceback" not in err
+
+
+def test_a_large_file_is_read_as_its_pieces_are(analysis):
+    """Past 10,000 rows text cells are parsed once per distinct value: the same scores,
+    reasons, flags and report as the same rows scored 700 at a time. A missing category is
+    missing, not an unknown one."""
+    raw = pd.concat([_new(20 + k) for k in range(16)], ignore_index=True)   # 11,200 rows
+    raw["customerID"] = [f" N{i} " for i in range(len(raw))]
+    raw["MonthlyCharges"] = " " + raw["MonthlyCharges"].astype(str)
+    raw.loc[5, "MonthlyCharges"] = "abc"
+    raw.loc[6, "MonthlyCharges"] = None
+    raw["Contract"] = raw["Contract"].astype(object)
+    raw.loc[raw.index % 3 == 0, "Contract"] = raw["Contract"] + "  "
+    raw.loc[8, "Contract"] = None
+    raw.loc[9, "Contract"] = "Quarterly"
+    whole, report = score_file(raw, analysis, "big.parquet")
+    pieces = [score_file(raw.iloc[i:i + 700], analysis, "piece.parquet")
+              for i in range(0, len(raw), 700)]
+    pd.testing.assert_frame_equal(whole, pd.concat([p for p, _ in pieces], ignore_index=True))
+    assert whole["customer_id"].iloc[0] == "N0"
+    assert report["not_numbers"] == {"MonthlyCharges": 1}
+    assert report["unknown_categories"]["Contract"] == {"n": 1, "examples": {"Quarterly": 1}}
+    assert whole.loc[8, "flags"] == "" and whole.loc[9, "flags"] == "unknown Contract"
+    assert whole["reason_1"].str.fullmatch(r".+: \+\d+ pts|").all()
