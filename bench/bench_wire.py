@@ -15,7 +15,9 @@ measure that). Then, in headless Chromium (a fresh profile each run):
 
 Per page: requests, raw bytes (the decoded bodies: what an uncompressed server would send),
 bytes on the wire (Resource Timing `transferSize`: headers and encoded bodies; 0 for a file
-served from the browser's cache, the headers only for a 304) and the JavaScript part of both.
+served from the browser's cache, the headers only for a 304) and the JavaScript part of both;
+then, apart, what assets/prefetch.js fetches once the page is idle for the pages after it
+(plotly.js, AG Grid's chunk). The first page is judged with its prefetch.
 
     PYTHONPATH=. .venv/bin/python bench/bench_wire.py
     PYTHONPATH=. .venv/bin/python bench/bench_wire.py --demo-size 3000 --cache-dir /tmp/wire
@@ -84,6 +86,19 @@ def wait_for_best(server: AppServer, timeout_s: float) -> tuple[float, int]:
     return time.perf_counter() - clock, len(static)
 
 
+def wait_for_prefetch(browser, timeout_s: float = 30.0) -> int | None:
+    """Files assets/prefetch.js fetched once the page was idle (None: it did not finish)."""
+    clock = time.perf_counter()
+    while time.perf_counter() - clock < timeout_s:
+        done = browser.driver.execute_script(
+            "return document.documentElement.getAttribute('data-prefetched')")
+        if done is not None:
+            time.sleep(0.3)  # the entries of the files just fetched
+            return int(done)
+        time.sleep(0.25)
+    return None
+
+
 def visit_all(server: AppServer, http_cache: bool) -> list[tuple[str, dict]]:
     """(page, bytes) for every page, in PAGES order, in one fresh browser."""
     rows = []
@@ -97,6 +112,9 @@ def visit_all(server: AppServer, http_cache: bool) -> list[tuple[str, dict]]:
             result = browser.open(server.url + path)
             wire = browser.driver.execute_script(WIRE_JS)
             wire["settled"] = result["settle_ms"] is not None
+            # What assets/prefetch.js then fetches while the page is idle, counted apart.
+            wire["prefetched"] = wait_for_prefetch(browser)
+            wire["idle"] = browser.driver.execute_script(WIRE_JS)["wire"] - wire["wire"]
             rows.append((slug, wire))
             if slug == "customers":
                 customer = browser.customer_id_from_grid()
@@ -106,12 +124,14 @@ def visit_all(server: AppServer, http_cache: bool) -> list[tuple[str, dict]]:
 def report(label: str, rows: list[tuple[str, dict]]) -> None:
     print(f"\n{label}")
     print(f"  {'page':<14}{'requests':>9}{'cached':>8}{'304':>6}{'raw':>11}{'on the wire':>13}"
-          f"{'JS raw':>11}{'JS wire':>11}")
+          f"{'JS raw':>11}{'JS wire':>11}{'then idle prefetch':>20}")
     for slug, b in rows:
         flag = "" if b["settled"] else "  (did not settle)"
+        idle = ("did not finish" if b["prefetched"] is None else
+                f"{b['prefetched']} file(s) {human_bytes(b['idle'])}" if b["prefetched"] else "-")
         print(f"  {slug:<14}{b['requests']:>9}{b['cached']:>8}{b['revalidated']:>6}"
               f"{human_bytes(b['raw']):>11}{human_bytes(b['wire']):>13}"
-              f"{human_bytes(b['jsRaw']):>11}{human_bytes(b['jsWire']):>11}{flag}")
+              f"{human_bytes(b['jsRaw']):>11}{human_bytes(b['jsWire']):>11}{idle:>20}{flag}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,15 +154,17 @@ def main(argv: list[str] | None = None) -> int:
         uncached = visit_all(server, http_cache=False)
     report("cache on: the first page, then each page after it (fresh navigations)", cached)
     report("cache off: every page as a first visit", uncached)
-    first = cached[0][1]["wire"]
+    # The first page is judged with what it prefetches when idle (it is its cost too).
+    first = cached[0][1]["wire"] + cached[0][1]["idle"]
     after = max(b["wire"] for _, b in cached[1:])
-    worst = max(b["wire"] for _, b in uncached)
-    print(f"\nfirst page on the wire: {human_bytes(first)} (target < "
+    worst = max(b["wire"] + b["idle"] for _, b in uncached)
+    print(f"\nfirst page on the wire: {human_bytes(cached[0][1]['wire'])} to settle, "
+          f"{human_bytes(first)} with its idle prefetch (target < "
           f"{human_bytes(FIRST_TARGET)}: {'met' if first < FIRST_TARGET else 'MISSED'}), "
           f"{human_bytes(cached[0][1]['raw'])} raw")
     print(f"largest next page with the cache: {human_bytes(after)} (target < "
           f"{human_bytes(NEXT_TARGET)}: {'met' if after < NEXT_TARGET else 'MISSED'})")
-    print(f"largest page without the cache: {human_bytes(worst)}")
+    print(f"largest page without the cache: {human_bytes(worst)} with its idle prefetch")
     return 0
 
 

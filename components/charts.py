@@ -92,9 +92,20 @@ def _template() -> dict:
 TEMPLATE = _template()
 
 
+# The trace types of plotly.js' "cartesian" partial bundle, the one the browser gets
+# (dashboard/bundles.py): a figure of any other type would stay blank there.
+TRACES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d",
+                    "histogram2dcontour", "image", "pie", "scatter", "scatterternary",
+                    "violin"})
+
+
 def plain_figure(data: list[dict], layout: dict) -> Figure:
     """A figure from plain dicts, without plotly's objects or validation; the tests
     validate every builder's output once, strictly."""
+    unknown = {trace.get("type", "scatter") for trace in data} - TRACES
+    if unknown:  # the browser's plotly.js (dashboard/bundles.py) would draw nothing
+        raise ValueError(f"trace type(s) {sorted(unknown)} are not in the plotly.js bundle "
+                         "the dashboard serves (components/charts.py TRACES)")
     layout.setdefault("template", TEMPLATE)
     return Figure(data=list(data), layout=layout)
 
@@ -203,21 +214,33 @@ def waterfall_chart(base: float, items: list[dict], prediction: float,
                     height: int = 380) -> Figure:
     """From the model's baseline churn probability to this customer's, one bar per reason.
 
-    base and prediction in %, items: dicts with label and points (positive raises risk)."""
+    base and prediction in %, items: dicts with label and points (positive raises risk).
+    Drawn as floating bars (each starts where the one above ended), as a waterfall trace
+    would draw it: the bundle the browser gets has no waterfall trace (TRACES)."""
     labels = ["Model's average score"] + [i["label"] for i in items] + ["This customer"]
-    values = [base] + [i["points"] for i in items] + [prediction]
-    measure = ["absolute"] + ["relative"] * len(items) + ["total"]
-    text = [f"{base:.1f}%"] + [f"{v:+.1f}" for v in values[1:-1]] + [f"{prediction:.1f}%"]
-    bar = dict(type="waterfall", orientation="h", y=labels, x=values, measure=measure,
-               text=text, textposition="outside", cliponaxis=False,
-               increasing={"marker": {"color": ABOVE}}, decreasing={"marker": {"color": BELOW}},
-               totals={"marker": {"color": "#495057"}},
-               connector={"line": {"color": "#ced4da", "width": 1}},
+    steps = [float(i["points"]) for i in items]
+    starts, level = [0.0], float(base)
+    for step in steps:
+        starts.append(level)
+        level += step
+    starts.append(0.0)
+    values = [base] + steps + [prediction]
+    text = [f"{base:.1f}%"] + [f"{v:+.1f}" for v in steps] + [f"{prediction:.1f}%"]
+    colours = ["#495057"] + [ABOVE if v >= 0 else BELOW for v in steps] + ["#495057"]
+    bar = dict(type="bar", orientation="h", y=labels, x=values, base=starts, text=text,
+               textposition="outside", cliponaxis=False, marker={"color": colours},
                hovertemplate="%{y}: %{text}<extra></extra>")
+    ends = [s + v for s, v in zip(starts, values)]
+    # The thin connectors between one bar's end and the next bar's start.
+    connectors = [{"type": "line", "xref": "x", "yref": "y", "x0": end, "x1": end,
+                   "y0": k, "y1": k + 1, "layer": "below",
+                   "line": {"color": "#ced4da", "width": 1}}
+                  for k, end in enumerate(ends[:-1])]
     return plain_figure([bar], base_layout(
         title, height, xaxis={"title": {"text": "Churn probability (%)"}, "ticksuffix": "%",
                               "gridcolor": "#f1f3f5", "rangemode": "tozero"},
-        yaxis={"autorange": "reversed", "automargin": True},
+        yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
+        shapes=connectors, showlegend=False, bargap=0.35,
         margin={"l": 8, "r": 40, "t": 44, "b": 40}))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
 
-from dashboard import auth, errors, jobs, security, shell
+from dashboard import auth, bundles, errors, jobs, security, shell
 from dashboard.api import register_api
 from dashboard.downloads import register_downloads
 from dashboard.services import CONFIG_KEY, Services
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = dash.Dash(
         __name__, use_pages=True, pages_folder="",
         assets_folder=str(ROOT / "assets"), title="ChurnLens",
+        assets_path_ignore=[bundles.LAZY_FOLDER],
         # Only under --debug does Dash call every page's layout on the first request and put
         # them all in each page's HTML (its `validation_layout`, 350 KB of stale data at 7k
         # customers) for the dev tools to check the callbacks' ids against; without dev
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.install(app)  # body size limit, strict JSON, short error answers
     security.install(app, settings)  # host check, security headers, compression
     auth.install(app, settings)  # login and roles (off on a loopback address)
+    bundles.install(app)  # plotly.js: the partial bundle of the traces the pages draw
     _register_pages()
 
     def current() -> Services:

@@ -140,3 +140,33 @@ def test_another_site_cannot_frame_the_dashboard(browser, framer, clean_console)
     assert refused and all("frame-ancestors" in m or "X-Frame-Options" in m
                            for m in refused), refused
     clean_console()
+
+
+RESOURCES_JS = """
+return performance.getEntriesByType('resource').map(r => ({
+    name: r.name.split('?')[0], kind: r.initiatorType, wire: r.transferSize,
+    size: r.decodedBodySize}));
+"""
+PREFETCHED_JS = "return document.documentElement.getAttribute('data-prefetched')"
+
+
+def test_the_first_page_prefetches_the_code_of_the_pages_after_it(browser, base_url,
+                                                                   clean_console):
+    """Overview draws charts with the partial plotly.js, then (idle) fetches AG Grid's chunk;
+    the Customers page takes that chunk from the browser's cache (issue #13: < 200 kB)."""
+    suites = base_url + "/_dash-component-suites/"
+    open_page(browser, base_url + "/")
+    wait(browser, 60).until(lambda d: d.execute_script(PREFETCHED_JS) is not None,
+                            message="assets/prefetch.js never finished")
+    first = {r["name"]: r for r in browser.execute_script(RESOURCES_JS)}
+    plotly = first[suites + "plotly/package_data/plotly.min.js"]
+    assert plotly["kind"] == "script" and 1_000_000 < plotly["size"] < 2_000_000  # cartesian
+    grid = first[suites + "dash_ag_grid/async-community.js"]
+    assert grid["kind"] == "link" and grid["wire"] > 100_000       # prefetched, compressed
+    assert browser.execute_script(PREFETCHED_JS) == "1"
+    open_page(browser, base_url + "/customers")
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".ag-row"))
+    after = {r["name"]: r for r in browser.execute_script(RESOURCES_JS)}
+    chunk = after[suites + "dash_ag_grid/async-community.js"]
+    assert chunk["kind"] == "script" and chunk["size"] > 500_000 and chunk["wire"] < 2_000
+    assert sum(r["wire"] for r in after.values()) < 200_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import pytest
 
 from components.charts import empty_figure, rate_chart, tier_chart
 
@@ -55,6 +56,16 @@ def test_waterfall_validates():
                                  {"label": "tenure: 40", "points": -6.0}], 34.0)
     go.Figure(fig.to_plotly_json())
     assert list(fig.data[0].x) == [26.0, 14.0, -6.0, 34.0]
+    assert list(fig.data[0].base) == [0.0, 26.0, 40.0, 0.0]
+    assert [(s["x0"], s["y0"], s["y1"]) for s in fig.layout.shapes] == [
+        (26.0, 0, 1), (40.0, 1, 2), (34.0, 2, 3)]        # connectors from each bar's end
+
+
+def test_every_figure_is_of_a_trace_the_served_plotly_draws():
+    from components.charts import plain_figure
+    with pytest.raises(ValueError, match="waterfall"):
+        plain_figure([{"type": "bar"}, {"type": "waterfall"}], {})
+    assert plain_figure([{"x": [1]}, {"type": "heatmap"}], {}).data[1].type == "heatmap"
 
 
 def test_the_overall_rate_is_labelled_clear_of_the_colour_key():

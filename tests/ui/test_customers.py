@@ -114,7 +114,13 @@ def test_waterfall_bars_add_up_to_the_prediction(in_app):
     fig = customer_page.show_customer(some_id)[0]
     graph = find(fig, "customer-waterfall-graph")
     bar = graph.figure.data[0]
-    assert bar.type == "waterfall" and bar.measure[0] == "absolute" and bar.measure[-1] == "total"
+    # Floating bars: the first from 0 to the base, each reason from where the last ended,
+    # the last from 0 to the prediction.
+    ends = [b + x for b, x in zip(bar.base, bar.x)]
+    assert bar.type == "bar" and bar.base[0] == 0 and bar.x[0] == w["base"]
+    assert all(bar.base[k + 1] == pytest.approx(ends[k]) for k in range(len(bar.x) - 2))
+    assert bar.base[-1] == 0 and bar.x[-1] == w["prediction"]
+    assert ends[-2] == pytest.approx(w["prediction"], abs=0.1)
 
 
 def test_waterfall_shows_the_calibration_step_when_scores_are_recalibrated(app, monkeypatch):
