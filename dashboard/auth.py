@@ -80,7 +80,7 @@ ADMIN_HINT = "admins only"                # beside a control an analyst sees dis
 # What the login form itself needs, readable without a session (exact paths only: a
 # prefix would let "/assets/vendor/fonts/../x.js" through).
 PUBLIC_PATHS = frozenset({
-    "/assets/login.css", "/assets/05-fonts.css", "/_favicon.ico",
+    "/assets/lazy/login.css", "/assets/05-fonts.css", "/_favicon.ico",
     *(f"/assets/vendor/fonts/inter-latin-{w}-normal.woff2" for w in (400, 500, 600, 700)),
 })
 # Requests that are not pages: never redirected to the form, a 401 instead.
@@ -668,7 +668,7 @@ PAGE = """<!doctype html>
 <title>ChurnLens · {{ "Sign out" if mode == "logout" else "Sign in" }}</title>
 <link rel="icon" href="/_favicon.ico">
 <link rel="stylesheet" href="/assets/05-fonts.css">
-<link rel="stylesheet" href="/assets/login.css">
+<link rel="stylesheet" href="/assets/lazy/login.css">
 </head>
 <body class="login-body">
 <header class="login-bar"><a href="/" class="login-brand">ChurnLens</a></header>

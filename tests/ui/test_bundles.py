@@ -35,9 +35,10 @@ def test_plotly_js_is_answered_with_the_bundle_compressed_and_revalidated(app):
     assert again.status_code == 304
 
 
-def test_no_page_loads_the_bundle_with_its_scripts(app):
+def test_no_page_loads_the_bundle_or_the_login_style_with_its_files(app):
     html = app.server.test_client().get("/").get_data(as_text=True)
     assert "plotly-cartesian" not in html and "/assets/upload.js" in html
+    assert "login.css" not in html            # the login form's own, in assets/lazy/
 
 
 def test_a_bundle_of_another_version_leaves_the_full_plotly_in_service(monkeypatch, tmp_path,
