@@ -1,4 +1,5 @@
 """The JSON API: `POST /api/score` scores one customer (an object) or several (a list).
+Another method is a 405 and another /api/ path a 404, both JSON (never the dashboard's page).
 
 Bad input is a 400 with {"error", "field", "index"}: `analytics.scoring.validate_records` is
 the one check of the records; a body that is not JSON, too large (413) or nested too deeply
@@ -31,6 +32,19 @@ def register_api(server: flask.Flask, services: Services) -> None:
             return _error(str(exc), 400, exc.field, exc.index)
         except ValueError as exc:  # anything else the analytics refuse is still bad input
             return _error(clip(str(exc), 200), 400)
+
+
+    @server.route("/api/score", methods=["GET", "PUT", "PATCH", "DELETE"])
+    def score_other_method():
+        # Without it Dash's catch-all page route answered a GET with the dashboard's HTML.
+        response, status = _error("use POST with a JSON body: a customer object or a list "
+                                  "(see the README's API section)", 405)
+        response.headers["Allow"] = "POST"
+        return response, status
+
+    @server.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def no_such_api(rest: str):
+        return _error(f"no API at /api/{clip(rest, 60)}; the API is POST /api/score", 404)
 
 
 def _error(message: str, status: int, field: str | None = None, index: int | None = None):

@@ -85,3 +85,14 @@ def test_negative_amounts_are_refused_by_name(client, customer, field):
     assert response.status_code == 400
     body = response.get_json()
     assert body["field"] == field and "negative" in body["error"]
+
+
+def test_another_method_or_path_is_a_json_error_not_the_page(client):
+    for method in ("get", "put", "delete"):
+        response = getattr(client, method)("/api/score")
+        assert response.status_code == 405 and response.headers["Allow"] == "POST"
+        assert "use POST" in response.get_json()["error"]
+    missing = client.get("/api/scores")
+    assert missing.status_code == 404 and missing.is_json
+    assert "POST /api/score" in missing.get_json()["error"]
+    assert client.post("/api/x/y", json={}).status_code == 404
