@@ -78,6 +78,7 @@ BEST_BR_LEVEL = 10              # ... then, in the background, once per file ver
 GZIP_LEVEL = 9
 STATIC_CACHE_BYTES = 64 * 2**20  # compressed static files kept in memory at most
 STATIC_FOLDER = "static-br"     # the best-compressed files, in the cache directory
+STATIC_FOLDER_BYTES = 64 * 2**20  # ... at most; the least recently used go first
 
 # What every page needs besides its scripts (checked in headless Chromium on every page,
 # tests/e2e/test_security_flow.py). No 'unsafe-eval': plotly.js, AG Grid and the renderer
@@ -301,9 +302,31 @@ class StaticFiles:
     def _load(self, digest: str) -> bytes | None:
         path = self._path(digest)
         try:
-            return path.read_bytes() if path is not None else None
+            if path is None:
+                return None
+            data = path.read_bytes()
+            os.utime(path)  # in use: the pruning keeps the files read last
+            return data
         except OSError:
             return None
+
+    def prune(self, limit: int = STATIC_FOLDER_BYTES) -> int:
+        """Delete the least recently used files past `limit` bytes (older versions of the
+        packages' files pile up otherwise); the number deleted."""
+        if self.folder is None:
+            return 0
+        try:
+            entries = [(p.stat().st_mtime, p.stat().st_size, p)
+                       for p in self.folder.glob(f"*.br{BEST_BR_LEVEL}")]
+        except OSError:
+            return 0
+        total, deleted = 0, 0
+        for _mtime, size, path in sorted(entries, key=lambda e: e[0], reverse=True):
+            total += size
+            if total > limit:
+                path.unlink(missing_ok=True)  # another worker may read it: it recompresses
+                deleted += 1
+        return deleted
 
     def _improve(self, key: tuple, digest: str, data: bytes) -> None:
         """Compress `data` at BEST_BR_LEVEL in the background (one file at a time)."""
@@ -326,6 +349,7 @@ class StaticFiles:
                 partial = path.with_name(f"{path.name}.{os.getpid()}.part")
                 partial.write_bytes(encoded)
                 os.replace(partial, path)  # whole or not at all (workers may race)
+                self.prune()
         except Exception:  # noqa: BLE001 - the fast version stays in service
             logging.getLogger(__name__).exception("compressing a static file failed")
         finally:

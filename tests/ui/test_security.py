@@ -429,3 +429,22 @@ def test_answers_with_data_are_never_stored(client, svc, summary_body):
                client.get("/_dash-component-suites/dash/nope.v4_4_1m1.js")]
     for response in answers:
         assert response.headers["Cache-Control"] == "no-store", response.request.path
+
+
+def test_the_kept_compressed_files_are_pruned_least_recently_used_first(tmp_path):
+    import os
+    folder = tmp_path / security.STATIC_FOLDER
+    folder.mkdir()
+    static = security.StaticFiles(folder)
+    paths = []
+    for k in range(5):  # 5 files of 1,000 bytes, used from oldest (0) to newest (4)
+        path = folder / f"{k:064d}.br{security.BEST_BR_LEVEL}"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1_000_000 + k, 1_000_000 + k))
+        paths.append(path)
+    assert static._load(f"{0:064d}") == b"x" * 1000     # file 0 read now: the newest in use
+    (folder / "other.txt").write_text("not ours")
+    assert static.prune(limit=2500) == 3
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [paths[0].name, paths[4].name, "other.txt"])
+    assert static.prune(limit=2500) == 0
