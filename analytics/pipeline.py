@@ -72,6 +72,11 @@ class AnalysisSettings:
         return asdict(self)
 
 
+# What analytics/scoring.py and analytics/whatif.py memoise on an analysis (in its __dict__).
+MEMOS = ("numeric_bounds", "category_codes", "score_means", "actionable_fields",
+         "has_revenue")
+
+
 @dataclass
 class ChurnAnalysis:
     """Everything the dashboard and the CLI read: scored customers, model, SHAP, metrics."""
@@ -127,7 +132,8 @@ class ChurnAnalysis:
         # process that trained (it is the training data again: never cached twice).
         state = dict(self.__dict__)
         state.pop("check_sample", None)
-        state.pop("numeric_bounds", None)   # analytics/scoring.py's memo
+        for memo in MEMOS:  # remade on first use in the process that loads the analysis
+            state.pop(memo, None)
         return state
 
     @property

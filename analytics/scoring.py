@@ -258,11 +258,31 @@ def validate_records(records, analysis: ChurnAnalysis) -> pd.DataFrame:
             row[field] = _category(record[field], field, where, allowed[field])
         row["customer_id"] = _customer_id(record, index, where, keys)
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    # Column by column, categories by code: pd.DataFrame(rows) and a pd.Categorical per
+    # field cost ~15 ms for one record, most of an API request.
+    dtypes = _category_codes(analysis)
+    data = {}
+    for key in rows[0]:
+        values = [row[key] for row in rows]
+        if key in dtypes:
+            dtype, codes = dtypes[key]
+            data[key] = pd.Categorical.from_codes([codes[v] for v in values], dtype=dtype)
+        else:
+            data[key] = values
+    return pd.DataFrame(data)
+
+
+def _category_codes(analysis: ChurnAnalysis) -> dict[str, tuple[pd.CategoricalDtype, dict]]:
+    """Per categorical feature: its dtype and {label as text: code}; once per analysis."""
+    cached = analysis.__dict__.get("category_codes")
+    if cached is not None and cached[0] == tuple(analysis.categorical):
+        return cached[1]
+    codes = {}
     for field in analysis.categorical:
-        frame[field] = pd.Categorical(frame[field],
-                                      categories=customers[field].cat.categories)
-    return frame
+        dtype = analysis.customers[field].dtype
+        codes[field] = (dtype, {str(c): i for i, c in enumerate(dtype.categories)})
+    analysis.__dict__["category_codes"] = (tuple(analysis.categorical), codes)
+    return codes
 
 
 def _finite(value, digits: int) -> float | None:
@@ -282,8 +302,7 @@ def score_records(records, analysis: ChurnAnalysis,
     s = analysis.settings
     tiers = kpis.assign_tiers(proba, s.tier_high, s.tier_medium)
     monthly, tenure = monthly_and_tenure(frame, analysis)
-    reference = float(analysis.customers["churn_probability"].mean())
-    observed = float(analysis.customers["churn"].mean())
+    reference, observed = _means(analysis)
     clv = (survival_clv(analysis.survival, tenure, monthly, proba, margin=s.margin,
                         annual_discount=s.annual_discount, horizon_months=s.horizon_months,
                         reference_probability=reference)
@@ -333,6 +352,18 @@ def score_records(records, analysis: ChurnAnalysis,
                                     "reason": no_offer}
         results.append(result)
     return results
+
+
+def _means(analysis: ChurnAnalysis) -> tuple[float, float]:
+    """(mean churn probability, observed churn rate) of the data: once per analysis and
+    tier-independent (two passes over every row: 3 ms a request at 1M customers)."""
+    cached = analysis.__dict__.get("score_means")
+    customers = analysis.customers
+    if cached is None or cached[0] is not customers:  # once per customer table
+        cached = (customers, (float(customers["churn_probability"].mean()),
+                              float(customers["churn"].mean())))
+        analysis.__dict__["score_means"] = cached
+    return cached[1]
 
 
 def typical_behaviour(analysis: ChurnAnalysis, feature: str) -> float:

@@ -142,8 +142,20 @@ def config_of(analysis: ChurnAnalysis) -> DatasetConfig:
 
 
 def actionable_fields(analysis: ChurnAnalysis) -> list[Field]:
-    """The config's actionable features this model uses, in the config's order."""
+    """The config's actionable features this model uses, in the config's order. Made once
+    per analysis (a numeric field's range is a pass over every customer: at 1M customers
+    ~10 ms of each API request, grid block and what-if)."""
     config = config_of(analysis)
+    key = (config, analysis.customers, tuple(analysis.features))
+    cached = analysis.__dict__.get("actionable_fields")
+    if cached is None or len(cached[0]) != len(key) or any(
+            a is not b for a, b in zip(cached[0][:2], key[:2])) or cached[0][2] != key[2]:
+        cached = (key, tuple(_actionable_fields(analysis, config)))
+        analysis.__dict__["actionable_fields"] = cached
+    return list(cached[1])
+
+
+def _actionable_fields(analysis: ChurnAnalysis, config: DatasetConfig) -> list[Field]:
     c = analysis.customers
     out = []
     for a in config.actionable:
@@ -181,8 +193,14 @@ def frozen_features(analysis: ChurnAnalysis) -> list[str]:
 
 def has_revenue(analysis: ChurnAnalysis) -> bool:
     """Whether the data has revenue (so a CLV and money)."""
-    return bool(config_of(analysis).has_revenue) and bool(
-        analysis.customers[MONTHLY].notna().any())
+    if not config_of(analysis).has_revenue:
+        return False
+    customers = analysis.customers
+    cached = analysis.__dict__.get("has_revenue")
+    if cached is None or cached[0] is not customers:  # once per customer table
+        cached = (customers, bool(customers[MONTHLY].notna().any()))
+        analysis.__dict__["has_revenue"] = cached
+    return cached[1]
 
 
 def discount_column(analysis: ChurnAnalysis) -> str | None:

@@ -429,3 +429,30 @@ def test_a_change_costs_what_the_config_says(analysis):
     hit = active & (expected > 0)
     assert total["affected"] == int(hit.sum())
     assert total["total_cost"] == pytest.approx(0.3 * expected[hit].sum() + 5.0 * hit.sum())
+
+
+def test_the_per_analysis_memos_follow_the_customer_table_and_are_not_pickled(analysis,
+                                                                            catalogue):
+    import copy
+    import pickle
+
+    from analytics.pipeline import MEMOS
+    from analytics.scoring import score_records
+    from analytics.whatif import actionable_fields, has_revenue
+
+    mine = copy.copy(analysis)
+    mine.__dict__ = dict(analysis.__dict__)
+    record = {f: (float(mine.customers[f].iloc[3]) if f in mine.numeric
+                  else str(mine.customers[f].iloc[3])) for f in mine.features}
+    first = score_records(record, mine, catalogue)
+    fields = actionable_fields(mine)
+    assert has_revenue(mine) and set(MEMOS) <= set(mine.__dict__)
+    assert score_records(record, mine, catalogue) == first and actionable_fields(mine) == fields
+    loaded = pickle.loads(pickle.dumps(mine))
+    assert not set(MEMOS) & set(loaded.__dict__)
+    assert score_records(record, loaded, catalogue) == first
+    # A new customer table (new data in the same analysis object) is measured again.
+    from analytics.dataset import MONTHLY
+    mine.customers = mine.customers.assign(**{MONTHLY: np.nan, "churn": 0})
+    assert not has_revenue(mine)
+    assert score_records(record, mine, catalogue)[0]["observed_churn_rate"] == 0
