@@ -17,7 +17,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) app.py $(ARGS)
 
-# A server for a team: gunicorn, WORKERS processes (default: the machine's cores) sharing the
+# A server for a team: gunicorn, WORKERS processes (default: twice the cores) sharing the
 # model loaded once; login is required on any address but 127.0.0.1 (see the README).
 serve: $(STAMP)
 	$(PY) -m dashboard.serve $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)

@@ -183,14 +183,19 @@ class CappedEstimator:
         self.estimator = estimator
         self.threads = int(threads)
 
+    def _cap(self, kwargs: dict) -> dict:
+        asked = kwargs.get("thread_count", -1)   # the model's choice (-1: its own count)
+        return {**kwargs, "thread_count": self.threads if asked < 1 else min(asked,
+                                                                             self.threads)}
+
     def predict_proba(self, data, **kwargs):
-        return self.estimator.predict_proba(data, thread_count=self.threads, **kwargs)
+        return self.estimator.predict_proba(data, **self._cap(kwargs))
 
     def predict(self, data, **kwargs):
-        return self.estimator.predict(data, thread_count=self.threads, **kwargs)
+        return self.estimator.predict(data, **self._cap(kwargs))
 
     def get_feature_importance(self, data=None, **kwargs):
-        return self.estimator.get_feature_importance(data, thread_count=self.threads, **kwargs)
+        return self.estimator.get_feature_importance(data, **self._cap(kwargs))
 
     def __getattr__(self, name: str):
         if name == "estimator":  # not set yet (unpickling): no recursion

@@ -13,6 +13,10 @@ Scenarios, each `--warmup` seconds unrecorded, then `--duration` seconds recorde
   export      as paused, plus one more client downloading the full export (every customer,
               `/export/csv`) from start to end, again as soon as one finishes
 
+With `--client-processes K` the users are split over K forked processes, so that the
+generator's own GIL (50 threads parsing answers in one process) is not in the latencies it
+measures; they then compete with the server for the same cores instead (no better on 2
+cores). Every process' CPU is counted as the generator's.
 A user is a thread with its own keep-alive connection (urllib3) and a seeded RNG; it picks
 actions with fixed weights, sending what dash-renderer sends:
   filter   0.25  a global filter dropdown changes: the filter-sync callback (shell), then the
@@ -111,6 +115,8 @@ class Server:
             time.sleep(0.5)
         http.clear()
         self.ready_s = time.perf_counter() - clock
+        found = re.search(r"worker\(s\) x (\d+) threads", self.text())  # serve's own line
+        self.threads = int(found.group(1)) if found else threads
 
     def text(self) -> str:
         self.log.flush()
@@ -524,27 +530,97 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def run_users(app: App, url: str, seeds: list[int], pause: float, begin: float, end: float,
+              rec: Recorder) -> tuple[float, int]:
+    """The users of `seeds` as threads of this process until `end`; (this process' CPU
+    seconds in the window, actions started in it)."""
+    users = [User(app, url, seed, pause, end, rec) for seed in seeds]
+    for thread in users:
+        thread.start()
+    time.sleep(max(0.0, begin - time.perf_counter()))
+    cpu0, actions0 = cpu_seconds(), rec.actions
+    time.sleep(max(0.0, end - time.perf_counter()))
+    cpu1, actions1 = cpu_seconds(), rec.actions
+    for thread in users:
+        thread.join(timeout=900)
+    return cpu1 - cpu0, actions1 - actions0
+
+
+def _client(app, url, seeds, pause, begin, end, pipe) -> None:
+    """One client process (forked): its users' latencies back to the parent."""
+    rec = Recorder()
+    rec.window = (begin, end)
+    cpu, actions = run_users(app, url, seeds, pause, begin, end, rec)
+    pipe.send({"times": rec.times, "errors": rec.errors, "n_errors": rec.n_errors,
+               "done": rec.done, "outcomes": rec.outcomes, "cpu": cpu, "actions": actions})
+    pipe.close()
+
+
+def run_clients(app: App, url: str, args, seeds: list[int], pause: float, begin: float,
+                end: float, rec: Recorder) -> tuple[float, int]:
+    """The users split over `--client-processes` forked processes, so that the generator's
+    own GIL (50 threads parsing answers) is not in the latencies; their records merged into
+    `rec`. (generator CPU seconds in the window, actions started in it)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    jobs = []
+    for k in range(args.client_processes):
+        mine = seeds[k::args.client_processes]
+        if not mine:
+            continue
+        here, there = context.Pipe(duplex=False)
+        process = context.Process(target=_client,
+                                  args=(app, url, mine, pause, begin, end, there))
+        process.start()
+        jobs.append((process, here))
+    cpu, actions = 0.0, 0
+    for process, pipe in jobs:
+        part = pipe.recv()
+        process.join()
+        for name, values in part["times"].items():
+            rec.times.setdefault(name, []).extend(values)
+        for key, count in part["outcomes"].items():
+            rec.outcomes[key] = rec.outcomes.get(key, 0) + count
+        rec.errors.extend(part["errors"][:8 - len(rec.errors)])
+        rec.n_errors += part["n_errors"]
+        rec.done += part["done"]
+        cpu += part["cpu"]
+        actions += part["actions"]
+    return cpu, actions
+
+
 def run_scenario(name: str, app: App, url: str, args, sampler: Sampler, seed: int) -> dict:
     pause = 0.0 if name == "throughput" else args.pause
     now = time.perf_counter()
     begin, end = now + args.warmup, now + args.warmup + args.duration
     rec = Recorder()
     rec.window = (begin, end)
-    users = [User(app, url, seed * 1000 + i, pause, end, rec) for i in range(args.users)]
+    seeds = [seed * 1000 + i for i in range(args.users)]
     exporter = Exporter(url, end) if name == "export" else None
     load0 = os.getloadavg()
-    for thread in [*users, *([exporter] if exporter else [])]:
-        thread.start()
-    time.sleep(max(0.0, begin - time.perf_counter()))
-    sampler.mark()
-    cpu0, actions0 = cpu_seconds(), rec.actions
-    time.sleep(max(0.0, end - time.perf_counter()))
-    cpu1, actions1 = cpu_seconds(), rec.actions
+    if exporter:
+        exporter.start()
+    parent_cpu = []
+
+    def mark() -> None:
+        sampler.mark()
+        parent_cpu.append(cpu_seconds())
+
+    marker = threading.Timer(max(0.0, begin - time.perf_counter()), mark)
+    marker.start()
+    if args.client_processes > 1:
+        generator_cpu, actions = run_clients(app, url, args, seeds, pause, begin, end, rec)
+        marker.join()
+        generator_cpu += cpu_seconds() - parent_cpu[0]  # this process: the export client
+    else:
+        generator_cpu, actions = run_users(app, url, seeds, pause, begin, end, rec)
+        marker.join()
     server_cpu = sampler.read()
     sampler.sample()
     peak_sum, peak, pss = sampler.peak_sum, dict(sampler.peak), sampler.peak_pss
-    for thread in [*users, *([exporter] if exporter else [])]:
-        thread.join(timeout=900)
+    if exporter:
+        exporter.join(timeout=900)
     stats = {}
     for row, _target in ROWS:
         values = rec.times.get(row, [])
@@ -556,8 +632,9 @@ def run_scenario(name: str, app: App, url: str, args, sampler: Sampler, seed: in
            "warmup": args.warmup, "requests": sum(len(v) for v in rec.times.values()),
            "completed": rec.done, "errors": rec.n_errors, "error_examples": rec.errors,
            "throughput": rec.done / args.duration, "actions_per_s":
-           (actions1 - actions0) / args.duration, "stats": stats, "whatif": rec.outcomes,
-           "generator_cpu_s": cpu1 - cpu0, "server_cpu_s": server_cpu,
+           actions / args.duration, "stats": stats, "whatif": rec.outcomes,
+           "generator_cpu_s": generator_cpu, "client_processes": args.client_processes,
+           "server_cpu_s": server_cpu,
            "peak_rss_sum_mb": peak_sum or None, "peak_rss_mb": peak, "peak_pss_sum_mb": pss,
            "load_avg": [load0, os.getloadavg()]}
     if exporter:
@@ -600,7 +677,7 @@ def print_result(label: str, r: dict) -> None:
     window = r["duration"]
     cores = os.cpu_count() or 1
     server = r["server_cpu_s"]
-    print(f"   load generator (this process, on the same {cores} cores): "
+    print(f"   load generator ({r['client_processes']} process(es), on the same {cores} cores): "
           f"{r['generator_cpu_s']:.1f} CPU-s in {window:g} s = "
           f"{r['generator_cpu_s'] / window:.2f} cores"
           + ("" if server is None else f"; server workers {server[1]:.1f} CPU-s = "
@@ -647,13 +724,16 @@ def print_summary(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--client-processes", type=int, default=1, metavar="K",
+                        help="processes the users are split over (default 1: threads of "
+                             "this one)")
     parser.add_argument("--pause", type=float, default=1.0,
                         help="mean seconds between a user's actions (paused, export)")
     parser.add_argument("--duration", type=float, default=60, help="recorded seconds")
     parser.add_argument("--warmup", type=float, default=10, help="unrecorded seconds first")
     parser.add_argument("--workers-list", default="1,2")
     parser.add_argument("--threads", type=int, default=None,
-                        help="gunicorn threads per worker (default: the server's, 4)")
+                        help="gunicorn threads per worker (default: the server's)")
     parser.add_argument("--demo-size", type=int, default=1_000_000)
     parser.add_argument("--cache-dir", default=".cache-bench-1m",
                         help="reused across runs: the 1M demo trains ~2 min the first time")
@@ -686,7 +766,8 @@ def main(argv: list[str] | None = None) -> int:
             server = Server(workers, args.threads, args.demo_size, args.cache_dir,
                             args.start_timeout, args.repo.resolve())
             url, pid = server.url, server.proc.pid
-            label = f"{workers} worker(s) x {args.threads or 4} thr"
+            threads = args.threads or server.threads
+            label = f"{workers} worker(s) x {threads} thr"
             print(f"   ready in {server.ready_s:.1f} s on {url}", flush=True)
         sampler = Sampler(pid)
         sampler.start()

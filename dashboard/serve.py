@@ -13,8 +13,8 @@ What one worker changes (tier cut-offs, the dataset in service, the offers' meas
 acceptance) every worker serves from its next request (dashboard/services/sync.py), and it
 survives a restart (the settings file and the campaign store).
 
-Workers default to the machine's cores; each runs `--threads` threads (default 4), so a long
-export does not hold a worker. Requests are limited in size (request line 8 KB, 100 header
+Workers default to twice the machine's cores; each runs `--threads` threads (default 2), so a
+long export does not hold a worker. Requests are limited in size (request line 8 KB, 100 header
 fields of 8 KB; bodies: dashboard/errors.py), and a worker that hangs for `--timeout`
 seconds is replaced.
 """
@@ -32,6 +32,15 @@ from dashboard import create_app
 from dashboard.factory import startup
 from dashboard.services import CONFIG_KEY
 from dashboard.settings import Settings
+
+
+# Twice as many processes as cores, two threads each: the requests' Python work holds each
+# process' GIL, and a short request (an API call) waited behind up to three long ones in a
+# worker of four threads. With 1M customers and 50 users on 2 cores (bench/load.py), 4 x 2
+# gave p95 filter 67, grid 125, /api/score 100 ms; 2 x 4 gave 92-98, 176-205, 147-165 ms.
+# Each extra worker costs ~0.1-0.2 GB of its own at 1M customers (the arrays are shared).
+DEFAULT_WORKERS = 2 * (os.cpu_count() or 1)
+DEFAULT_THREADS = 2
 
 
 class Server(BaseApplication):
@@ -84,10 +93,10 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
         prog="python -m dashboard.serve", add_help=False,
         description="Serve ChurnLens with gunicorn; every other option is python app.py's.")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, metavar="N",
-                        help="worker processes (default: the machine's cores)")
-    parser.add_argument("--threads", type=int, default=4, metavar="T",
-                        help="threads per worker (default 4)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, metavar="N",
+                        help="worker processes (default: twice the machine's cores)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, metavar="T",
+                        help=f"threads per worker (default {DEFAULT_THREADS})")
     parser.add_argument("--timeout", type=int, default=300, metavar="SECONDS",
                         help="replace a worker silent for this long (default 300)")
     parser.add_argument("-h", "--help", action="store_true")

@@ -116,6 +116,7 @@ def update_segments(filters):
 def update_curves(filters, by):
     """Kaplan-Meier retention (by segment, a driver or overall) and a value vs the risk."""
     svc = service.current()
+    by = by if isinstance(by, str) else "segment"  # a forged value: the default grouping
     view = svc.view(filters or {})
     colours = segment_colours([s["name"] for s in view.get("segments", [])])
     sample = svc.risk_value_sample(filters or {})

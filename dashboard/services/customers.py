@@ -19,6 +19,7 @@ from dashboard.grid import (NUMBER_TESTS, Column, filter_mask, ordered_selection
                             warm_columns)
 from dashboard import ids
 from dashboard.errors import ClientError
+from dashboard.forked import run_forked
 from dashboard.services import core
 from dashboard.services.exports import export_href  # noqa: F401  (the list's download links)
 
@@ -226,7 +227,7 @@ class CustomersService(core.PageService):
         if fmt == "xlsx":  # filter values and data names may hold what XML cannot
             note = EXCEL_ILLEGAL.sub("\ufffd", note)
         writer = write_excel if fmt == "xlsx" else write_csv
-        writer(a, rows, path, note)
+        run_forked(lambda: writer(a, rows, path, note))  # off this process' GIL (forked.py)
         return path, int(len(rows))
 
     def check_export_state(self, state) -> dict:

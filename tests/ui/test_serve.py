@@ -152,3 +152,9 @@ def test_a_warm_start_imports_no_scikit_learn(workers):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "from cache" in out.stdout            # warm: nothing trained
     assert "HEAVY []" in out.stdout, out.stdout[-500:]
+
+
+def test_the_default_is_two_workers_of_two_threads_per_core(monkeypatch):
+    args, rest = serve.parse(["--port", "8123"])
+    assert (args.workers, args.threads) == (2 * (os.cpu_count() or 1), 2) and rest == [
+        "--port", "8123"]
