@@ -6,7 +6,10 @@
    says how many files were fetched (bench/bench_wire.py waits for it). */
 (function () {
   "use strict";
-  var FILES = ["plotly/package_data/plotly.min.js", "dash_ag_grid/async-community.js"];
+  // Each file, and the component suite whose script must be on the page for the server to
+  // have it (an app without AG Grid has no chunk to fetch).
+  var FILES = [["plotly/package_data/plotly.min.js", "/dash/dcc/"],
+               ["dash_ag_grid/async-community.js", "/dash_ag_grid/"]];
   var QUIET_MS = 2500;  // after the load event: Dash fetches the layout and runs callbacks
 
   function prefix() {
@@ -42,7 +45,12 @@
     var loaded = performance.getEntriesByType("resource").map(function (entry) {
       return entry.name.split("?")[0];
     });
-    var wanted = FILES.map(function (file) { return base + file; }).filter(function (url) {
+    var suites = Array.prototype.map.call(document.scripts, function (script) {
+      return script.src || "";
+    }).filter(function (src) { return src.indexOf(base) === 0; });
+    var wanted = FILES.filter(function (file) {
+      return suites.some(function (src) { return src.indexOf(file[1], base.length - 1) >= 0; });
+    }).map(function (file) { return base + file[0]; }).filter(function (url) {
       return loaded.indexOf(url) < 0;
     });
     var left = wanted.length;
