@@ -34,16 +34,14 @@ def register_api(server: flask.Flask, services: Services) -> None:
             return _error(clip(str(exc), 200), 400)
 
 
-    @server.route("/api/score", methods=["GET", "PUT", "PATCH", "DELETE"])
-    def score_other_method():
-        # Without it Dash's catch-all page route answered a GET with the dashboard's HTML.
-        response, status = _error("use POST with a JSON body: a customer object or a list "
-                                  "(see the README's API section)", 405)
-        response.headers["Allow"] = "POST"
-        return response, status
-
     @server.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def no_such_api(rest: str):
+        # Without it Dash's catch-all page route answered these with the dashboard's HTML.
+        if rest == "score":  # POST is the route above
+            response, status = _error("use POST with a JSON body: a customer object or a "
+                                      "list (see the README's API section)", 405)
+            response.headers["Allow"] = "POST"
+            return response, status
         return _error(f"no API at /api/{clip(rest, 60)}; the API is POST /api/score", 404)
 
 
