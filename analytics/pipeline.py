@@ -72,9 +72,21 @@ class AnalysisSettings:
         return asdict(self)
 
 
-# What analytics/scoring.py and analytics/whatif.py memoise on an analysis (in its __dict__).
+# What analytics/scoring.py and analytics/whatif.py memoise on an analysis (`memo`).
 MEMOS = ("numeric_bounds", "category_codes", "score_means", "actionable_fields",
          "has_revenue")
+
+
+def memo(analysis, name: str, key: tuple, make):
+    """`make()` once per analysis and `key`, kept in the analysis' __dict__ under `name` (one
+    of MEMOS: never pickled). The key is what the value is made from: objects compared by
+    identity (the customer table, the config), tuples of names by value."""
+    cached = analysis.__dict__.get(name)
+    if cached is None or len(cached[0]) != len(key) or not all(
+            a is b or (isinstance(a, tuple) and a == b) for a, b in zip(cached[0], key)):
+        cached = (key, make())
+        analysis.__dict__[name] = cached
+    return cached[1]
 
 
 @dataclass

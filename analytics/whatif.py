@@ -34,7 +34,7 @@ from analytics.dataset import ACTIVE, MONTHLY
 from analytics.explain import feature_label
 from analytics.loaders import NO_INTERNET, TELCO_CONFIG  # NO_INTERNET: kept for older callers
 from analytics.offers import Offer, apply_offer, expected_profit, offer_cost
-from analytics.pipeline import CLV, PROBABILITY, ChurnAnalysis
+from analytics.pipeline import CLV, PROBABILITY, ChurnAnalysis, memo
 
 MONEY_REASON = "needs a revenue column"
 ACTIONABLE = tuple(a.column for a in TELCO_CONFIG.actionable)  # the fallback without a config
@@ -146,13 +146,9 @@ def actionable_fields(analysis: ChurnAnalysis) -> list[Field]:
     per analysis (a numeric field's range is a pass over every customer: at 1M customers
     ~10 ms of each API request, grid block and what-if)."""
     config = config_of(analysis)
-    key = (config, analysis.customers, tuple(analysis.features))
-    cached = analysis.__dict__.get("actionable_fields")
-    if cached is None or len(cached[0]) != len(key) or any(
-            a is not b for a, b in zip(cached[0][:2], key[:2])) or cached[0][2] != key[2]:
-        cached = (key, tuple(_actionable_fields(analysis, config)))
-        analysis.__dict__["actionable_fields"] = cached
-    return list(cached[1])
+    return list(memo(analysis, "actionable_fields",
+                     (config, analysis.customers, tuple(analysis.features)),
+                     lambda: tuple(_actionable_fields(analysis, config))))
 
 
 def _actionable_fields(analysis: ChurnAnalysis, config: DatasetConfig) -> list[Field]:
@@ -196,11 +192,8 @@ def has_revenue(analysis: ChurnAnalysis) -> bool:
     if not config_of(analysis).has_revenue:
         return False
     customers = analysis.customers
-    cached = analysis.__dict__.get("has_revenue")
-    if cached is None or cached[0] is not customers:  # once per customer table
-        cached = (customers, bool(customers[MONTHLY].notna().any()))
-        analysis.__dict__["has_revenue"] = cached
-    return cached[1]
+    return memo(analysis, "has_revenue", (customers,),
+                lambda: bool(customers[MONTHLY].notna().any()))
 
 
 def discount_column(analysis: ChurnAnalysis) -> str | None:
