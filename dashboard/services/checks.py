@@ -12,6 +12,7 @@ completed here changes a score, a tier or a reason.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -26,6 +27,24 @@ BACKGROUND_NICE = 10
 POLL_SECONDS = 2.0
 LABELS = {"baselines": "baseline models", "behaviour_check": "behaviour check",
           "backtest": "out-of-time backtest"}
+EXIT_WAIT_SECONDS = 60.0
+_STOP = threading.Event()
+_THREADS: set[threading.Thread] = set()
+
+
+class ChecksStopped(Exception):
+    """The process is exiting: the checks stop at their next step (a fold, a stage)."""
+
+
+@atexit.register
+def stop_running(timeout: float = EXIT_WAIT_SECONDS) -> None:
+    """At exit, stop the background checks at their next step and wait for them. A daemon
+    thread left inside CatBoost's native code while the interpreter tears down aborts the
+    whole process ("terminate called without an active exception"), so it must not be."""
+    _STOP.set()
+    deadline = time.monotonic() + timeout
+    for thread in list(_THREADS):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class ChecksService:
@@ -49,22 +68,32 @@ class ChecksService:
             return self._done(a)
         self._error = None
 
+        def progress(message: str) -> None:
+            if _STOP.is_set():
+                raise ChecksStopped(message)
+            self._write_status(key, message)
+
         def run() -> None:
             if not wait:
                 lower_priority()   # pages first: the checks take what the requests leave
             try:
-                self._write_status(key, "starting")
-                finish(a, source, store, key, progress=lambda m: self._write_status(key, m))
+                progress("starting")
+                finish(a, source, store, key, progress=progress)
                 self._write_status(key, "done")
                 self._done(a)
+            except ChecksStopped:  # nothing cached: the next start runs them again
+                self._write_status(key, "interrupted; they run again at the next start")
             except Exception as exc:  # a check that fails never takes the scores down
                 LOG.exception("model checks failed")
                 self._error = f"{type(exc).__name__}: {exc}"
                 self._write_status(key, f"failed: {self._error}")
+            finally:
+                _THREADS.discard(threading.current_thread())
 
         if wait:
             return run()
         self._thread = threading.Thread(target=run, name="churnlens-checks", daemon=True)
+        _THREADS.add(self._thread)
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:

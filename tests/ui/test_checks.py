@@ -76,3 +76,40 @@ def test_a_failed_check_is_said_and_stops_polling(in_app, svc, pending, monkeypa
     body, done, _curves = page.poll_checks(3)
     assert done is True
     assert "The model checks stopped: MemoryError: out of memory" in _text(body)
+
+
+EXIT_MID_CHECKS = """
+import json, sys, time
+from pathlib import Path
+from dashboard.services import Services
+from dashboard.settings import Settings
+cache = Path(sys.argv[1])
+svc = Services(Settings(cache_dir=str(cache), demo_size=1500, demo_events=False,
+                        demo_campaign=False)).start(progress=lambda m: None)
+assert svc.analysis.pending, "nothing left for the background"
+status = next((cache / "jobs").glob("checks-*.json"))
+deadline = time.monotonic() + 120
+while "fold" not in json.loads(status.read_text())["stage"] and time.monotonic() < deadline:
+    time.sleep(0.05)
+from analytics.runner import cache_key
+print("key:", cache_key(svc.source, svc.analysis_settings()))
+print("exiting at:", json.loads(status.read_text())["stage"], flush=True)
+"""
+
+
+def test_a_process_that_exits_mid_checks_stops_them_and_exits_cleanly(tmp_path):
+    # A daemon thread left inside native model code while the interpreter tears down aborts
+    # the process ("terminate called without an active exception", exit status -6).
+    import subprocess
+    import sys
+    from pathlib import Path
+    cache = tmp_path / "cache"
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", EXIT_MID_CHECKS, str(cache)], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "exiting at:" in done.stdout and "fold" in done.stdout
+    status = next((cache / "jobs").glob("checks-*.json")).read_text()
+    assert "interrupted; they run again at the next start" in status
+    key = done.stdout.split("key:", 1)[1].split()[0]
+    assert open_store(str(cache)).get(completion_key(key)) is None  # nothing half-done cached
