@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """A ready Dash app. Trains (or loads from cache) before it returns; bad data does not
     stop it: the error is shown in the page."""
     settings = settings or Settings()
-    services = services or Services(settings).start(progress=progress)
+    fresh = services is None
+    services = services or Services(settings).start(progress=progress, checks=False)
     app = dash.Dash(
         __name__, use_pages=True, pages_folder="",
         assets_folder=str(ROOT / "assets"), title="ChurnLens",
@@ -116,4 +117,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services.sync.poll()
         services.checks.poll()
 
+    if fresh:  # after the routes: werkzeug compiles each with `ast`, and CPython 3.11's AST
+        services.checks.start()  # conversion is not thread-safe (python/cpython gh-106905)
     return app

@@ -27,9 +27,9 @@ BACKGROUND_NICE = 10
 POLL_SECONDS = 2.0
 LABELS = {"baselines": "baseline models", "behaviour_check": "behaviour check",
           "backtest": "out-of-time backtest"}
-EXIT_WAIT_SECONDS = 60.0
+EXIT_WAIT_SECONDS = 20.0
 _STOP = threading.Event()
-_THREADS: set[threading.Thread] = set()
+_COMPUTING: set[threading.Thread] = set()   # past the cache lock: in model code
 
 
 class ChecksStopped(Exception):
@@ -40,10 +40,11 @@ class ChecksStopped(Exception):
 def stop_running(timeout: float = EXIT_WAIT_SECONDS) -> None:
     """At exit, stop the background checks at their next step and wait for them. A daemon
     thread left inside CatBoost's native code while the interpreter tears down aborts the
-    whole process ("terminate called without an active exception"), so it must not be."""
+    whole process ("terminate called without an active exception"), so it must not be. A
+    thread still waiting for another process' cache lock is in no such code: not waited for."""
     _STOP.set()
     deadline = time.monotonic() + timeout
-    for thread in list(_THREADS):
+    for thread in list(_COMPUTING):
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
@@ -71,6 +72,8 @@ class ChecksService:
         def progress(message: str) -> None:
             if _STOP.is_set():
                 raise ChecksStopped(message)
+            if message != "starting":
+                _COMPUTING.add(threading.current_thread())
             self._write_status(key, message)
 
         def run() -> None:
@@ -88,12 +91,11 @@ class ChecksService:
                 self._error = f"{type(exc).__name__}: {exc}"
                 self._write_status(key, f"failed: {self._error}")
             finally:
-                _THREADS.discard(threading.current_thread())
+                _COMPUTING.discard(threading.current_thread())
 
         if wait:
             return run()
         self._thread = threading.Thread(target=run, name="churnlens-checks", daemon=True)
-        _THREADS.add(self._thread)
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:

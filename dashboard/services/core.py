@@ -81,8 +81,9 @@ class Services:
                                 margin=s.margin, annual_discount=s.annual_discount,
                                 horizon_months=s.horizon_months)
 
-    def start(self, progress: Callable[[str], None] = print) -> Services:
-        """Load from the cache or train; a data error is kept and shown in the page."""
+    def start(self, progress: Callable[[str], None] = print, checks: bool = True) -> Services:
+        """Load from the cache or train; a data error is kept and shown in the page. The model
+        checks then start in the background (`checks=False`: the caller starts them)."""
         source = DataSource(path=self.settings.data_path, demo_size=self.settings.demo_size,
                             seed=self.settings.seed, as_of=self.settings.as_of,
                             config=self.settings.config_path,
@@ -99,7 +100,8 @@ class Services:
             self.tiers.restore()
             self.datasets.remember()
             self.campaigns.on_data(progress)
-            self.checks.start()
+            if checks:
+                self.checks.start()
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")

@@ -115,7 +115,7 @@ def test_make_serve_trains_once_and_every_worker_answers_the_same(tmp_path):
             assert page.status == 200 and b"ChurnLens" in page.read()
         services = Services(Settings(cache_dir=str(tmp_path / "cache"), demo_size=1500,
                                      demo_events=False, demo_campaign=False)).start(
-            progress=lambda m: None)
+            progress=lambda m: None, checks=False)
         record = json.dumps(features_of(services, 3)).encode()
         answers = set()
         for _ in range(30):
