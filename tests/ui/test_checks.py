@@ -87,13 +87,17 @@ cache = Path(sys.argv[1])
 svc = Services(Settings(cache_dir=str(cache), demo_size=1500, demo_events=False,
                         demo_campaign=False)).start(progress=lambda m: None)
 assert svc.analysis.pending, "nothing left for the background"
-status = next((cache / "jobs").glob("checks-*.json"))
+def stage():
+    try:
+        return json.loads(next((cache / "jobs").glob("checks-*.json")).read_text())["stage"]
+    except (StopIteration, OSError, ValueError):
+        return ""
 deadline = time.monotonic() + 120
-while "fold" not in json.loads(status.read_text())["stage"] and time.monotonic() < deadline:
+while "fold" not in stage() and time.monotonic() < deadline:
     time.sleep(0.05)
 from analytics.runner import cache_key
 print("key:", cache_key(svc.source, svc.analysis_settings()))
-print("exiting at:", json.loads(status.read_text())["stage"], flush=True)
+print("exiting at:", stage(), flush=True)
 """
 
 
