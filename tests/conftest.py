@@ -24,3 +24,15 @@ def interconnect_path() -> Path:
     if not INTERCONNECT.exists():
         pytest.skip(f"Interconnect folder not found at {INTERCONNECT}")
     return INTERCONNECT
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _end_background_checks():
+    """After each test file, stop the model checks its apps left running in the background:
+    left alone they pile up (each app on a fresh cache runs them again) and take the cores
+    from the files that follow. A test that needs them waits for them (`checks.wait()`)."""
+    yield
+    import sys
+    checks = sys.modules.get("dashboard.services.checks")
+    if checks is not None:
+        checks.stop_all()

@@ -30,6 +30,8 @@ LABELS = {"baselines": "baseline models", "behaviour_check": "behaviour check",
 EXIT_WAIT_SECONDS = 20.0
 _STOP = threading.Event()
 _COMPUTING: set[threading.Thread] = set()   # past the cache lock: in model code
+_ALL: set[threading.Thread] = set()         # every checks thread alive
+_generation = 0                             # stop_all() ends the runs of earlier ones
 
 
 class ChecksStopped(Exception):
@@ -45,6 +47,16 @@ def stop_running(timeout: float = EXIT_WAIT_SECONDS) -> None:
     _STOP.set()
     deadline = time.monotonic() + timeout
     for thread in list(_COMPUTING):
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def stop_all(timeout: float = EXIT_WAIT_SECONDS) -> None:
+    """Stop every checks run started so far at its next step and wait for those in model
+    code; later starts run normally (tests end one app's checks before the next app)."""
+    global _generation
+    _generation += 1
+    deadline = time.monotonic() + timeout
+    for thread in list(_ALL):
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
@@ -68,9 +80,10 @@ class ChecksService:
         if attach_completion(a, store, key):
             return self._done(a)
         self._error = None
+        generation = _generation
 
         def progress(message: str) -> None:
-            if _STOP.is_set():
+            if _STOP.is_set() or generation != _generation:
                 raise ChecksStopped(message)
             if message != "starting":
                 _COMPUTING.add(threading.current_thread())
@@ -92,10 +105,12 @@ class ChecksService:
                 self._write_status(key, f"failed: {self._error}")
             finally:
                 _COMPUTING.discard(threading.current_thread())
+                _ALL.discard(threading.current_thread())
 
         if wait:
             return run()
         self._thread = threading.Thread(target=run, name="churnlens-checks", daemon=True)
+        _ALL.add(self._thread)
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:

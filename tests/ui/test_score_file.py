@@ -11,7 +11,6 @@ called as plain functions inside a request context.
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +23,7 @@ from dashboard import create_app
 from dashboard.services import CONFIG_KEY
 from dashboard.services.tiers import SETTINGS_FILE
 from dashboard.settings import Settings
-from tests.ui.conftest import DEMO_SIZE, find, walk
+from tests.ui.conftest import DEMO_SIZE, copy_cache, find, walk
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 HOSTILE_ID = '=HYPERLINK("http://x","y")'
@@ -36,8 +35,8 @@ def file_app(app, tmp_path_factory):
     """A fresh app on a copy of the session app's cache, uploads in a folder of its own."""
     work = tmp_path_factory.mktemp("score-file")
     source = app.server.config[CONFIG_KEY].settings.cache_dir
-    shutil.copytree(source, work / "cache", ignore=shutil.ignore_patterns(
-        SETTINGS_FILE + "*", ".settings-*", "jobs", "scored-files"))
+    copy_cache(source, work / "cache", SETTINGS_FILE + "*", ".settings-*", "jobs",
+               "scored-files")
     return create_app(Settings(demo_size=DEMO_SIZE, demo_events=False, cache_dir=str(work / "cache"),
                                upload_dir=str(work / "uploads")), progress=lambda m: None)
 

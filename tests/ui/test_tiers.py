@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -17,7 +16,7 @@ from dashboard import create_app
 from dashboard.services import CONFIG_KEY
 from dashboard.services.tiers import SETTINGS_FILE, TierError, validate
 from dashboard.settings import Settings
-from tests.ui.conftest import DEMO_SIZE
+from tests.ui.conftest import DEMO_SIZE, copy_cache
 
 FLAGS = (Settings.tier_high, Settings.tier_medium)
 
@@ -28,9 +27,7 @@ def cache(app, tmp_path):
     about a second instead of training), without its settings file."""
     source = app.server.config[CONFIG_KEY].settings.cache_dir
     target = tmp_path / "cache"
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(SETTINGS_FILE + "*",
-                                                                  ".settings-*"))
-    return target
+    return copy_cache(source, target, SETTINGS_FILE + "*", ".settings-*")
 
 
 def start(cache_dir):
