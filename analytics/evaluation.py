@@ -25,6 +25,19 @@ def _thin(*arrays: np.ndarray, points: int = CURVE_POINTS) -> list[list[float]]:
     return [np.asarray(a, dtype=float)[keep].round(5).tolist() for a in arrays]
 
 
+def rank_auc(y, score) -> float:
+    """ROC-AUC as the Mann-Whitney statistic of average ranks (a tie counts half): the value
+    of sklearn's roc_auc_score without its input checks (~30x faster on the 100-odd calls of
+    a feature screen or the 600 of a bootstrap). ValueError with one class only."""
+    y = np.asarray(y).astype(bool)
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    if positives == 0 or negatives == 0:
+        raise ValueError("ROC-AUC needs customers of both outcomes")
+    ranks = pd.Series(np.asarray(score, dtype=float)).rank(method="average").to_numpy()
+    return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
 def roc_points(y, p) -> dict:
     from sklearn.metrics import auc, roc_curve  # scikit-learn is imported when first needed
     fpr, tpr, _ = roc_curve(y, p)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.evaluation import rank_auc
 from analytics.model import Progress, cross_validate
 
 BOOTSTRAPS = 300
@@ -19,9 +20,8 @@ BOOTSTRAPS = 300
 def paired_auc_difference(y: np.ndarray, with_: np.ndarray, without: np.ndarray,
                           n_boot: int = BOOTSTRAPS, random_state: int = 0) -> dict:
     """ROC-AUC of both score sets, their difference and its 95% paired bootstrap interval."""
-    from sklearn.metrics import roc_auc_score
     y = np.asarray(y).astype(int)
-    a, b = roc_auc_score(y, with_), roc_auc_score(y, without)
+    a, b = rank_auc(y, with_), rank_auc(y, without)
     rng = np.random.default_rng(random_state)
     diffs = []
     n = len(y)
@@ -29,7 +29,7 @@ def paired_auc_difference(y: np.ndarray, with_: np.ndarray, without: np.ndarray,
         idx = rng.integers(0, n, n)
         if y[idx].min() == y[idx].max():
             continue
-        diffs.append(roc_auc_score(y[idx], with_[idx]) - roc_auc_score(y[idx], without[idx]))
+        diffs.append(rank_auc(y[idx], with_[idx]) - rank_auc(y[idx], without[idx]))
     low, high = (np.percentile(diffs, [2.5, 97.5]) if diffs else (np.nan, np.nan))
     return {"auc_with": round(float(a), 4), "auc_without": round(float(b), 4),
             "lift": round(float(a - b), 4), "ci_low": round(float(low), 4),

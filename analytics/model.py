@@ -399,8 +399,9 @@ def univariate_auc(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
     out: dict[str, float] = {}
     if min((y == 1).sum(), (y == 0).sum()) < 2:
         return {column: 0.5 for column in categorical + numeric}
-    from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
+
+    from analytics.evaluation import rank_auc
     folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=random_state)
     prior = y.mean()
     for column in categorical + numeric:
@@ -420,7 +421,7 @@ def univariate_auc(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
         if np.unique(score).size < 2:
             out[column] = 0.5
             continue
-        auc = roc_auc_score(y, score)
+        auc = rank_auc(y, score)
         out[column] = float(max(auc, 1 - auc))
     return out
 

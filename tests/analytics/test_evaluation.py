@@ -7,13 +7,26 @@ import math
 import numpy as np
 import pytest
 
-from analytics.evaluation import (PSI_ALERT, calibration_study, churn_by_bins, confusion,
+from analytics.evaluation import (PSI_ALERT, calibration_study, rank_auc, churn_by_bins, confusion,
                                   cost_curve, counts_by_threshold, deciles, drift_table,
                                   pr_points, psi, reliability, roc_points,
                                   threshold_for_recall, threshold_grid)
 
 Y = np.array([1, 1, 1, 0, 0, 0, 0, 0, 1, 0])
 P = np.array([0.9, 0.8, 0.35, 0.7, 0.3, 0.2, 0.1, 0.05, 0.6, 0.4])
+
+
+def test_rank_auc_is_sklearns_roc_auc_ties_included():
+    from sklearn.metrics import roc_auc_score
+    rng = np.random.default_rng(3)
+    for n in (7, 400, 5000):
+        y = rng.integers(0, 2, n)
+        for score in (rng.normal(size=n), rng.integers(0, 4, n).astype(float)):  # ties
+            assert rank_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert rank_auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
+    assert rank_auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.5
+    with pytest.raises(ValueError, match="both outcomes"):
+        rank_auc([1, 1, 1], [0.1, 0.2, 0.3])
 
 
 def test_confusion_by_hand():
