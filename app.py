@@ -8,6 +8,7 @@ import threading
 from dashboard import create_app
 from dashboard.factory import startup
 from dashboard.services import CONFIG_KEY
+from dashboard.services.idle import IDLE
 from dashboard.settings import Settings
 
 
@@ -17,9 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     if progress is None:
         return 2
     progress(f"starting ChurnLens (cache: {settings.cache_dir})")
+    IDLE.hold()  # the warm-ups and model checks wait for the first page
     app = create_app(settings, progress=progress)
-    # The grid's sort orders, while the first page loads (normal priority: see warm()).
-    threading.Thread(target=app.server.config[CONFIG_KEY].customers.warm, daemon=True,
+    # The grid's sort orders, once the first page is drawn (normal priority: see warm()).
+    grid = app.server.config[CONFIG_KEY].customers
+    threading.Thread(target=lambda: (IDLE.wait(), grid.warm()), daemon=True,
                      name="churnlens-grid").start()
     print(f"ChurnLens is running on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)",
           flush=True)
@@ -28,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     # is still a short 4xx, and a server error re-raises into the Werkzeug debugger.
     # No version check: under --debug Dash's dev tools would call plotly's server (and the
     # CSP refuses it); the app works offline.
+    IDLE.serving()
     app.run(host=settings.host, port=settings.port, debug=settings.debug,
             dev_tools_prune_errors=False, dev_tools_disable_version_check=True)
     return 0

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
+from flask import g, request
 
 from dashboard import auth, bundles, errors, jobs, security, shell
 from dashboard.api import register_api
 from dashboard.downloads import register_downloads
 from dashboard.services import CONFIG_KEY, Services
+from dashboard.services.idle import IDLE
 from dashboard.settings import Settings
 from dashboard.uploads import max_bytes_from, register_uploads
 
@@ -50,6 +52,21 @@ def _register_pages() -> None:
             module = importlib.import_module(name)
         # Dash fills this in only for pages it discovers itself in a pages folder.
         dash.page_registry[name]["layout"] = module.layout
+
+
+def install_idle(server, idle=IDLE) -> None:
+    """Count the requests in flight for the warm-ups that wait for the first page (one the
+    host check or another earlier hook refuses is not counted, at its end either)."""
+    def begin():
+        g.idle_counted = True
+        idle.begin(request.path)
+
+    def end(_exc):
+        if g.pop("idle_counted", False):
+            idle.end(request.path)
+
+    server.before_request(begin)
+    server.teardown_request(end)
 
 
 def startup(settings: Settings) -> Callable[[str], None] | None:
@@ -107,6 +124,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_api(app.server, services)
     register_uploads(app.server, settings.upload_dir, max_bytes_from(settings))
     jobs.register_jobs(app, services)
+
+    install_idle(app.server)
 
     @app.server.before_request
     def shared_settings():

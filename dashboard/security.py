@@ -49,6 +49,7 @@ from flask_compress import Compress
 
 from dashboard.errors import ClientError
 from dashboard.services.checks import lower_priority
+from dashboard.services.idle import IDLE
 from dashboard.settings import is_loopback
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -340,6 +341,7 @@ class StaticFiles:
         self.executor.submit(self._best, key, digest, data)
 
     def _best(self, key: tuple, digest: str, data: bytes) -> None:
+        IDLE.wait()  # after the first page: it is served at FAST_BR_LEVEL meanwhile
         try:
             encoded = self._load(digest) or brotli.compress(data, quality=BEST_BR_LEVEL)
             self._keep(key, encoded, f"{digest[:32]}-br{BEST_BR_LEVEL}")

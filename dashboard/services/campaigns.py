@@ -28,6 +28,7 @@ from analytics.runner import open_store, refresh_offers
 from analytics.export import neutralise_frame
 from dashboard.services import core
 from dashboard.services.checks import lower_priority
+from dashboard.services.idle import IDLE
 
 NO_STORE = ("Campaigns need a store: start with a cache folder (--cache-dir) or a database "
             "(--db URL).")
@@ -85,6 +86,7 @@ class CampaignsService(core.PageService):
         threading.Thread(target=self._warm, daemon=True, name="churnlens-reports").start()
 
     def _warm(self) -> None:
+        IDLE.wait()
         lower_priority()
         try:
             self.overview()

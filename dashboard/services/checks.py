@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from analytics.runner import attach_completion, cache_key, finish, open_store
+from dashboard.services.idle import IDLE
 
 LOG = logging.getLogger("churnlens.checks")
 BACKGROUND_NICE = 10
@@ -91,6 +92,7 @@ class ChecksService:
 
         def run() -> None:
             if not wait:
+                IDLE.wait(stop=_STOP)  # after the first page (python app.py)
                 lower_priority()   # pages first: the checks take what the requests leave
             try:
                 progress("starting")
