@@ -12,6 +12,11 @@ from dashboard.services.idle import IDLE
 from dashboard.settings import Settings
 
 
+def first_page(services) -> None:
+    if services.analysis is not None:
+        services.cube()
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_args(argv)
     progress = startup(settings)
@@ -20,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"starting ChurnLens (cache: {settings.cache_dir})")
     IDLE.hold()  # the warm-ups and model checks wait for the first page
     app = create_app(settings, progress=progress)
+    # What the first page needs (the Overview's cube: 0.4 s at 1,000,000 customers) while the
+    # browser loads the page's code; a request that asks for it meanwhile waits for it.
+    threading.Thread(target=first_page, args=(app.server.config[CONFIG_KEY],), daemon=True,
+                     name="churnlens-first-page").start()
     # The grid's sort orders, once the first page is drawn (normal priority: see warm()).
     grid = app.server.config[CONFIG_KEY].customers
     threading.Thread(target=lambda: (IDLE.wait(), grid.warm()), daemon=True,

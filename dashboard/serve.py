@@ -126,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     # The grid's sort orders, once, before the fork: the workers share them (copy-on-write),
     # and no worker thread holds the GIL for a first sort while users wait.
     clock = time.perf_counter()
-    app.server.config[CONFIG_KEY].customers.warm()
-    progress(f"customer grid ready in {time.perf_counter() - clock:.1f} s")
+    services = app.server.config[CONFIG_KEY]
+    services.customers.warm()
+    if services.analysis is not None:
+        services.cube()  # the Overview's sums: shared by the workers too
+    progress(f"customer grid and overview ready in {time.perf_counter() - clock:.1f} s")
     print(f"ChurnLens is serving on http://{settings.host}:{settings.port}/ with "
           f"{args.workers} worker(s) (Ctrl+C to stop)", flush=True)
     Server(app.server, options_for(settings, args.workers, args.threads, args.timeout,

@@ -92,7 +92,9 @@ class ChecksService:
 
         def run() -> None:
             if not wait:
-                IDLE.wait(stop=_STOP)  # after the first page (python app.py)
+                if not IDLE.ready():  # python app.py: after the first page is drawn
+                    self._write_status(key, "they start once the first page is drawn")
+                    IDLE.wait(stop=_STOP)
                 lower_priority()   # pages first: the checks take what the requests leave
             try:
                 progress("starting")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -33,6 +34,7 @@ from dashboard.settings import Settings
 
 CONFIG_KEY = "CHURNLENS_SERVICES"
 MEMO_SIZE = 128
+_MISSING = object()
 
 
 def num(value) -> float | None:
@@ -57,6 +59,7 @@ class Services:
         self.catalogue = self.file_catalogue = None  # with measured acceptance / as written
         self.catalogue_error: str | None = None
         self._memo: OrderedDict[str, object] = OrderedDict()
+        self._computing: dict[str, threading.Lock] = {}
         self._arrays: dict[str, np.ndarray] = {}
         self.overview = overview.OverviewService(self)
         self.segments = segments.SegmentsService(self)
@@ -349,10 +352,15 @@ class Services:
         if key in self._memo:
             self._memo.move_to_end(key)
             return self._memo[key]
-        result = self._memo[key] = compute()
-        if len(self._memo) > MEMO_SIZE:
-            self._memo.popitem(last=False)
-        return result
+        # One computation per view: a request that asks while another computes it waits.
+        with self._computing.setdefault(key, threading.Lock()):
+            result = self._memo.get(key, _MISSING)
+            if result is _MISSING:
+                result = self._memo[key] = compute()
+                if len(self._memo) > MEMO_SIZE:
+                    self._memo.popitem(last=False)
+            self._computing.pop(key, None)
+            return result
 
 
 class PageService:

@@ -87,3 +87,24 @@ def test_the_app_hooks_count_every_request_whatever_its_answer(status):
     assert gate._in_flight == 0 and gate._page_seen
     time.sleep(QUIET_S + 0.05)
     assert gate.ready()
+
+
+def test_a_view_asked_for_while_it_is_computed_is_computed_once(svc):
+    """The first page's cube is built at start while the browser loads; a request that asks
+    for it meanwhile waits for that computation instead of doing it again."""
+    calls, started = [], threading.Event()
+
+    def slow():
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)
+        return object()
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(svc.memoised("__t", None, slow)))
+    first.start()
+    started.wait(2.0)
+    results.append(svc.memoised("__t", None, slow))
+    first.join()
+    assert len(calls) == 1 and results[0] is results[1]
+    assert svc.memoised("__t", None, slow) is results[0] and len(calls) == 1
