@@ -59,7 +59,7 @@ def install_idle(server, idle=IDLE) -> None:
     host check or another earlier hook refuses is not counted, at its end either)."""
     def begin():
         g.idle_counted = True
-        idle.begin(request.path)
+        idle.begin()
 
     def end(_exc):
         if g.pop("idle_counted", False):

@@ -128,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     clock = time.perf_counter()
     services = app.server.config[CONFIG_KEY]
     services.customers.warm()
-    if services.analysis is not None:
-        services.cube()  # the Overview's sums: shared by the workers too
+    services.overview.warm()  # the Overview's sums: shared by the workers too
     progress(f"customer grid and overview ready in {time.perf_counter() - clock:.1f} s")
     print(f"ChurnLens is serving on http://{settings.host}:{settings.port}/ with "
           f"{args.workers} worker(s) (Ctrl+C to stop)", flush=True)

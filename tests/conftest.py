@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TELCO = SHARED_DATA / "telco_customer_churn.csv"
 INTERCONNECT = SHARED_DATA / "interconnect"
+
+
+def copy_cache(source, target, *ignore: str):
+    """A copy of a cache folder with its signing key (a sibling file, `<cache>.key`): without
+    the key every entry is refused as unsigned and the start trains and checks again."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*ignore))
+    shutil.copy2(f"{source}.key", f"{target}.key")
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -46,9 +46,7 @@ def stop_running(timeout: float = EXIT_WAIT_SECONDS) -> None:
     whole process ("terminate called without an active exception"), so it must not be. A
     thread still waiting for another process' cache lock is in no such code: not waited for."""
     _STOP.set()
-    deadline = time.monotonic() + timeout
-    for thread in list(_COMPUTING):
-        thread.join(max(0.0, deadline - time.monotonic()))
+    _join(_COMPUTING, timeout)
 
 
 def stop_all(timeout: float = EXIT_WAIT_SECONDS) -> None:
@@ -56,8 +54,12 @@ def stop_all(timeout: float = EXIT_WAIT_SECONDS) -> None:
     code; later starts run normally (tests end one app's checks before the next app)."""
     global _generation
     _generation += 1
+    _join(_ALL, timeout)
+
+
+def _join(threads: set[threading.Thread], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    for thread in list(_ALL):
+    for thread in list(threads):
         thread.join(max(0.0, deadline - time.monotonic()))
 
 

@@ -35,7 +35,7 @@ class Idle:
         """The server is about to listen: MAX_WAIT_S counts from here."""
         self._serving_since = time.monotonic()
 
-    def begin(self, path: str) -> None:
+    def begin(self) -> None:
         with self._lock:
             self._in_flight += 1
             self._last = time.monotonic()
@@ -44,7 +44,7 @@ class Idle:
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
             self._last = time.monotonic()
-            if path == FIRST_PAGE_PATH:
+            if path.endswith(FIRST_PAGE_PATH):  # under a url prefix too
                 self._page_seen = True
 
     def ready(self) -> bool:

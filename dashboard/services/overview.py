@@ -21,6 +21,11 @@ NEEDS_REVENUE = "needs a revenue column"
 
 class OverviewService(core.PageService):
 
+    def warm(self) -> None:
+        """The cube the first page reads (0.4 s at 1,000,000 customers), built at start."""
+        if self.core.analysis is not None:
+            self.core.cube()
+
     def charts(self) -> dict:
         """What the driver charts show for this data: {"tenure": title or None (no
         tenure), "drivers": [{"key": the filter it drills into, "title"}, ...]}."""

@@ -13,7 +13,6 @@ import json
 import os
 import pickle
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import pytest
 from analytics.pipeline import AnalysisSettings, ChurnAnalysis
 from analytics.runner import DataSource, cache_key, load_or_train
 from analytics.store import HEADER, LEGACY_MAGIC, MAGIC, ArtifactStore
+from tests.conftest import copy_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = AnalysisSettings(n_splits=2, baselines=())
@@ -131,9 +131,7 @@ def trained_cache(tmp_path_factory) -> Path:
 def warm(trained_cache, tmp_path) -> Path:
     """A copy of `trained_cache` for one test: a server that has run before."""
     cache = tmp_path / "cache"
-    shutil.copytree(trained_cache, cache)
-    shutil.copy2(f"{trained_cache}.key", f"{cache}.key")
-    return cache
+    return copy_cache(trained_cache, cache)
 
 
 def _entry(cache: Path) -> Path:

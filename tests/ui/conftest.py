@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from contextvars import copy_context
 
 import pytest
@@ -37,14 +36,6 @@ def svc(app):
     """The app's services (the shared handle)."""
     from dashboard.services import CONFIG_KEY
     return app.server.config[CONFIG_KEY]
-
-
-def copy_cache(source, target, *ignore: str):
-    """A copy of a cache folder with its signing key (a sibling file, `<cache>.key`): without
-    the key every entry is refused as unsigned and the start trains and checks again."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*ignore))
-    shutil.copy2(f"{source}.key", f"{target}.key")
-    return target
 
 
 def features_of(svc, row: int) -> dict:

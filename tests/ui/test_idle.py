@@ -17,7 +17,7 @@ from dashboard.services.idle import FIRST_PAGE_PATH, QUIET_S, Idle
 def test_nothing_waits_unless_held():
     gate = Idle()
     assert gate.ready()
-    gate.begin(FIRST_PAGE_PATH)  # requests in flight do not matter either
+    gate.begin()  # requests in flight do not matter either
     assert gate.ready()
 
 
@@ -26,17 +26,27 @@ def test_held_until_the_first_pages_callbacks_are_answered_and_the_server_is_qui
     gate.hold()
     gate.serving()
     assert not gate.ready()
-    gate.begin("/")
+    gate.begin()
     gate.end("/")                       # the page's HTML alone: its content is not drawn yet
     time.sleep(QUIET_S + 0.05)
     assert not gate.ready()
-    gate.begin(FIRST_PAGE_PATH)
-    gate.begin(FIRST_PAGE_PATH)
+    gate.begin()
+    gate.begin()
     gate.end(FIRST_PAGE_PATH)           # one callback answered, one still in flight
     time.sleep(QUIET_S + 0.05)
     assert not gate.ready()
     gate.end(FIRST_PAGE_PATH)
     assert not gate.ready()             # answered just now: not quiet yet
+    time.sleep(QUIET_S + 0.05)
+    assert gate.ready()
+
+
+def test_a_page_under_a_url_prefix_counts_too():
+    gate = Idle()
+    gate.hold()
+    gate.serving()
+    gate.begin()
+    gate.end("/churnlens" + FIRST_PAGE_PATH)
     time.sleep(QUIET_S + 0.05)
     assert gate.ready()
 

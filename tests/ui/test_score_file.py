@@ -23,7 +23,8 @@ from dashboard import create_app
 from dashboard.services import CONFIG_KEY
 from dashboard.services.tiers import SETTINGS_FILE
 from dashboard.settings import Settings
-from tests.ui.conftest import DEMO_SIZE, copy_cache, find, walk
+from tests.conftest import copy_cache
+from tests.ui.conftest import DEMO_SIZE, find, walk
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 HOSTILE_ID = '=HYPERLINK("http://x","y")'

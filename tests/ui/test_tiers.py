@@ -16,7 +16,8 @@ from dashboard import create_app
 from dashboard.services import CONFIG_KEY
 from dashboard.services.tiers import SETTINGS_FILE, TierError, validate
 from dashboard.settings import Settings
-from tests.ui.conftest import DEMO_SIZE, copy_cache
+from tests.conftest import copy_cache
+from tests.ui.conftest import DEMO_SIZE
 
 FLAGS = (Settings.tier_high, Settings.tier_medium)
 
