@@ -192,7 +192,7 @@ class ChurnAnalysis:
             return None
         return {"as_of": b.as_of, "scored_as_of": b.now, "horizon_days": b.horizon_days,
                 "tables": [{"name": t.name, "role": t.role, "file": t.source,
-                            "rows": int(len(t.frame))} for t in b.tables],
+                            "rows": int(t.rows)} for t in b.tables],
                 "features": [f for f in b.features if f in set(self.features)],
                 "lift": b.lift, "warnings": list(b.warnings)}
 

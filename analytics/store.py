@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
+import threading
 import os
 import pickle
 import re
@@ -47,6 +49,86 @@ WAITING = "another process is training this data; waiting"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+class Spill:
+    """A large value (an event table's frame) the store keeps in an entry of its own,
+    `<key>-<digest>`, loaded on first use (a `Deferred` in its place after `get`). Pickled
+    anywhere else it is inline."""
+
+    __slots__ = ("value", "meta")
+
+    def __init__(self, value, meta: dict | None = None) -> None:
+        self.value, self.meta = value, dict(meta or {})
+
+    def __reduce__(self):
+        return Spill, (self.value, self.meta)
+
+
+class Deferred:
+    """The handle of a spilled value: `load()` reads, verifies and unpickles its entry once
+    (thread-safe); `meta` (rows, columns) is known without loading. Copied or pickled
+    elsewhere it is the value itself, as a Spill."""
+
+    def __init__(self, store: ArtifactStore, key: str, digest: str, meta: dict) -> None:
+        self.store, self.key, self.digest, self.meta = store, key, digest, meta
+        self._lock, self._value, self._loaded = threading.Lock(), None, False
+
+    def load(self):
+        with self._lock:
+            if not self._loaded:
+                value = self.store._get(self.key, self.digest.encode("ascii"))
+                if value is None:
+                    raise CacheUnavailable(f"cache entry {self.store.path(self.key)} is missing "
+                                           "or was refused; restart to rebuild the cache")
+                self._value, self._loaded = value, True
+            return self._value
+
+    def __reduce__(self):
+        return Spill, (self.load(), self.meta)
+
+    def __deepcopy__(self, _memo):
+        return self
+
+
+class _HashingFile:
+    """Writes to `handle` and hashes what it wrote (the body of an entry)."""
+
+    def __init__(self, handle) -> None:
+        self.handle, self.sha = handle, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        return self.handle.write(data)
+
+
+class _Pickler(pickle.Pickler):
+    """Writes each Spill as an entry of its own named by the entry and its digest."""
+
+    def __init__(self, file, store: ArtifactStore, key: str) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.store, self.key = store, key
+
+    def persistent_id(self, obj):
+        if type(obj) is Deferred and obj.store.folder == self.store.folder:
+            return ("spill", obj.key, obj.digest, obj.meta)
+        if type(obj) is Spill:
+            side, digest = self.store._write(obj.value, lambda d: f"{self.key}-{d[:16]}",
+                                             self.key)
+            return ("spill", side, digest, obj.meta)
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, store: ArtifactStore) -> None:
+        super().__init__(file)
+        self.store = store
+
+    def persistent_load(self, pid):
+        kind, key, digest, meta = pid
+        if kind != "spill" or not _NAME.fullmatch(key):
+            raise pickle.UnpicklingError(f"unknown reference {kind!r}")
+        return Deferred(self.store, key, digest, meta)
 
 
 def make_key(*parts) -> str:
@@ -209,7 +291,11 @@ class ArtifactStore:
 
     def get(self, key: str):
         """The stored object, or None when absent or refused: an entry that is truncated,
-        corrupt, unsigned or signed with another key is logged, removed and never unpickled."""
+        corrupt, unsigned or signed with another key is logged, removed and never unpickled.
+        Its spilled parts (`Spill`) come back as `Deferred` handles, read on first use."""
+        return self._get(key)
+
+    def _get(self, key: str, expect: bytes | None = None):
         path = self.path(key)
         self._ensure_open()
         if not self.usable:
@@ -243,39 +329,53 @@ class ArtifactStore:
         if not blob.startswith(MAGIC) or len(blob) < HEADER:
             return self._refuse(path, f"is truncated or not a cache file ({len(blob)} bytes)")
         digest, mac = blob[len(MAGIC):len(MAGIC) + DIGEST], blob[len(MAGIC) + DIGEST:HEADER]
-        body = memoryview(blob)[HEADER:]
-        if not hmac.compare_digest(hashlib.sha256(body).hexdigest().encode(), digest):
+        if not hmac.compare_digest(hashlib.sha256(memoryview(blob)[HEADER:]).hexdigest()
+                                   .encode(), digest):
             return self._refuse(path, "is corrupt or truncated (checksum mismatch)")
         if not hmac.compare_digest(self._sign(key, digest), mac):
             return self._refuse(path, "is not signed with this cache's key (planted, or "
                                       "written with another key); refused without loading it")
+        if expect is not None and not hmac.compare_digest(digest, expect):
+            return self._refuse(path, "is not the version its entry refers to")
         try:
-            return pickle.loads(body)
+            body = io.BytesIO(blob)  # shares blob's buffer: no copy
+            body.seek(HEADER)
+            return _Unpickler(body, self).load()
         except Exception as exc:  # signed by us, but by an incompatible version
             return self._refuse(path, f"could not be loaded ({type(exc).__name__}: {exc})")
 
     def put(self, key: str, value) -> Path:
         """Store `value` atomically under `key` (OSError when the cache cannot be written)."""
-        target = self.path(key)
+        self.path(key)
         self._ensure_open()
         if not self.usable:
             raise CacheUnavailable(self.problem)
-        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        digest = hashlib.sha256(body).hexdigest().encode("ascii")
-        if target.is_dir() and not target.is_symlink():  # a folder in the way of the entry
-            self._remove(target)
+        self._write(value, lambda _digest: key, key)
+        return self.path(key)
+
+    def _write(self, value, name: Callable[[str], str], prefix: str) -> tuple[str, str]:
+        """Pickle `value` into a temporary (streamed: no copy of the body in memory), then
+        sign it as `name(digest)` and rename it into place: (that key, the digest)."""
         fd, temp = self._temp()
         try:
             with os.fdopen(fd, "wb") as handle:  # closing it releases the writer's lock
-                handle.write(MAGIC + digest + self._sign(key, digest))
-                handle.write(body)
+                handle.write(b"\0" * HEADER)
+                body = _HashingFile(handle)
+                _Pickler(body, self, prefix).dump(value)
+                digest = body.sha.hexdigest()
+                key = name(digest)
+                target = self.path(key)
+                handle.seek(0)
+                handle.write(MAGIC + digest.encode("ascii") + self._sign(key, digest.encode()))
                 handle.flush()
                 os.fsync(handle.fileno())
+                if target.is_dir() and not target.is_symlink():  # a folder in the way
+                    self._remove(target)
                 os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
-        return target
+        return key, digest
 
     def try_put(self, key: str, value) -> Path | None:
         """`put`, but a cache that cannot be written is logged (None), not raised."""
@@ -290,7 +390,10 @@ class ArtifactStore:
             return None
 
     def delete(self, key: str) -> None:
+        """Remove the entry and its spilled parts."""
         self.path(key).unlink(missing_ok=True)
+        for side in self.folder.glob(f"{key}-*.pkl"):
+            side.unlink(missing_ok=True)
 
     @contextmanager
     def lock(self, key: str, waiting: str = WAITING) -> Iterator[bool]:

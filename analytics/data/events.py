@@ -23,6 +23,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analytics.store import Deferred, Spill
+
+SPILL_ROWS = 250_000   # a frame this long is cached in an entry of its own, read on first use
+
 CUSTOMER = "customer"              # int32: row position of the customer in the customer table
 TIME = "time"                      # datetime64[ns]: when it happened (or started)
 KIND = "kind"                      # category: which feature was used, which campaign...
@@ -55,6 +59,52 @@ class EventTable:
     source: str = ""                # file name (never a server path)
     unit: str = "event"             # the noun of one row in reasons: "ticket", "e-mail"
     period_days: int = 0            # a row sums a period (a usage week): TIME is its end
+
+    # A cached table's frame is read when first used (analytics/store.py's Spill): a warm
+    # start does not read a million customers' events before the first page.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        deferred = state.pop("_deferred", None)
+        frame = state.get("frame")
+        if frame is None and deferred is not None:
+            state["frame"] = deferred
+        elif frame is not None and len(frame) >= SPILL_ROWS:
+            state["frame"] = Spill(frame, {"rows": len(frame), "columns": list(frame.columns)})
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        frame = state.pop("frame")
+        self.__dict__.update(state)
+        if isinstance(frame, Deferred):
+            self.__dict__["_deferred"] = frame
+        else:
+            self.__dict__["frame"] = frame.value if isinstance(frame, Spill) else frame
+
+    def __getattr__(self, name: str):
+        deferred = self.__dict__.get("_deferred")
+        if name == "frame" and deferred is not None:
+            frame = deferred.load()
+            self.__dict__["frame"] = frame
+            return frame
+        raise AttributeError(name)
+
+    @property
+    def rows(self) -> int:
+        """The number of rows, without reading a deferred frame."""
+        frame = self.__dict__.get("frame")
+        return len(frame) if frame is not None else int(self.__dict__["_deferred"].meta["rows"])
+
+    def has(self, column: str) -> bool:
+        """Whether the frame has `column`, without reading a deferred frame."""
+        frame = self.__dict__.get("frame")
+        if frame is not None:
+            return column in frame
+        return column in self.__dict__["_deferred"].meta["columns"]
+
+    @property
+    def loaded(self) -> bool:
+        return "frame" in self.__dict__
 
     @property
     def is_feature_source(self) -> bool:

@@ -85,11 +85,11 @@ class BehaviourService(core.PageService):
 
         # Usage-like: the events table with measures and the most rows (whatever its name).
         usage = sorted((t for t in b.tables if t.role == "events" and feature(t.name,
-                        "change_30d")), key=lambda t: (bool(t.measures), len(t.frame)))
+                        "change_30d")), key=lambda t: (bool(t.measures), t.rows))
         talk = sorted((t for t in b.tables if feature(t.name, "sentiment_change")),
-                      key=lambda t: (t.role == "tickets", len(t.frame)))
+                      key=lambda t: (t.role == "tickets", t.rows))
         said = sorted((t for t in b.tables if t.role == "outcome" and (
-            ev.REASON in t.frame or ev.TEXT in t.frame)), key=lambda t: len(t.frame))
+            t.has(ev.REASON) or t.has(ev.TEXT))), key=lambda t: t.rows)
         out.update(events=bool(b.meta), as_of=b.as_of, now=b.now)
         if usage:
             t, days = usage[-1], getattr(usage[-1], "period_days", 0)

@@ -49,7 +49,7 @@ class DataService(core.PageService):
                     else f"{key} → {word}")
             tables.append({"name": t.name, "file": t.source or t.name, "role": t.role,
                            "role_text": ROLE_WORDS.get(t.role, t.role),
-                           "rows": int(len(t.frame)), "link": link,
+                           "rows": int(t.rows), "link": link,
                            "feature": bool(t.is_feature_source)})
         used = set(a.features)
         return {"tables": tables, "as_of": b.as_of, "now": b.now,

@@ -101,7 +101,7 @@ class TimelineService(core.PageService):
         a SaaS dataset calls it 'feature_usage')."""
         b = self.behaviour
         tables = [t for t in b.tables if t.role == "events" and t.measures] if b else []
-        return max(tables, key=lambda t: len(t.frame)) if tables else None
+        return max(tables, key=lambda t: t.rows) if tables else None
 
     # ----- the index ------------------------------------------------------------------------
     def _position(self, row: int) -> int | None:
