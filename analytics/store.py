@@ -22,13 +22,13 @@ import hashlib
 import hmac
 import io
 import json
-import threading
 import os
 import pickle
 import re
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -346,12 +346,12 @@ class ArtifactStore:
 
     def put(self, key: str, value) -> Path:
         """Store `value` atomically under `key` (OSError when the cache cannot be written)."""
-        self.path(key)
+        target = self.path(key)   # (refuses a bad key before anything is written)
         self._ensure_open()
         if not self.usable:
             raise CacheUnavailable(self.problem)
         self._write(value, lambda _digest: key, key)
-        return self.path(key)
+        return target
 
     def _write(self, value, name: Callable[[str], str], prefix: str) -> tuple[str, str]:
         """Pickle `value` into a temporary (streamed: no copy of the body in memory), then

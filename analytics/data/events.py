@@ -92,15 +92,11 @@ class EventTable:
     @property
     def rows(self) -> int:
         """The number of rows, without reading a deferred frame."""
-        frame = self.__dict__.get("frame")
-        return len(frame) if frame is not None else int(self.__dict__["_deferred"].meta["rows"])
+        return len(self.frame) if self.loaded else int(self._deferred.meta["rows"])
 
     def has(self, column: str) -> bool:
         """Whether the frame has `column`, without reading a deferred frame."""
-        frame = self.__dict__.get("frame")
-        if frame is not None:
-            return column in frame
-        return column in self.__dict__["_deferred"].meta["columns"]
+        return column in (self.frame.columns if self.loaded else self._deferred.meta["columns"])
 
     @property
     def loaded(self) -> bool:
