@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     services = app.server.config[CONFIG_KEY]
     services.customers.warm()
     services.overview.warm()  # the Overview's sums: shared by the workers too
-    progress(f"customer grid and overview ready in {time.perf_counter() - clock:.1f} s")
+    services.timeline.warm()  # the event tables by customer (Customer pages), read once
+    progress(f"customer grid, overview and timelines ready in "
+             f"{time.perf_counter() - clock:.1f} s")
     print(f"ChurnLens is serving on http://{settings.host}:{settings.port}/ with "
           f"{args.workers} worker(s) (Ctrl+C to stop)", flush=True)
     Server(app.server, options_for(settings, args.workers, args.threads, args.timeout,

@@ -44,6 +44,9 @@ class Behaviour:
     # A typical active customer's value of each feature (the median at the scored date):
     # what a new customer without history is scored with (analytics/scoring.py).
     typical: dict = field(default_factory=dict)
+    # table -> per position (as `ids`): the levels its change features compare, at the date
+    # each customer's features are taken (analytics.data.behaviour's `_features`).
+    levels: dict = field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:
@@ -166,6 +169,7 @@ def attach_behaviour(table: CustomerTable, linked: links.Linked, ids: pd.Series,
     n = len(ids)
     index = pd.Index(ids.astype(str).to_numpy())
     meta: dict = {}
+    levels: dict = {}
     if feature_tables:
         tenure = np.full(n, np.nan)
         train_pos = index.get_indexer(table.training[ID].astype(str).to_numpy())
@@ -188,6 +192,13 @@ def attach_behaviour(table: CustomerTable, linked: links.Linked, ids: pd.Series,
         now_rows = at_now.frame.iloc[cust_pos].reset_index(drop=True)
         as_of_rows = at_as_of.frame.iloc[cust_pos].reset_index(drop=True)
         current_frame = now_rows.where(pd.Series(active_now), as_of_rows, axis=0)
+        # What the Behaviour page shows of each change (per position, as `ids`), at the date
+        # the customer's features are taken.
+        now_at = np.zeros(n, dtype=bool)
+        now_at[cust_pos] = active_now
+        levels = {t: {k: np.where(now_at, v, at_as_of.levels[t][k]).astype(
+                      v.dtype if k == "measure" else np.float32) for k, v in d.items()}
+                  for t, d in at_now.levels.items()}
         training_frame = at_as_of.frame.iloc[train_pos].reset_index(drop=True)
         same = table.training is table.customers
         table.customers = pd.concat([table.customers.reset_index(drop=True),
@@ -215,5 +226,6 @@ def attach_behaviour(table: CustomerTable, linked: links.Linked, ids: pd.Series,
     table.behaviour = Behaviour(tables=linked.tables, meta=meta, typical=typical,
                                 ids=ids.astype(str).to_numpy(), as_of=str(as_of.date()),
                                 now=str(now.date()), horizon_days=horizon,
-                                notes=linked.notes + notes, warnings=linked.warnings)
+                                notes=linked.notes + notes, warnings=linked.warnings,
+                                levels=levels)
     return table

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,8 @@ class FeatureMeta:
 class BehaviourFeatures:
     frame: pd.DataFrame            # n_customers rows, index = CUSTOMER position
     meta: dict[str, FeatureMeta]   # one per column
+    # table -> the levels its changes compare, per CUSTOMER position (see `_features`)
+    levels: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def sources(self) -> dict[str, str]:
         return {name: m.table for name, m in self.meta.items()}
@@ -93,6 +95,7 @@ def behaviour_features(tables: Sequence[EventTable], n_customers: int, as_of: pd
         raise ValueError(f"tenure_months has {tenure.shape} values for {n:,} customers")
     columns: dict[str, np.ndarray] = {}
     meta: dict[str, FeatureMeta] = {}
+    levels: dict[str, dict[str, np.ndarray]] = {}
     for table in tables:
         _check(table, n)
         table = prepared(table)
@@ -102,12 +105,13 @@ def behaviour_features(tables: Sequence[EventTable], n_customers: int, as_of: pd
         else:
             from analytics.data.behaviour_np import aggregate_numpy
             raw = aggregate_numpy(table, n, a)
-        for m, values in _features(table, raw, tenure):
+        for m, values in _features(table, raw, tenure, levels.setdefault(table.name, {})):
             if m.name in meta:
                 raise ValueError(f"two features named {m.name!r}: give the tables other names")
             meta[m.name] = m
             columns[m.name] = values.astype(np.float32)
-    return BehaviourFeatures(frame=pd.DataFrame(columns, index=pd.RangeIndex(n)), meta=meta)
+    return BehaviourFeatures(frame=pd.DataFrame(columns, index=pd.RangeIndex(n)), meta=meta,
+                             levels={t: v for t, v in levels.items() if v})
 
 
 def _check(table: EventTable, n: int) -> None:
@@ -169,8 +173,14 @@ def _div(a, b):
     return np.divide(a, b, out=np.full(a.shape, np.nan), where=b != 0)
 
 
-def _features(table: EventTable, raw: dict, tenure) -> list[tuple[FeatureMeta, np.ndarray]]:
-    """The features of one table from its aggregates (both engines' names)."""
+def _features(table: EventTable, raw: dict, tenure,
+              levels: dict | None = None) -> list[tuple[FeatureMeta, np.ndarray]]:
+    """The features of one table from its aggregates (both engines' names). `levels` gets
+    what the changes compare, per customer: "before" and "after" (the level in the 30 days
+    before the last 30 and in the last 30) and "measure" (which of the first measures it is)
+    for change_30d; "sentiment_before" (mean of the 60 days before the last 30) and
+    "sentiment_after" (of the last 30) for sentiment_change. The Behaviour page shows them."""
+    levels = {} if levels is None else levels
     prefix, subject = slug(table.name), _words(table.name)
     noun = f"{subject} event" if table.unit == "event" else table.unit
     out = []
@@ -209,12 +219,19 @@ def _features(table: EventTable, raw: dict, tenure) -> list[tuple[FeatureMeta, n
         measures = range(min(len(table.measures), WINDOWED_MEASURES))
         if table.measures:
             # The first measure with a level before (a phone-only customer has no data).
-            change = _first_finite(_div(level(j, last[30]) - level(j, ("60",)),
-                                        np.abs(level(j, ("60",)))) for j in measures)
+            before = [level(j, ("60",)) for j in measures]
+            after = [level(j, last[30]) for j in measures]
+            changes = [_div(a - b, np.abs(b)) for a, b in zip(after, before)]
+            change = _first_finite(changes)
+            known = np.array([np.isfinite(c) for c in changes])
+            pick = np.where(known.any(axis=0), known.argmax(axis=0), 0)
+            levels.update(before=np.choose(pick, before), after=np.choose(pick, after),
+                          measure=pick.astype(np.int8))
             what = table.measures[0] if len(measures) == 1 else None
         else:
-            before = total("n", ("60",))
-            change, what = _div(total("n", last[30]) - before, before), None
+            before, after = total("n", ("60",)), total("n", last[30])
+            change, what = _div(after - before, before), None
+            levels.update(before=before, after=after, measure=np.zeros(len(before), np.int8))
         add("change_30d", change, f"{_measure_label(what, subject) if what else subject} "
             "change, last 30 days vs the 30 before", 30, what)
         months = raw["first_days"] / MONTH_DAYS
@@ -237,8 +254,10 @@ def _features(table: EventTable, raw: dict, tenure) -> list[tuple[FeatureMeta, n
                 f"{per[1]}, last 90 days", 90, num, f"{slug(num)}_per_{slug(per[0])}_90d")
     if "s_n_7" in raw:
         before = _div(total("s_sum", ("60", "90")), total("s_n", ("60", "90")))
+        after = _div(total("s_sum", last[30]), total("s_n", last[30]))
         raw["s_mean90"] = _div(total("s_sum"), total("s_n"))
-        raw["s_change"] = _div(total("s_sum", last[30]), total("s_n", last[30])) - before
+        raw["s_change"] = after - before
+        levels.update(sentiment_before=before, sentiment_after=after)
     if table.role == "tickets" and "esc90" in raw:
         raw["esc_rate"] = _div(raw["esc90"], count90)
     for key, n_key in (("res", "res_n"), ("fr", "fr_n"), ("sat", "sat_n")):

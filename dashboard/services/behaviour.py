@@ -2,10 +2,11 @@
 negative, in the last 30 days), its exports, and what leavers wrote after leaving.
 
 The rules read the model's behaviour features (`<usage>_change_30d`, `<tickets>_sentiment_
-change`); the before/after numbers beside them are the windows those compare, summed from the
-event table by analytics/data/behaviour.py's rule (a w-day window holds ref - w days <= time <
-ref; ref is "now" for active customers, the as-of date for leavers). Outcome tables explain
-churn and never feed the model. Arrays are built once per analysis; a filter change is numpy.
+change`); the before/after numbers beside them are the levels those compare, kept by
+analytics/data/behaviour.py when it made the features (a w-day window holds ref - w days <=
+time < ref; ref is "now" for active customers, the as-of date for leavers), so the list never
+reads the event tables. Outcome tables explain churn and never feed the model. Arrays are
+built once per analysis; a filter change is numpy.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ DEFAULT_DROP = 0.30              # usage fell by at least this share
 DEFAULT_SENTIMENT = -0.20        # sentiment change (last 30 days minus the 60 before) below
 RULES = ("usage", "sentiment")
 STATE_KEYS = ("filters", "drop", "sentiment", "rules")
-DAY_NS = 86_400 * 10 ** 9
-CHUNK_ROWS = 4_000_000           # event rows per pass (bounded memory at 1M customers)
 EXPORT_CHUNK = 100_000
 TOP_WORDS = 15
 WORD = re.compile(r"[^\W\d_]{3,}")
@@ -209,59 +208,36 @@ class BehaviourService(core.PageService):
             table[f"reason_{k}"] = found[f"reason_{k}"].to_numpy() if len(rows) else ""
         return table
 
-    # ----- per-customer windows (once per analysis) -------------------------------------
+    # ----- per-customer levels (once per analysis) --------------------------------------
     def _usage(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(level in the 30 days before the last 30, in the last 30, its measure) per customer:
         what `<usage>_change_30d` compares (the first measure with a level before, per row
         for periodic rows such as usage weeks; the number of rows without a measure)."""
-        u, n = self.info()["usage"], len(self.analysis.customers)
+        u = self.info()["usage"]
 
         def compute():
-            sums, counts = self._windows(u["table"], u["measures"] or [None], 60, False)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                level = sums / counts if u["periodic"] else sums      # (measure, window, row)
-                known = np.isfinite((level[:, 0] - level[:, 1]) / np.abs(level[:, 1]))
-            pick, rows = np.where(known.any(axis=0), known.argmax(axis=0), 0), np.arange(n)
+            levels = self._levels(u["table"], ("before", "after", "measure"))
             names = np.array(u["amounts"], dtype=object)
-            return level[pick, 1, rows], level[pick, 0, rows], names[pick]
+            return levels[0], levels[1], names[np.nan_to_num(levels[2]).astype(int)]
         return self._cached("usage", compute)
 
     def _sentiment(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean sentiment in the 60 days before the last 30 and in the last 30 (NaN without
         a row): the two means `<tickets>_sentiment_change` subtracts."""
-        def compute():
-            sums, counts = self._windows(self.info()["sentiment"]["table"], [ev.SENTIMENT],
-                                         90, True)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return sums[0, 1] / counts[0, 1], sums[0, 0] / counts[0, 0]
-        return self._cached("sentiment", compute)
+        return self._cached("sentiment", lambda: tuple(self._levels(
+            self.info()["sentiment"]["table"], ("sentiment_before", "sentiment_after"))))
 
-    def _windows(self, name: str, columns: list, end: int, skip_nan: bool):
-        """Per column, window ((0, 30] and (30, end] days before the customer's reference
-        date) and customer row: the sum of the column (1 a row for None; a missing value
-        counts 0) and the number of rows (with a value when `skip_nan`), as analytics'
-        behaviour engine counts them. Numpy over chunks of event rows."""
-        b, n = self.analysis.behaviour, len(self.analysis.customers)
-        frame, rows_of = b.table(name).frame, self._rows_of_positions()
-        # The date each customer's behaviour is taken at: now if active, else the as-of.
-        now, as_of = (pd.Timestamp(d).as_unit("ns").value for d in (b.now, b.as_of))
-        ref = np.where(self.core.array(ACTIVE).astype(bool), now, as_of).astype(np.int64)
-        sums, counts = np.zeros((len(columns), 2, n)), np.zeros((len(columns), 2, n))
-        for start in range(0, len(frame), CHUNK_ROWS):
-            part = frame.iloc[start:start + CHUNK_ROWS]
-            rows = rows_of[part[ev.CUSTOMER].to_numpy()]
-            t = part[ev.TIME].to_numpy().astype("datetime64[ns]").view(np.int64)
-            age = ref[np.maximum(rows, 0)] - t
-            valid = (rows >= 0) & (t != np.iinfo(np.int64).min)
-            for j, column in enumerate(columns):
-                x = np.ones(len(part)) if column is None else part[column].to_numpy(np.float64)
-                ok = valid & ~np.isnan(x) if skip_nan else valid
-                x = np.where(np.isnan(x), 0.0, x)
-                for k, (lo, hi) in enumerate(((0, 30), (30, end))):
-                    hit = ok & (age > lo * DAY_NS) & (age <= hi * DAY_NS)
-                    sums[j, k] += np.bincount(rows[hit], x[hit], n)
-                    counts[j, k] += np.bincount(rows[hit], None, n)
-        return sums, counts
+    def _levels(self, table: str, keys) -> list[np.ndarray]:
+        """The behaviour's levels of `table` (per event position, made with its features by
+        analytics/data/behaviour.py) in customer-row order; NaN for a customer without."""
+        levels, rows = self.analysis.behaviour.levels.get(table, {}), self._rows_of_positions()
+        out, ok = [], rows >= 0
+        for key in keys:
+            values = np.full(len(self.analysis.customers), np.nan)
+            if key in levels:
+                values[rows[ok]] = levels[key][ok]
+            out.append(values)
+        return out
 
     def _rows_of_positions(self) -> np.ndarray:
         """Customer row of each event position (ev.CUSTOMER); -1 for none."""

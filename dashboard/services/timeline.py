@@ -104,6 +104,14 @@ class TimelineService(core.PageService):
         return max(tables, key=lambda t: t.rows) if tables else None
 
     # ----- the index ------------------------------------------------------------------------
+    def warm(self) -> None:
+        """Each event table's rows by customer (it reads the tables: 8 s at 1,000,000
+        customers with the demo's 41M rows), so that the first Customer page need not wait."""
+        if self.available():
+            for table in self.behaviour.tables:
+                if table.is_feature_source:
+                    self._table_index(table)
+
     def _position(self, row: int) -> int | None:
         """The customer's position in the event tables (the customer table's row, checked
         against the behaviour's ids; looked up by id when they differ)."""

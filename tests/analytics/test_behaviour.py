@@ -12,7 +12,7 @@ import pytest
 
 from analytics.data import events as ev
 from analytics.data.behaviour import (WINDOWS, ZERO_WHEN_EMPTY, BehaviourFeatures,
-                                      FeatureMeta, behaviour_features)
+                                      FeatureMeta, behaviour_features, slug)
 from analytics.errors import DataError
 
 AS_OF = pd.Timestamp("2024-04-01")
@@ -429,6 +429,34 @@ def test_engines_give_the_same_frame():
     assert len(numpy.meta) >= 40
     assert_same(numpy.frame, duck.frame)
     assert numpy.frame.notna().all().sum() >= 20          # not a frame of NaN
+    # The levels the changes compare (the Behaviour page's before and after) agree too.
+    assert numpy.levels.keys() == duck.levels.keys() and numpy.levels
+    for table, levels in numpy.levels.items():
+        assert_same(pd.DataFrame(levels), pd.DataFrame(duck.levels[table]))
+
+
+def test_the_levels_are_what_the_changes_compare():
+    tables = random_tables(2_000, 50_000)
+    found, checked = behaviour_features(tables, 2_000, AS_OF), set()
+    for table in tables:
+        levels, prefix = found.levels.get(table.name, {}), slug(table.name)
+        if f"{prefix}_change_30d" in found.frame:
+            checked.add("change")
+            change = found.frame[f"{prefix}_change_30d"].to_numpy(float)
+            known = np.isfinite(change)
+            assert known.sum() > 100
+            with np.errstate(invalid="ignore", divide="ignore"):
+                implied = (levels["after"] - levels["before"]) / np.abs(levels["before"])
+            np.testing.assert_allclose(implied[known], change[known], rtol=1e-5)
+            assert set(np.unique(levels["measure"])) <= set(range(len(table.measures) or 1))
+        if f"{prefix}_sentiment_change" in found.frame:
+            checked.add("sentiment")
+            moved = found.frame[f"{prefix}_sentiment_change"].to_numpy(float)
+            known = np.isfinite(moved)
+            assert known.sum() > 100
+            implied = levels["sentiment_after"] - levels["sentiment_before"]
+            np.testing.assert_allclose(implied[known], moved[known], rtol=1e-5, atol=1e-6)
+    assert checked == {"change", "sentiment"}
 
 
 def plant_leak(tables: list[ev.EventTable], churners: np.ndarray, seed: int = 1):

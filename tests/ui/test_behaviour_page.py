@@ -117,6 +117,27 @@ def test_the_before_and_after_numbers_are_the_windows_the_features_compare(bsvc)
                        atol=1e-5)
 
 
+def test_the_usage_levels_are_the_weekly_means_of_the_usage_table(bsvc):
+    """Checked against the usage table itself (pandas): the level of the first measure in
+    the last 30 days and the 30 before, per usage week, at now (active) or the as-of date."""
+    b = bsvc.analysis.behaviour
+    usage = b.table("usage")
+    frame, measure = usage.frame, usage.measures[0]
+    ref = np.where(_active(bsvc), np.datetime64(b.now, "ns"), np.datetime64(b.as_of, "ns"))
+    customer = frame["customer"].to_numpy()
+    age = (ref[customer] - frame["time"].to_numpy()) / np.timedelta64(1, "D")
+    value = frame[measure].fillna(0.0).to_numpy()
+    before, after, which = bsvc.behaviour._usage()
+    first = np.flatnonzero(which == "data GB")
+    assert len(first) > 100
+    for lo, hi, shown in ((0, 30, after), (30, 60, before)):
+        hit = (age > lo) & (age <= hi)
+        mean = pd.Series(value[hit]).groupby(customer[hit]).mean()
+        rows = np.intersect1d(first, mean.index.to_numpy())
+        assert len(rows) > 100
+        assert np.allclose(shown[rows], mean.loc[rows].to_numpy(), rtol=1e-5, atol=1e-4)
+
+
 def test_the_sentiment_rule_needs_a_fall_and_a_negative_last_30_days(bsvc):
     """Checked against the ticket table itself (pandas, not the service's numpy)."""
     b, frame = bsvc.analysis.behaviour, bsvc.analysis.customers

@@ -132,6 +132,19 @@ def test_one_customers_rows_come_from_an_index_built_once(events, monkeypatch):
     assert len(calls) == 4                      # one sort per feature table, not per request
 
 
+def test_warming_builds_the_index_before_the_first_customer_page(events, monkeypatch):
+    calls = []
+    real = timeline_service._sort_by_customer
+    monkeypatch.setattr(timeline_service, "_sort_by_customer",
+                        lambda c, n: calls.append(len(c)) or real(c, n))
+    fresh = copy.copy(events)
+    fresh.timeline = timeline_service.TimelineService(fresh)
+    fresh.timeline.warm()                       # what app.py and make serve do at start
+    assert len(calls) == 4
+    assert fresh.timeline.of_row(0) == events.timeline.of_row(0)
+    assert len(calls) == 4                      # the page found the index ready
+
+
 def test_sort_by_customer_slices_each_customers_rows():
     customers = np.array([3, 0, 2, 0, 3, 3, 1], dtype=np.int32)
     order, starts = timeline_service._sort_by_customer(customers, 5)
