@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import __version__, kpis
+from analytics.data import events as event_tables
 from analytics.dataset import (ACTIVE, CHURN, DURATION, ID, MONTHLY, SCORED_BY, TENURE,
                               CustomerTable)
 from analytics.errors import ChurnLensError, DataError
@@ -27,6 +28,7 @@ from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, a
                              leakage_check, univariate_auc)
 from analytics.segments import (Segmentation, extra_features, segment_customers,
                                 segment_profiles)
+from analytics.store import Deferred, Spill
 from analytics.survival import SurvivalModel, fit_survival, pareto_share, survival_clv
 
 TENURE_BANDS = ((0, 12, "0-12 months"), (13, 24, "13-24 months"), (25, 48, "25-48 months"),
@@ -138,6 +140,9 @@ class ChurnAnalysis:
     # What `analyse(defer=True)` left for `complete`: "baselines", "behaviour_check" and (the
     # runner's) "backtest". Empty once everything is in.
     pending: tuple[str, ...] = ()
+    # Mean |SHAP| per feature (what `importance` ranks by), kept so that the first page
+    # need not read the SHAP matrix.
+    shap_mean: np.ndarray | None = None
 
     def __getstate__(self) -> dict:
         # The cross-validation sample a deferred training keeps for `complete` stays in the
@@ -146,7 +151,32 @@ class ChurnAnalysis:
         state.pop("check_sample", None)
         for memo in MEMOS:  # remade on first use in the process that loads the analysis
             state.pop(memo, None)
+        # A large SHAP matrix is cached in an entry of its own, read on first use (a
+        # customer's reasons, the Model page): at 1,000,000 customers with behaviour it is
+        # most of the analysis.
+        deferred, shap = state.pop("_deferred_shap", None), state.get("shap_values")
+        if shap is None and deferred is not None:
+            state["shap_values"] = deferred
+        elif shap is not None and len(shap) >= event_tables.SPILL_ROWS:
+            state["shap_values"] = Spill(shap, {"shape": list(shap.shape)})
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        shap = state.pop("shap_values", None)
+        self.__dict__.update(state)
+        if isinstance(shap, Deferred):
+            self.__dict__["_deferred_shap"] = shap
+        else:
+            self.__dict__["shap_values"] = shap.value if isinstance(shap, Spill) else shap
+
+    def __getattr__(self, name: str):
+        deferred = self.__dict__.get("_deferred_shap")
+        if name == "shap_values" and deferred is not None:
+            values = deferred.load()
+            self.__dict__["shap_values"] = values
+            return values
+        raise AttributeError(name)
 
     @property
     def features(self) -> list[str]:
@@ -198,7 +228,9 @@ class ChurnAnalysis:
 
     def importance(self) -> dict[str, float]:
         """Mean |SHAP| per feature (probability points of the raw model), largest first."""
-        mean = np.abs(self.shap_values).mean(axis=0) if len(self.shap_values) else []
+        mean = self.shap_mean
+        if mean is None or len(mean) != len(self.features):
+            mean = np.abs(self.shap_values).mean(axis=0) if len(self.shap_values) else []
         pairs = sorted(zip(self.features, map(float, mean)), key=lambda p: -p[1])
         return dict(pairs)
 
@@ -536,6 +568,7 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
     progress("done")
     analysis = ChurnAnalysis(source=table.source, customers=customers, categorical=cat, numeric=num,
                          model=model, shap_values=shap_values, shap_base=base, cv=cv,
+                         shap_mean=mean_shap,
                          leakage=leakage, quality=quality, settings=settings,
                          hazard=hazard, train_rows=len(fit_idx), survival=survival,
                          calibration=calibration,

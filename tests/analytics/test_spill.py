@@ -79,3 +79,41 @@ def test_delete_removes_the_parts(tmp_path, small_spill):
     store.put("k", [_table(300)])
     store.delete("k")
     assert not list((tmp_path / "cache" / "artifacts").glob("k*.pkl"))
+
+
+def test_the_shap_matrix_of_a_large_analysis_is_read_on_first_use(tmp_path, small_spill):
+    from analytics.pipeline import AnalysisSettings, analyse
+    from analytics.runner import DataSource
+    analysis = analyse(DataSource(demo_size=600, seed=5).load(),
+                       AnalysisSettings(baselines=()))
+    importance = analysis.importance()
+    np.testing.assert_allclose(list(importance.values())[:3], sorted(
+        np.abs(analysis.shap_values).mean(axis=0), reverse=True)[:3], rtol=1e-6)
+    store = ArtifactStore(tmp_path / "cache")
+    store.put("a", analysis)
+    # The matrix and the large event tables, each its own entry: here only the matrix.
+    assert len(list((tmp_path / "cache" / "artifacts").glob("a-*.pkl"))) == 1
+    got = ArtifactStore(tmp_path / "cache").get("a")
+    assert "shap_values" not in got.__dict__
+    assert got.importance() == importance        # the first page's drivers: not read
+    assert "shap_values" not in got.__dict__
+    np.testing.assert_array_equal(got.shap_values, analysis.shap_values)
+    assert "shap_values" in got.__dict__         # read once, then an attribute
+    store.put("a", got)                          # saved again (after the checks)
+    np.testing.assert_array_equal(ArtifactStore(tmp_path / "cache").get("a").shap_values,
+                                  analysis.shap_values)
+    sent = pickle.loads(pickle.dumps(ArtifactStore(tmp_path / "cache").get("a")))
+    np.testing.assert_array_equal(sent.shap_values, analysis.shap_values)
+
+
+def test_a_missing_shap_entry_is_refused_when_read(tmp_path, small_spill):
+    from analytics.pipeline import AnalysisSettings, analyse
+    from analytics.runner import DataSource
+    analysis = analyse(DataSource(demo_size=600, seed=5).load(),
+                       AnalysisSettings(baselines=()))
+    ArtifactStore(tmp_path / "cache").put("a", analysis)
+    got = ArtifactStore(tmp_path / "cache").get("a")
+    for part in (tmp_path / "cache" / "artifacts").glob("a-*.pkl"):
+        part.unlink()
+    with pytest.raises(CacheUnavailable):
+        got.shap_values
