@@ -28,7 +28,7 @@ from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, a
                              leakage_check, univariate_auc)
 from analytics.segments import (Segmentation, extra_features, segment_customers,
                                 segment_profiles)
-from analytics.store import Deferred, Spill
+from analytics.store import SpillsOne
 from analytics.survival import SurvivalModel, fit_survival, pareto_share, survival_clv
 
 TENURE_BANDS = ((0, 12, "0-12 months"), (13, 24, "13-24 months"), (25, 48, "25-48 months"),
@@ -92,7 +92,7 @@ def memo(analysis, name: str, key: tuple, make):
 
 
 @dataclass
-class ChurnAnalysis:
+class ChurnAnalysis(SpillsOne):
     """Everything the dashboard and the CLI read: scored customers, model, SHAP, metrics."""
 
     source: str
@@ -147,36 +147,19 @@ class ChurnAnalysis:
     def __getstate__(self) -> dict:
         # The cross-validation sample a deferred training keeps for `complete` stays in the
         # process that trained (it is the training data again: never cached twice).
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state.pop("check_sample", None)
         for memo in MEMOS:  # remade on first use in the process that loads the analysis
             state.pop(memo, None)
+        return state
+
+    _lazy = "shap_values"
+
+    def _spill_meta(self, shap: np.ndarray) -> dict | None:
         # A large SHAP matrix is cached in an entry of its own, read on first use (a
         # customer's reasons, the Model page): at 1,000,000 customers with behaviour it is
         # most of the analysis.
-        deferred, shap = state.pop("_deferred_shap", None), state.get("shap_values")
-        if shap is None and deferred is not None:
-            state["shap_values"] = deferred
-        elif shap is not None and len(shap) >= event_tables.SPILL_ROWS:
-            state["shap_values"] = Spill(shap, {"shape": list(shap.shape)})
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        shap = state.pop("shap_values", None)
-        self.__dict__.update(state)
-        if isinstance(shap, Deferred):
-            self.__dict__["_deferred_shap"] = shap
-        else:
-            self.__dict__["shap_values"] = shap.value if isinstance(shap, Spill) else shap
-
-    def __getattr__(self, name: str):
-        deferred = self.__dict__.get("_deferred_shap")
-        if name == "shap_values" and deferred is not None:
-            values = deferred.load()
-            self.__dict__["shap_values"] = values
-            return values
-        raise AttributeError(name)
+        return {"shape": list(shap.shape)} if len(shap) >= event_tables.SPILL_ROWS else None
 
     @property
     def features(self) -> list[str]:

@@ -91,6 +91,47 @@ class Deferred:
         return self
 
 
+class SpillsOne:
+    """A mixin for an object whose attribute `_lazy` may be large: `_spill_meta(value)` says
+    when (None: kept inline; else the meta known without loading), and after `get` the
+    attribute is read on first use (`lazy_loaded` tells whether it was)."""
+
+    _lazy = ""
+
+    def _spill_meta(self, value) -> dict | None:
+        return None
+
+    @property
+    def lazy_loaded(self) -> bool:
+        return self._lazy in self.__dict__
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        deferred, value = state.pop("_deferred", None), state.get(self._lazy)
+        if value is None and deferred is not None:
+            state[self._lazy] = deferred
+        elif value is not None and (meta := self._spill_meta(value)) is not None:
+            state[self._lazy] = Spill(value, meta)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        value = state.pop(self._lazy, None)
+        self.__dict__.update(state)
+        if isinstance(value, Deferred):
+            self.__dict__["_deferred"] = value
+        else:
+            self.__dict__[self._lazy] = value.value if isinstance(value, Spill) else value
+
+    def __getattr__(self, name: str):
+        deferred = self.__dict__.get("_deferred")
+        if name == self._lazy and deferred is not None:
+            value = deferred.load()
+            self.__dict__[name] = value
+            return value
+        raise AttributeError(name)
+
+
 class _HashingFile:
     """Writes to `handle` and hashes what it wrote (the body of an entry)."""
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analytics.store import Deferred, Spill
+from analytics.store import SpillsOne
 
 SPILL_ROWS = 250_000   # a frame this long is cached in an entry of its own, read on first use
 
@@ -48,7 +48,7 @@ ROLES = ("events", "tickets", "history", "outcome")
 
 
 @dataclass
-class EventTable:
+class EventTable(SpillsOne):
     """One linked table in canonical shape (see the module docstring)."""
 
     name: str                       # "usage", "tickets": feature prefix and panel title
@@ -62,32 +62,11 @@ class EventTable:
 
     # A cached table's frame is read when first used (analytics/store.py's Spill): a warm
     # start does not read a million customers' events before the first page.
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        deferred = state.pop("_deferred", None)
-        frame = state.get("frame")
-        if frame is None and deferred is not None:
-            state["frame"] = deferred
-        elif frame is not None and len(frame) >= SPILL_ROWS:
-            state["frame"] = Spill(frame, {"rows": len(frame), "columns": list(frame.columns)})
-        return state
+    _lazy = "frame"
 
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        frame = state.pop("frame")
-        self.__dict__.update(state)
-        if isinstance(frame, Deferred):
-            self.__dict__["_deferred"] = frame
-        else:
-            self.__dict__["frame"] = frame.value if isinstance(frame, Spill) else frame
-
-    def __getattr__(self, name: str):
-        deferred = self.__dict__.get("_deferred")
-        if name == "frame" and deferred is not None:
-            frame = deferred.load()
-            self.__dict__["frame"] = frame
-            return frame
-        raise AttributeError(name)
+    def _spill_meta(self, frame: pd.DataFrame) -> dict | None:
+        return {"rows": len(frame), "columns": list(frame.columns)} if len(
+            frame) >= SPILL_ROWS else None
 
     @property
     def rows(self) -> int:
@@ -100,7 +79,7 @@ class EventTable:
 
     @property
     def loaded(self) -> bool:
-        return "frame" in self.__dict__
+        return self.lazy_loaded
 
     @property
     def is_feature_source(self) -> bool:
