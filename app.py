@@ -25,10 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     services = app.server.config[CONFIG_KEY]
     threading.Thread(target=services.overview.warm, daemon=True,
                      name="churnlens-first-page").start()
-    # The grid's sort orders, then the event tables by customer (a Customer page's
-    # timeline), once the first page is drawn (normal priority: see warm()).
+    # The grid's sort orders, then what a Customer page reads (its SHAP values, the event
+    # tables by customer), once the first page is drawn (normal priority: see warm()).
     threading.Thread(target=lambda: (IDLE.wait(), services.customers.warm(),
-                                     services.timeline.warm()), daemon=True,
+                                     services.customer.warm(), services.timeline.warm()),
+                     daemon=True,
                      name="churnlens-grid").start()
     print(f"ChurnLens is running on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)",
           flush=True)

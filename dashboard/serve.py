@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     services = app.server.config[CONFIG_KEY]
     services.customers.warm()
     services.overview.warm()  # the Overview's sums: shared by the workers too
+    services.customer.warm()  # a Customer page's SHAP values and ids, read once
     services.timeline.warm()  # the event tables by customer (Customer pages), read once
     progress(f"customer grid, overview and timelines ready in "
              f"{time.perf_counter() - clock:.1f} s")

@@ -20,6 +20,15 @@ from dashboard.services.core import num
 
 class CustomerService(core.PageService):
 
+    def warm(self) -> None:
+        """Read the SHAP matrix (a large one is cached apart, read on first use: 0.3 s at
+        1,000,000 customers with behaviour) and the id index before the first Customer page;
+        `make serve` does it before the fork, so the workers share them."""
+        a = self.core.analysis
+        if a is not None and len(a.customers):
+            _ = a.shap_values                                   # read now, not on a page
+            self.row_of(str(self.core.ids()[0]))              # builds the id index's hash
+
     def search_ids(self, text: str, limit: int = 20) -> list[str]:
         """Customer ids starting with (or else containing) the typed text."""
         return self.core.customers.search_ids(text, limit)

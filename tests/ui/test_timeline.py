@@ -384,3 +384,11 @@ def test_plain_data_score_form_has_no_behaviour_note(in_app, svc):
 
     assert svc.score.behaviour_note() is None
     assert find(page.layout(), page.BEHAVIOUR_NOTE) is None
+
+
+def test_warming_a_customer_page_reads_the_shap_values_and_the_id_index(events):
+    fresh = copy.copy(events)
+    fresh.customer = type(events.customer)(fresh)
+    fresh.customer.warm()
+    assert fresh.customer._index_of is fresh.analysis
+    assert "shap_values" in fresh.analysis.__dict__
