@@ -169,8 +169,12 @@ def _load(store: ArtifactStore | None, key: str, settings: AnalysisSettings,
     cached = store.get(key)
     if not isinstance(cached, ChurnAnalysis):
         return None
+    later = ["the SHAP matrix"] if not cached.lazy_loaded else []
+    tables = [t.name for t in getattr(cached.behaviour, "tables", ()) if not t.loaded]
+    later += [f"the {', '.join(tables)} table{'s' if len(tables) > 1 else ''}"] if tables else []
     progress(f"loaded model, scores and SHAP values from cache in "
-             f"{time.perf_counter() - clock:.1f} s")
+             f"{time.perf_counter() - clock:.1f} s"
+             + (f" ({' and '.join(later)} read on first use)" if later else ""))
     attach_completion(cached, store, key)
     if (cached.settings.tier_high, cached.settings.tier_medium) != (
             settings.tier_high, settings.tier_medium):

@@ -104,6 +104,10 @@ def test_the_shap_matrix_of_a_large_analysis_is_read_on_first_use(tmp_path, smal
                                   analysis.shap_values)
     sent = pickle.loads(pickle.dumps(ArtifactStore(tmp_path / "cache").get("a")))
     np.testing.assert_array_equal(sent.shap_values, analysis.shap_values)
+    from analytics.runner import _load
+    said = []
+    _load(ArtifactStore(tmp_path / "cache"), "a", analysis.settings, said.append)
+    assert "(the SHAP matrix read on first use)" in said[0]
 
 
 def test_a_missing_shap_entry_is_refused_when_read(tmp_path, small_spill):
