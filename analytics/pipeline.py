@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from analytics import __version__, kpis
-from analytics.data import events as event_tables
 from analytics.dataset import (ACTIVE, CHURN, DURATION, ID, MONTHLY, SCORED_BY, TENURE,
                               CustomerTable)
 from analytics.errors import ChurnLensError, DataError
@@ -155,11 +154,11 @@ class ChurnAnalysis(SpillsOne):
 
     _lazy = "shap_values"
 
-    def _spill_meta(self, shap: np.ndarray) -> dict | None:
+    def _spill_meta(self, shap: np.ndarray) -> dict:
         # A large SHAP matrix is cached in an entry of its own, read on first use (a
         # customer's reasons, the Model page): at 1,000,000 customers with behaviour it is
         # most of the analysis.
-        return {"shape": list(shap.shape)} if len(shap) >= event_tables.SPILL_ROWS else None
+        return {"shape": list(shap.shape)}
 
     @property
     def features(self) -> list[str]:

@@ -51,8 +51,11 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
+SPILL_ROWS = 250_000   # a SpillsOne value this long is cached in an entry of its own
+
+
 class Spill:
-    """A large value (an event table's frame) the store keeps in an entry of its own,
+    """A large value (an event table's frame, a SHAP matrix) the store keeps in an entry of its own,
     `<key>-<digest>`, loaded on first use (a `Deferred` in its place after `get`). Pickled
     anywhere else it is inline."""
 
@@ -92,14 +95,14 @@ class Deferred:
 
 
 class SpillsOne:
-    """A mixin for an object whose attribute `_lazy` may be large: `_spill_meta(value)` says
-    when (None: kept inline; else the meta known without loading), and after `get` the
-    attribute is read on first use (`lazy_loaded` tells whether it was)."""
+    """A mixin for an object whose attribute `_lazy` may be large: from SPILL_ROWS rows it
+    is cached as a Spill (with `_spill_meta(value)`, what is known without loading it), and
+    after `get` it is read on first use (`lazy_loaded` tells whether it was)."""
 
     _lazy = ""
 
-    def _spill_meta(self, value) -> dict | None:
-        return None
+    def _spill_meta(self, value) -> dict:
+        return {}
 
     @property
     def lazy_loaded(self) -> bool:
@@ -110,8 +113,8 @@ class SpillsOne:
         deferred, value = state.pop("_deferred", None), state.get(self._lazy)
         if value is None and deferred is not None:
             state[self._lazy] = deferred
-        elif value is not None and (meta := self._spill_meta(value)) is not None:
-            state[self._lazy] = Spill(value, meta)
+        elif value is not None and len(value) >= SPILL_ROWS:
+            state[self._lazy] = Spill(value, self._spill_meta(value))
         return state
 
     def __setstate__(self, state: dict) -> None:

@@ -174,13 +174,12 @@ def _div(a, b):
 
 
 def _features(table: EventTable, raw: dict, tenure,
-              levels: dict | None = None) -> list[tuple[FeatureMeta, np.ndarray]]:
+              levels: dict) -> list[tuple[FeatureMeta, np.ndarray]]:
     """The features of one table from its aggregates (both engines' names). `levels` gets
     what the changes compare, per customer: "before" and "after" (the level in the 30 days
     before the last 30 and in the last 30) and "measure" (which of the first measures it is)
     for change_30d; "sentiment_before" (mean of the 60 days before the last 30) and
     "sentiment_after" (of the last 30) for sentiment_change. The Behaviour page shows them."""
-    levels = {} if levels is None else levels
     prefix, subject = slug(table.name), _words(table.name)
     noun = f"{subject} event" if table.unit == "event" else table.unit
     out = []
@@ -222,9 +221,9 @@ def _features(table: EventTable, raw: dict, tenure,
             before = [level(j, ("60",)) for j in measures]
             after = [level(j, last[30]) for j in measures]
             changes = [_div(a - b, np.abs(b)) for a, b in zip(after, before)]
-            change = _first_finite(changes)
             known = np.array([np.isfinite(c) for c in changes])
             pick = np.where(known.any(axis=0), known.argmax(axis=0), 0)
+            change = np.choose(pick, changes)
             levels.update(before=np.choose(pick, before), after=np.choose(pick, after),
                           measure=pick.astype(np.int8))
             what = table.measures[0] if len(measures) == 1 else None

@@ -25,8 +25,6 @@ import pandas as pd
 
 from analytics.store import SpillsOne
 
-SPILL_ROWS = 250_000   # a frame this long is cached in an entry of its own, read on first use
-
 CUSTOMER = "customer"              # int32: row position of the customer in the customer table
 TIME = "time"                      # datetime64[ns]: when it happened (or started)
 KIND = "kind"                      # category: which feature was used, which campaign...
@@ -64,9 +62,8 @@ class EventTable(SpillsOne):
     # start does not read a million customers' events before the first page.
     _lazy = "frame"
 
-    def _spill_meta(self, frame: pd.DataFrame) -> dict | None:
-        return {"rows": len(frame), "columns": list(frame.columns)} if len(
-            frame) >= SPILL_ROWS else None
+    def _spill_meta(self, frame: pd.DataFrame) -> dict:
+        return {"rows": len(frame), "columns": list(frame.columns)}
 
     @property
     def rows(self) -> int:

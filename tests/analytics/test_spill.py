@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analytics.data import events as ev
+from analytics import store as store_module
 from analytics.store import ArtifactStore, CacheUnavailable
 
 
@@ -22,7 +23,7 @@ def _table(rows: int) -> ev.EventTable:
 
 @pytest.fixture
 def small_spill(monkeypatch):
-    monkeypatch.setattr(ev, "SPILL_ROWS", 100)
+    monkeypatch.setattr(store_module, "SPILL_ROWS", 100)
 
 
 def test_a_large_frame_is_its_own_entry_read_on_first_use(tmp_path, small_spill):
