@@ -203,9 +203,9 @@ def load_demo(n_customers: int = 7043, seed: int = 0, with_dates: bool = False,
         from analytics.data.demo_events import generate_demo_events
 
         raw = generate_demo(n_customers, seed=seed, with_dates=True)
-        frames = generate_demo_events(raw, seed=seed, signal=signal)
+        frames = generate_demo_events(raw, seed=seed, signal=signal, typed=True)
         source = f"demo data with behaviour ({n_customers:,} customers, seed {seed})"
-        return build_linked(raw, demo_events_config(as_of), source, frames)
+        return build_linked(raw, demo_events_config(as_of), source, frames, consume=True)
     raw = generate_demo(n_customers, seed=seed, with_dates=with_dates)
     spec = INTERCONNECT_CONFIG if with_dates else TELCO_CONFIG
     return build_table(raw, spec, source=source)

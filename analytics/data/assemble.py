@@ -93,14 +93,16 @@ def join_one_to_one(raw: pd.DataFrame, config: DatasetConfig,
 
 
 def build_linked(raw: pd.DataFrame, config: DatasetConfig, source: str,
-                 raws: dict[str, pd.DataFrame], engine: str = "auto") -> CustomerTable:
-    """The customer table of a dataset with linked tables."""
+                 raws: dict[str, pd.DataFrame], engine: str = "auto",
+                 consume: bool = False) -> CustomerTable:
+    """The customer table of a dataset with linked tables (`consume`: `raws` is emptied as
+    its tables are read, see links.load_linked)."""
     from analytics.data.sentiment import score as sentiment
 
     clock = time.perf_counter()
     raw = join_one_to_one(raw.reset_index(drop=True), config, raws, source)
     ids = _check_ids(raw, config.id_column, source)
-    linked = links.load_linked(config, raws, ids, sentiment=sentiment)
+    linked = links.load_linked(config, raws, ids, sentiment=sentiment, consume=consume)
     link_s = time.perf_counter() - clock
     if linked.last_date is None:
         raise DataError("the linked tables hold no dated row that links to a "

@@ -78,6 +78,44 @@ def key_text(series: pd.Series) -> pd.Series:
     return text_of(series)
 
 
+def _categorical(series: pd.Series) -> bool:
+    """A categorical column with fewer categories than rows: read through its categories."""
+    return isinstance(series.dtype, pd.CategoricalDtype) and len(
+        series.cat.categories) <= len(series)
+
+
+def _through_categories(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct stripped texts) of a column: a categorical's own codes and categories
+    (a missing cell is the last text, ''), else one factorize of its text."""
+    if _categorical(series):
+        texts = text_of(pd.Series(series.cat.categories.astype(object)))
+        codes = series.cat.codes.to_numpy()
+        return (np.where(codes >= 0, codes, len(texts)),
+                np.append(texts.to_numpy(dtype=object), ""))
+    codes, uniques = pd.factorize(text_of(series))
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def lookup(index: pd.Index, keys: pd.Series) -> np.ndarray:
+    """``index.get_indexer`` of a column's link keys (-1: none); a categorical key column
+    (a Parquet export's dictionary) is looked up once per category, not once per row."""
+    if _categorical(keys):
+        at = np.append(index.get_indexer(key_text(pd.Series(
+            keys.cat.categories)).to_numpy()), -1)
+        codes = keys.cat.codes.to_numpy()
+        return at[np.where(codes >= 0, codes, len(at) - 1)]
+    return index.get_indexer(key_text(keys).to_numpy())
+
+
+def category_text(series: pd.Series) -> pd.Series:
+    """Stripped text as a categorical (a categorical column through its categories)."""
+    if _categorical(series):
+        codes, texts = _through_categories(series)
+        new, distinct = pd.factorize(texts)   # stripping can merge two categories
+        return pd.Series(pd.Categorical.from_codes(new[codes], categories=distinct))
+    return text_of(series).astype("category")
+
+
 def _column(raw: pd.DataFrame, table: TableConfig, column: str) -> pd.Series:
     if column not in raw.columns:
         from analytics.data.inspect import suggest
@@ -129,7 +167,7 @@ def numbers(raw: pd.DataFrame, table: TableConfig, column: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=float)
     # Each distinct cell read once, then spread to the rows.
-    codes, uniques = pd.factorize(text_of(series))
+    codes, uniques = _through_categories(series)
     text_u = pd.Series(uniques, dtype=object).str.lower()
     values_u = pd.to_numeric(text_u, errors="coerce").to_numpy(dtype=float)
     words = np.isnan(values_u) & text_u.isin(TRUE_TEXT | {"no", "n", "false", "f"}).to_numpy()
@@ -155,13 +193,13 @@ def resolve(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Series
         if name in done:
             return done[name]
         table = config.table(name)
-        keys = key_text(_column(raws[name], table, table.key)).to_numpy()
+        keys = _column(raws[name], table, table.key)
         if not table.links_to:
             if table.parent_key and table.parent_key != config.id_column:
                 raise DataError(f"table '{name}': parent_key must be the customer id "
                                 f"({config.id_column}) when it links to the customers",
                                 file=table.path_name, column=table.parent_key)
-            done[name] = customer_index.get_indexer(keys).astype(np.int32)
+            done[name] = lookup(customer_index, keys).astype(np.int32)
             return done[name]
         parent = config.table(table.links_to)
         parent_key = table.parent_key or table.key
@@ -174,7 +212,7 @@ def resolve(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Series
                             "a table linked through must have one row per key",
                             file=parent.path_name, column=parent_key,
                             examples=row_examples(parent_keys.iloc[idx], idx + 2))
-        parent_rows = pd.Index(parent_keys.to_numpy()).get_indexer(keys)
+        parent_rows = lookup(pd.Index(parent_keys.to_numpy()), keys)
         parent_pos = position(parent.name)
         done[name] = np.where(parent_rows >= 0, parent_pos[np.maximum(parent_rows, 0)],
                               -1).astype(np.int32)
@@ -206,7 +244,8 @@ def canonical(table: TableConfig, raw: pd.DataFrame, position: np.ndarray,
               sentiment=None) -> tuple[ev.EventTable, dict]:
     """The table in canonical shape (rows linked to a customer and dated only) and counts
     of the rows left out."""
-    raw = raw.reset_index(drop=True)
+    if not raw.index.equals(pd.RangeIndex(len(raw))):
+        raw = raw.reset_index(drop=True)   # (a copy of every column: only when needed)
     times = parse_times(raw, table, table.time)
     if table.period_days:
         # A row summing a period (a usage week) is known at the period's end, not its start.
@@ -232,14 +271,14 @@ def canonical(table: TableConfig, raw: pd.DataFrame, position: np.ndarray,
         if table.seats:
             columns[ev.SEATS] = numbers(raw, table, table.seats)
         if table.plan:
-            columns[ev.PLAN] = text_of(_column(raw, table, table.plan)).astype("category")
+            columns[ev.PLAN] = category_text(_column(raw, table, table.plan))
         change = _change(raw, table)
         if change is not None:
             columns[ev.CHANGE] = change
     if table.kind:
-        columns[ev.KIND] = text_of(_column(raw, table, table.kind)).astype("category")
+        columns[ev.KIND] = category_text(_column(raw, table, table.kind))
     if table.reason:
-        columns[ev.REASON] = text_of(_column(raw, table, table.reason)).astype("category")
+        columns[ev.REASON] = category_text(_column(raw, table, table.reason))
     if table.text:
         text = text_of(_column(raw, table, table.text))
         columns[ev.TEXT] = text
@@ -281,8 +320,10 @@ def _unit(table: TableConfig) -> str:
 
 
 def load_linked(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Series,
-                sentiment=None) -> Linked:
-    """Every event, history and outcome table in canonical shape, plus the churn events."""
+                sentiment=None, consume: bool = False) -> Linked:
+    """Every event, history and outcome table in canonical shape, plus the churn events.
+    With `consume`, each raw table is taken out of `raws` once read (its memory is freed
+    before the next one is read: 41M usage rows are ~1 GB)."""
     positions = resolve(config, raws, ids)
     linked = Linked()
     dates = []
@@ -322,6 +363,8 @@ def load_linked(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Se
                     source=canon.source, unit="leaver"))
         else:
             linked.tables.append(canon)
+        if consume:
+            del raws[table.name]
     if dates:
         linked.first_date, linked.last_date = min(dates), max(dates)
     return linked

@@ -41,6 +41,34 @@ def test_demo_with_events_has_behaviour_at_the_as_of_date():
     assert any("never a feature" in note for note in table.quality.notes)
 
 
+def test_typed_demo_events_give_the_same_table_as_their_text_export():
+    # load_demo reads typed columns (categorical ids, datetime64, bool): the same values as
+    # the CSV-style text, so the same customers, features and canonical event rows.
+    from analytics.data.demo_events import generate_demo_events
+
+    raw, text = _demo_frames(900, seed=6)
+    typed = generate_demo_events(raw, seed=6, typed=True)
+    assert isinstance(typed["usage"]["customerID"].dtype, pd.CategoricalDtype)
+    assert typed["usage"]["week_start"].dtype == "datetime64[ns]"
+    assert typed["emails"]["opened"].dtype == bool
+    assert pd.isna(typed["tickets"]["closed_at"]).sum() == (text["tickets"]["closed_at"]
+                                                            == "").sum()
+    a = build_linked(raw.copy(), demo_events_config(), "demo", text)
+    b = build_linked(raw.copy(), demo_events_config(), "demo", typed, consume=True)
+    assert typed == {} and len(text) == 5    # consumed: each raw table freed once read
+    pd.testing.assert_frame_equal(a.customers, b.customers)
+    pd.testing.assert_frame_equal(a.training, b.training)
+    assert a.behaviour.meta.keys() == b.behaviour.meta.keys()
+    for ta, tb in zip(a.behaviour.tables, b.behaviour.tables):
+        assert ta.name == tb.name and list(ta.frame.columns) == list(tb.frame.columns)
+        for column in ta.frame.columns:
+            x, y = ta.frame[column], tb.frame[column]
+            if isinstance(x.dtype, pd.CategoricalDtype):
+                assert x.astype(str).tolist() == y.astype(str).tolist(), (ta.name, column)
+            else:
+                pd.testing.assert_series_equal(x, y, check_dtype=False)
+
+
 def test_a_planted_post_as_of_event_changes_no_training_feature():
     raw, frames = _demo_frames()
     base = build_linked(raw, demo_events_config(), "demo", frames)

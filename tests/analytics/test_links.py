@@ -108,6 +108,33 @@ def test_numeric_keys_match_text_ids():
     assert links.key_text(pd.Series([15634602.0, 7.0])).tolist() == ["15634602", "7"]
 
 
+def test_categorical_columns_read_through_their_categories_as_text_would_be():
+    # A Parquet export's dictionary columns: keys with spaces, a missing cell, an unknown id.
+    ids = pd.Index(["A1", "A2", "A3"])
+    text = pd.Series([" A2", "A1", None, "A9", "A3 ", "A2"], dtype=object)
+    cat = text.astype("category")
+    assert links.lookup(ids, cat).tolist() == links.lookup(ids, text).tolist() == [
+        1, 0, -1, -1, 2, 1]
+    numeric = pd.Series([7.0, 15634602.0, np.nan]).astype("category")
+    assert links.lookup(pd.Index(["15634602", "7"]), numeric).tolist() == [1, 0, -1]
+    # Two categories that strip to one text become one; the row order is kept.
+    kinds = pd.Series(["Billing", "Billing ", "Network", None]).astype("category")
+    got = links.category_text(kinds)
+    assert got.astype(str).tolist() == ["Billing", "Billing", "Network", ""]
+    assert list(got.cat.categories) == ["Billing", "Network", ""]
+    table = TableConfig("emails", key="k", time="t", measures=("opened",))
+    flags = pd.DataFrame({"opened": pd.Series(["Yes", "no", " 3 ", None, "yes"] * 20,
+                                              dtype="category")})
+    assert links.numbers(flags, table, "opened")[:5].tolist()[:3] == [1.0, 0.0, 3.0]
+    assert np.isnan(links.numbers(flags, table, "opened")[3])
+    flags.loc[::2, "opened"] = None
+    flags["opened"] = flags["opened"].cat.add_categories(["soon"])
+    flags.loc[:4, "opened"] = "soon"
+    with pytest.raises(DataError, match="not numbers") as err:
+        links.numbers(flags, table, "opened")
+    assert err.value.column == "opened" and "soon" in " ".join(err.value.examples)
+
+
 def test_canonical_table_reports_unlinked_rows_and_bad_dates():
     table = TableConfig("tickets", role="tickets", key="account_id", time="opened",
                         closed="closed", first_response="frt", first_response_unit="minutes",
