@@ -70,6 +70,32 @@ def test_new_customers_get_the_final_model(analysis):
     np.testing.assert_allclose(analysis.model.predict_proba(fresh), expected, atol=1e-9)
 
 
+def test_shap_in_blocks_equals_catboosts_public_call(analysis, monkeypatch):
+    import analytics.model as model_module
+    from analytics.model import to_pool
+
+    final = analysis.model.final
+    rows = analysis.customers.head(700)
+    public = final.estimator_.get_feature_importance(
+        to_pool(rows, final.categorical, final.numeric), type="ShapValues")
+    monkeypatch.setattr(model_module, "SHAP_BLOCK", 300)   # three blocks: 300, 300, 100
+    values, base = final.shap_values(rows)
+    assert values.shape == (700, public.shape[1] - 1) and values.dtype == np.float32
+    np.testing.assert_allclose(values, public[:, :-1], atol=1e-6)
+    assert base == pytest.approx(public[0, -1])
+    # The public call is the fallback when CatBoost's internal one is not as expected (here
+    # its first answer of each block has the wrong shape; the public call then asks again).
+    real, calls = type(final.estimator_)._calc_fstr, []
+
+    def odd(self, *args):
+        calls.append(1)
+        return ([[1.0]], []) if len(calls) % 2 else real(self, *args)
+    monkeypatch.setattr(type(final.estimator_), "_calc_fstr", odd)
+    again, _ = final.shap_values(rows)
+    np.testing.assert_array_equal(again, values)
+    assert len(calls) == 6
+
+
 def test_shap_values_add_up_to_the_raw_prediction(analysis):
     raw = analysis.model.raw_score(analysis.customers)
     total = analysis.shap_values.sum(axis=1, dtype=np.float64) + analysis.shap_base
