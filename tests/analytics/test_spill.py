@@ -62,6 +62,19 @@ def test_copies_and_plain_pickles_carry_the_frame(tmp_path, small_spill):
     pd.testing.assert_frame_equal(twin.frame, _table(300).frame)
 
 
+def test_an_entry_body_read_outside_its_store_refuses_its_spilled_part(tmp_path, small_spill):
+    store = ArtifactStore(tmp_path / "cache")
+    store.put("k", {"ids": np.array([f"C{i}" for i in range(50)], dtype=object),
+                    "tables": [_table(300)]})
+    body = (tmp_path / "cache" / "artifacts" / "k.pkl").read_bytes()[store_module.HEADER:]
+    with pytest.raises(pickle.UnpicklingError, match="only read through its store"):
+        pickle.loads(body)                       # the reference is not a way in
+    got = store.get("k")
+    assert got["ids"].tolist() == [f"C{i}" for i in range(50)]   # inline: strings as such
+    assert not got["tables"][0].loaded
+    pd.testing.assert_frame_equal(got["tables"][0].frame, _table(300).frame)
+
+
 def test_a_tampered_or_missing_part_is_refused_not_loaded(tmp_path, small_spill):
     store = ArtifactStore(tmp_path / "cache")
     store.put("k", [_table(300)])
