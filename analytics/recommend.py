@@ -17,7 +17,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from analytics.dataset import ACTIVE
+from analytics.dataset import ACTIVE, MONTHLY, SCORED_BY
 from analytics.offers import NO_OFFER, NO_OFFER_NAME, Catalogue, Offer, best_offers
 from analytics.pipeline import CLV, PROBABILITY, ChurnAnalysis
 from analytics.whatif import (Field, actionable_fields, discount_column, discount_reason,
@@ -111,6 +111,18 @@ def _encode(digest: bytes, length: int) -> str:
     return "".join(chars)
 
 
+def _encode_all(digests: list[bytes], length: int) -> np.ndarray:
+    """`_encode` of each digest (objects of str): up to 12 characters (60 bits, all from
+    the digests' last 8 bytes) at once in numpy, longer ones one by one."""
+    if length > 12 or not digests:
+        return np.array([_encode(d, length) for d in digests] or [], dtype=object)
+    low = np.frombuffer(b"".join(d[-8:] for d in digests), dtype=">u8").astype(np.uint64)
+    fives = (low[:, None] >> (np.arange(length, dtype=np.uint64) * np.uint64(5))) & np.uint64(31)
+    chars = np.frombuffer(ALPHABET.encode("ascii"), dtype="S1")[fives.astype(np.intp)]
+    return np.ascontiguousarray(chars).view(f"S{length}")[:, 0].astype(
+        f"U{length}").astype(object)
+
+
 def promo_codes(customer_ids, prefixes, salt: str, length: int = CODE_LENGTH) -> np.ndarray:
     """One code per customer: '<prefix>-<hash>' where a prefix is given, '' where it is empty.
 
@@ -125,15 +137,28 @@ def promo_codes(customer_ids, prefixes, salt: str, length: int = CODE_LENGTH) ->
     todo = wanted
     seed = salt.encode()
     while len(todo):
-        for i in todo:
-            digest = hashlib.sha256(seed + b"\x00" + str(ids[i]).encode()).digest()
-            out[i] = f"{prefixes[i]}-{_encode(digest, width)}"
+        digests = [hashlib.sha256(seed + b"\x00" + str(i).encode()).digest()
+                   for i in ids[todo]]
+        out[todo] = prefixes[todo] + "-" + _encode_all(digests, width)
         codes = pd.Series(out[wanted])
         clash = codes.duplicated(keep=False).to_numpy()
         if not clash.any() or width >= 51:
             break
         todo, width = wanted[clash], width + 4
     return out
+
+
+def _offer_columns(analysis: ChurnAnalysis, catalogue: Catalogue,
+                   revenue: str | None) -> list[str]:
+    """The columns ranking the offers reads: the model's features and its routing, the
+    bill, the scores and whatever an offer is eligible on or changes (each offer re-scores
+    a copy of its customers: the other ~50 columns would be copied six times for nothing)."""
+    model = analysis.model
+    wanted = {*model.categorical, *model.numeric, SCORED_BY, MONTHLY, PROBABILITY, CLV}
+    wanted |= {revenue} if revenue else set()
+    for offer in catalogue.offers:
+        wanted |= set(offer.eligible) | set(offer.changes)
+    return [c for c in analysis.customers.columns if c in wanted]
 
 
 def recommend(analysis: ChurnAnalysis, catalogue: Catalogue, salt: str) -> pd.DataFrame:
@@ -155,11 +180,12 @@ def recommend(analysis: ChurnAnalysis, catalogue: Catalogue, salt: str) -> pd.Da
     if active.any() and not has_revenue(analysis):
         offer_code[active] = len(ids) - 1   # "none": nothing can be priced
     elif active.any():
-        frame = customers.loc[active]
+        revenue = discount_column(analysis)
+        frame = customers.loc[active, _offer_columns(analysis, available, revenue)]
         best = best_offers(analysis.model.predict_proba, frame,
                            frame[PROBABILITY].to_numpy(dtype=float),
                            frame[CLV].to_numpy(dtype=float), available,
-                           discount_column=discount_column(analysis))
+                           discount_column=revenue)
         offer_code[active] = pd.Categorical(best["best_offer"], categories=ids).codes
         profit[active] = best["expected_profit"].to_numpy()
         p1[active] = best["p1"].to_numpy()

@@ -122,6 +122,21 @@ def test_promo_code_collisions_are_lengthened_until_unique():
     assert (promo_codes(ids, ["SAVE20"] * 300, salt="s", length=1) == codes).all()
 
 
+def test_promo_codes_at_once_are_the_codes_made_one_by_one():
+    # Codes already sent in a campaign must stay the same: the numpy encoding of up to 12
+    # characters gives what the per-digest one does (and from 13 on, it is that one).
+    import hashlib
+
+    from analytics.recommend import _encode, _encode_all
+    digests = [hashlib.sha256(f"d{i}".encode()).digest() for i in range(500)]
+    for length in (1, 10, 12, 13):
+        assert _encode_all(digests, length).tolist() == [_encode(d, length) for d in digests]
+    ids = [f"C{i}" for i in range(50)]
+    codes = promo_codes(ids, ["SAVE10"] * 50, salt="k")
+    seed = b"k\x00"
+    assert codes[7] == "SAVE10-" + _encode(hashlib.sha256(seed + b"C7").digest(), 10)
+
+
 # --- recommendations ----------------------------------------------------------------------
 
 def test_recommendations_pick_the_best_paying_offer(analysis, catalogue):
