@@ -290,7 +290,12 @@ def canonical(table: TableConfig, raw: pd.DataFrame, position: np.ndarray,
     if missing:
         _column(raw, table, missing[0])
     for measure in measures:
-        columns[measure] = numbers(raw, table, measure).astype(np.float32)
+        series = raw[measure]
+        # A float column goes to float32 directly (the same values as through float64,
+        # without a float64 copy of each measure: 330 MB each for 41M usage weeks).
+        columns[measure] = (series.to_numpy(dtype=np.float32)
+                            if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f"
+                            else numbers(raw, table, measure).astype(np.float32))
     frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v)
                           for k, v in columns.items()})
     unlinked = position < 0
