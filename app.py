@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     progress(f"starting ChurnLens (cache: {settings.cache_dir})")
     IDLE.hold()  # the warm-ups and model checks wait for the first page
-    app = create_app(settings, progress=progress)
+    # The campaign steps of the load (the risk snapshot, the demo campaign: ~8 s at 1M)
+    # go on while it serves; the Campaign and Trends pages wait for them.
+    app = create_app(settings, progress=progress, background=True)
     # What the first page needs (the Overview's cube: 0.4 s at 1,000,000 customers) while the
     # browser loads the page's code; a request that asks for it meanwhile waits for it.
     services = app.server.config[CONFIG_KEY]

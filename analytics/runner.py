@@ -7,8 +7,9 @@ warm start of the same data loads the model, scores and SHAP values without trai
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -88,7 +89,8 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
                   catalogue: Catalogue | None = None,
                   key_path: str | Path | None = None,
                   salt_from: Catalogue | None = None,
-                  defer: bool = False) -> tuple[ChurnAnalysis, bool]:
+                  defer: bool = False,
+                  background_write: bool = False) -> tuple[ChurnAnalysis, bool]:
     """The analysis from the cache when present and intact, else trained (and cached).
 
     With a catalogue, the best offer per customer is attached too (its own cache entry, keyed
@@ -101,17 +103,27 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
 
     With `defer`, a training leaves what no score depends on (baselines, behaviour check,
     backtest) in `analysis.pending` for `finish` (the dashboard runs it in the background);
-    without, anything pending (an entry a deferring process cached) is finished here."""
+    without, anything pending (an entry a deferring process cached) is finished here.
+
+    With `background_write`, a trained analysis is written to the cache in a thread (7 s at
+    1,000,000 customers with behaviour) while the caller goes on; the entry's lock is held
+    until it is written, so another process waits for it rather than training too, and
+    `wait_for_writes` waits for it (before a fork; `finish` does)."""
     store = open_store(cache_dir, key_path, progress)
     key = cache_key(source, settings)
     analysis = _load(store, key, settings, progress)
     if analysis is None:
-        with store.lock(key) if store else nullcontext():
+        with ExitStack() as held:
+            if store:
+                held.enter_context(store.lock(key))
             # Another process may have cached it while this one waited for the lock.
             analysis = _load(store, key, settings, progress)
             from_cache = analysis is not None
             if analysis is None:
-                analysis = _train(source, settings, store, key, progress, defer)
+                analysis = _train(source, settings, progress, defer)
+                if store:
+                    _save(store, key, analysis, progress,
+                          held.pop_all() if background_write else None)
     else:
         from_cache = True
     if analysis.pending and not defer:
@@ -211,8 +223,8 @@ def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFram
     return table if isinstance(table, pd.DataFrame) and len(table) == n else None
 
 
-def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore | None,
-           key: str, progress: Progress, defer: bool = False) -> ChurnAnalysis:
+def _train(source: DataSource, settings: AnalysisSettings, progress: Progress,
+           defer: bool = False) -> ChurnAnalysis:
     progress(f"loading {source.label()}")
     table = source.load()
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
@@ -223,9 +235,49 @@ def _train(source: DataSource, settings: AnalysisSettings, store: ArtifactStore 
             analysis.pending = (*analysis.pending, "backtest")
         else:
             analysis.backtest = _backtest(analysis, source, progress)
-    if store and store.try_put(key, analysis):
-        progress(f"cached as {store.path(key)}")
     return analysis
+
+
+_WRITES: set[threading.Thread] = set()
+
+
+def _save(store: ArtifactStore, key: str, analysis: ChurnAnalysis, progress: Progress,
+          held: ExitStack | None = None) -> None:
+    """Cache a trained analysis; with `held` (the entry's lock, released once written) in
+    a thread, from a shallow copy: what the app changes meanwhile (tier cut-offs, the
+    offers' columns) replaces the served analysis' attributes and columns, never the ones
+    being written."""
+    def write(value: ChurnAnalysis) -> None:
+        if store.try_put(key, value):
+            progress(f"cached as {store.path(key)}")
+
+    if held is None:
+        return write(analysis)
+    def run(snapshot: ChurnAnalysis) -> None:
+        try:
+            with held:
+                write(snapshot)
+        finally:
+            _WRITES.discard(threading.current_thread())
+
+    try:
+        snapshot = object.__new__(type(analysis))
+        snapshot.__dict__.update(analysis.__dict__)
+        snapshot.customers = analysis.customers.copy(deep=False)
+        # Not a daemon: an interpreter that exits waits for the entry to be written.
+        thread = threading.Thread(target=run, args=(snapshot,), name="churnlens-cache-write")
+        _WRITES.add(thread)
+        thread.start()
+    except BaseException:
+        held.close()
+        raise
+
+
+def wait_for_writes(timeout: float | None = None) -> None:
+    """Wait for the cache writes `load_or_train(background_write=True)` left running."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for thread in list(_WRITES):
+        thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
 
 def _has_backtest(analysis: ChurnAnalysis, source: DataSource) -> bool:
@@ -253,6 +305,7 @@ def finish(analysis: ChurnAnalysis, source: DataSource, store: ArtifactStore | N
     first takes the lock and computes (and caches) it, the others wait and load it."""
     if not analysis.pending:
         return
+    wait_for_writes()   # completing changes the analysis a background write is pickling
     ckey = completion_key(key)
     with (store.lock(ckey, "another process is completing the model checks; waiting")
           if store else nullcontext()):

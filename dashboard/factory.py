@@ -86,12 +86,14 @@ def startup(settings: Settings) -> Callable[[str], None] | None:
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,
-               progress=print) -> dash.Dash:
+               progress=print, background: bool = False) -> dash.Dash:
     """A ready Dash app. Trains (or loads from cache) before it returns; bad data does not
-    stop it: the error is shown in the page."""
+    stop it: the error is shown in the page. With `background`, what the first page does
+    not read (the campaign steps of a data load) goes on after it returns (`Services.start`)."""
     settings = settings or Settings()
     fresh = services is None
-    services = services or Services(settings).start(progress=progress, checks=False)
+    services = services or Services(settings).start(progress=progress, checks=False,
+                                                    background=background)
     app = dash.Dash(
         __name__, use_pages=True, pages_folder="",
         assets_folder=str(ROOT / "assets"), title="ChurnLens",

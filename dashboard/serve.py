@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     progress(f"starting ChurnLens for a team (cache: {settings.cache_dir}, "
              f"{args.workers} worker(s) x {args.threads} threads)")
-    app = create_app(settings, progress=progress)
+    app = create_app(settings, progress=progress, background=True)
     # The grid's sort orders, once, before the fork: the workers share them (copy-on-write),
     # and no worker thread holds the GIL for a first sort while users wait.
     clock = time.perf_counter()
@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     services.overview.warm()  # the Overview's sums: shared by the workers too
     services.customer.warm()  # a Customer page's SHAP values and ids, read once
     services.timeline.warm()  # the event tables by customer (Customer pages), read once
+    # ... alongside the cache write and the campaign steps: the fork waits for both.
+    services.settle()
     progress(f"customer grid, overview and timelines ready in "
              f"{time.perf_counter() - clock:.1f} s")
     print(f"ChurnLens is serving on http://{settings.host}:{settings.port}/ with "

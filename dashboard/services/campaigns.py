@@ -2,8 +2,8 @@
 back, and report the measured effect beside the assumed one (Effectiveness page).
 
 The store is opened once per process from `--db` (default SQLite beside the cache). On each
-data load `on_data` takes the risk snapshot, records the demo's simulated past campaign, fills
-running campaigns' churn outcomes from a refresh of the same customers and runs the rules."""
+data load `on_data` (dashboard/services/refresh.py) takes the risk snapshot, records the
+demo's simulated past campaign, fills running campaigns' churn outcomes and runs the rules."""
 
 from __future__ import annotations
 
@@ -18,17 +18,14 @@ from analytics.campaigns import catalogue as measured_catalogue
 from analytics.campaigns import outcomes as oc
 from analytics.campaigns import planner, records
 from analytics.campaigns.arms import TREATMENT
-from analytics.campaigns.demo import seed_demo_campaign
 from analytics.campaigns.effect import wilson
-from analytics.campaigns.snapshots import list_snapshots, take_snapshot
 from analytics.campaigns.store import CampaignStore, default_url
-from analytics.dataset import END_DATE, ID
+from analytics.dataset import ID
 from analytics.errors import ChurnLensError
 from analytics.runner import open_store, refresh_offers
 from analytics.export import neutralise_frame
 from dashboard.services import core
-from dashboard.services.checks import lower_priority
-from dashboard.services.idle import IDLE
+from dashboard.services.refresh import SETTLE_WAIT_S, DataLoadSteps
 
 NO_STORE = ("Campaigns need a store: start with a cache folder (--cache-dir) or a database "
             "(--db URL).")
@@ -37,7 +34,7 @@ EXPORT_COLUMNS = ("customer_id", "offer", "promo_code", "p0", "tier", "segment",
                   "expected_profit")
 
 
-class CampaignsService(core.PageService):
+class CampaignsService(DataLoadSteps, core.PageService):
     """The campaign store and what the Campaign and Effectiveness pages ask of it."""
 
     def __init__(self, core_: core.Services) -> None:
@@ -46,10 +43,18 @@ class CampaignsService(core.PageService):
         self.store_error: str | None = None
         self._opened = False
         self._memo: dict[tuple, dict] = {}
+        # Set unless a data load's steps (on_data in the background) are still running.
+        self._settled = threading.Event()
+        self._settled.set()
+        self._worker: threading.Thread | None = None
 
     # ----- the store ------------------------------------------------------------------
     def store(self) -> CampaignStore | None:
-        """The store (opened and migrated on first use), or None with `store_error` set."""
+        """The store (opened and migrated on first use), or None with `store_error` set.
+        While a data load's steps run in the background, a reader waits for them (a page
+        never shows a campaign list without the refresh's snapshot and demo campaign)."""
+        if not self._settled.is_set() and threading.current_thread() is not self._worker:
+            self._settled.wait(SETTLE_WAIT_S)
         if not self._opened:
             self._opened = True
             s = self.core.settings
@@ -65,72 +70,6 @@ class CampaignsService(core.PageService):
 
     def data_version(self) -> str:
         return self.core.source_id() or "unknown"
-
-    def on_data(self, progress: Callable[[str], None] = print) -> None:
-        """After a data load: snapshot, demo campaign, refresh outcomes, rules. A problem is
-        reported and never stops the data from being served."""
-        store = self.store()
-        if store is None or self.analysis is None:
-            return
-        self._memo.clear()
-        steps = [("risk snapshot", self._snapshot), ("demo campaign", self._demo),
-                 ("campaign outcomes from this refresh", self._refresh_outcomes),
-                 ("enrolment rules", self.core.trends.run_rules)]
-        for what, step in steps:
-            try:
-                step(store, progress)
-            except ChurnLensError as exc:
-                progress(f"{what}: {exc}")
-        # The Effectiveness page's reports read every member from the store (about 1 s per
-        # 100,000): compute them now, in the background, so the page opens at once.
-        threading.Thread(target=self._warm, daemon=True, name="churnlens-reports").start()
-
-    def _warm(self) -> None:
-        IDLE.wait()
-        lower_priority()
-        try:
-            self.overview()
-        except Exception as exc:  # noqa: BLE001 - a warm-up never takes the server down
-            print(f"campaign reports not precomputed: {exc}", flush=True)
-
-    def _snapshot(self, store, progress) -> None:
-        _, new = take_snapshot(store, self.analysis, self.data_version(),
-                               self.core.source_name())
-        if new:
-            progress("stored this refresh's risk snapshot")
-
-    def _demo(self, store, progress) -> None:
-        source = self.core.source
-        if not self.core.settings.demo_campaign or source is None or source.path:
-            return
-        done = seed_demo_campaign(store, self.analysis, self.data_version(),
-                                  source=self.core.source_name(), seed=source.seed)
-        if done:
-            progress(f"recorded the demo's simulated past campaign ({done['members']:,} "
-                     f"members, true uplift {done['true_uplift']:.1%})")
-
-    def _refresh_outcomes(self, store, progress) -> None:
-        version = self.data_version()
-        customers = self.analysis.customers
-        ids = customers[ID].astype(str).to_numpy()
-        ends = customers[END_DATE].to_numpy() if END_DATE in customers else None
-        first_seen = next((snap["taken_at"] for snap in list_snapshots(store)
-                           if snap["data_version"] == version), None)
-        for item in records.list_campaigns(store):
-            # a *later* refresh: data first loaded after the campaign was recorded (switching
-            # back to the data it was made on, or to older data, leaves its outcomes alone)
-            if item["status"] != "running" or item["simulated"] \
-                    or item["data_version"] == version or first_seen is None \
-                    or first_seen <= item["created_at"]:
-                continue
-            member_ids = records.campaign_members(store, item["id"])["customer_id"]
-            found, missing = oc.outcomes_from_refresh(
-                member_ids, ids, customers["churn"].to_numpy(), ends, item["start_date"],
-                item["horizon_days"])
-            if len(found):
-                oc.write_outcomes(store, item["id"], found, f"refresh {version}")
-                progress(f"campaign {item['name']!r}: churn outcomes of {len(found):,} "
-                         f"members from this refresh ({missing:,} not in it)")
 
     # ----- recording a campaign ---------------------------------------------------------
     def offer_options(self) -> list[dict]:

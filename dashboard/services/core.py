@@ -26,9 +26,10 @@ from analytics.errors import ChurnLensError
 from analytics.explain import feature_label
 from analytics.offers import load_catalogue
 from analytics.pipeline import TIER, AnalysisSettings
-from analytics.runner import DataSource, load_cached, load_or_train, retier
+from analytics.runner import DataSource, load_cached, load_or_train, retier, wait_for_writes
 from dashboard.ids import EVERYONE, FILTER_DRIVERS, RESERVED_KEYS
 from dashboard.ids import SEGMENT as SEGMENT_KEY, TENURE as TENURE_KEY, TIER as TIER_KEY
+from dashboard.services.base import PageService  # noqa: F401  (services.core.PageService)
 from dashboard.services.cube import FIXED_FILTERS, Cube, Dimension, select
 from dashboard.settings import Settings
 
@@ -84,9 +85,12 @@ class Services:
                                 margin=s.margin, annual_discount=s.annual_discount,
                                 horizon_months=s.horizon_months)
 
-    def start(self, progress: Callable[[str], None] = print, checks: bool = True) -> Services:
+    def start(self, progress: Callable[[str], None] = print, checks: bool = True,
+              background: bool = False) -> Services:
         """Load from the cache or train; a data error is kept and shown in the page. The model
-        checks then start in the background (`checks=False`: the caller starts them)."""
+        checks then start in the background (`checks=False`: the caller starts them); with
+        `background` a training's cache write and the data load's campaign steps too
+        (`settle` waits for them)."""
         source = DataSource(path=self.settings.data_path, demo_size=self.settings.demo_size,
                             seed=self.settings.seed, as_of=self.settings.as_of,
                             config=self.settings.config_path,
@@ -98,17 +102,24 @@ class Services:
             self.analysis, self.from_cache = load_or_train(
                 source, self.analysis_settings(), cache_dir=self.settings.cache_dir,
                 progress=progress, catalogue=self.catalogue, salt_from=self.file_catalogue,
-                defer=True)  # serve once scored; the model checks complete in the background
+                defer=True,  # serve once scored; the model checks complete in the background
+                background_write=background)
             self.error, self.source = None, source
             self.tiers.restore()
             self.datasets.remember()
-            self.campaigns.on_data(progress)
+            self.campaigns.on_data(progress, background=background)
             if checks:
                 self.checks.start()
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")
         return self
+
+    def settle(self) -> None:
+        """Wait for what `start(background=True)` left running (before a fork: a thread
+        does not survive one, and its locks would stay taken in the child)."""
+        wait_for_writes()
+        self.campaigns.settle()
 
     def switch(self, source: DataSource, announce: bool = True) -> str | None:
         """Serve another dataset whose analysis is in the cache (trained by a background
@@ -361,37 +372,6 @@ class Services:
                     self._memo.popitem(last=False)
             self._computing.pop(key, None)
             return result
-
-
-class PageService:
-    """What every page's service shares: the handle and its analysis, catalogue and error."""
-
-    def __init__(self, core_: Services) -> None:
-        self.core = core_
-
-    @property
-    def analysis(self):
-        return self.core.analysis
-
-    @property
-    def catalogue(self):
-        return self.core.catalogue
-
-    @property
-    def error(self) -> str | None:
-        return self.core.error
-
-    def upload_props(self) -> dict:
-        """A drop zone's limits for assets/upload.js (size in bytes, file types)."""
-        from dashboard.uploads import drop_zone_props, max_bytes_from
-
-        return drop_zone_props(max_bytes_from(self.core.settings))
-
-    def upload_limit(self) -> str:
-        """The upload size limit in words ('500 MB')."""
-        from dashboard.uploads import max_bytes_from, size_text
-
-        return size_text(max_bytes_from(self.core.settings))
 
 
 def current() -> Services:

@@ -86,3 +86,46 @@ def test_a_pending_entry_is_finished_for_a_caller_that_does_not_defer(tmp_path):
     assert from_cache and analysis.pending == ()
     assert "logistic_regression" in analysis.cv.overall
     assert analysis.evaluation()["out_of_time_backtest"] is not None
+
+
+def test_a_background_cache_write_holds_the_lock_and_writes_what_was_trained(tmp_path,
+                                                                            monkeypatch):
+    import threading
+
+    from analytics import runner
+    from analytics.store import ArtifactStore
+
+    cache, release = tmp_path / "cache", threading.Event()
+    real_put = ArtifactStore.try_put
+
+    def slow_put(self, key, value):
+        release.wait(30)          # the write is still going on while the caller serves
+        return real_put(self, key, value)
+
+    monkeypatch.setattr(ArtifactStore, "try_put", slow_put)
+    lines: list[str] = []
+    analysis, from_cache = load_or_train(SOURCE, SETTINGS, cache_dir=cache, defer=True,
+                                         background_write=True, progress=lines.append)
+    assert not from_cache and runner._WRITES
+    trained = list(analysis.customers[TIER])
+    # The app changes the served analysis meanwhile (an admin's new tier cut-offs).
+    runner.retier(analysis, 0.95, 0.9)
+    store, key = open_store(cache), cache_key(SOURCE, SETTINGS)
+    other = threading.Thread(target=lambda: store.lock(key).__enter__())
+    other.start()
+    other.join(0.5)
+    assert other.is_alive(), "another process must wait for the entry, not train too"
+    assert store.get(key) is None
+    release.set()
+    runner.wait_for_writes(30)
+    other.join(10)
+    assert not other.is_alive() and not runner._WRITES
+    cached = store.get(key)
+    assert list(cached.customers[TIER]) == trained != list(analysis.customers[TIER])
+    assert cached.settings.tier_high == SETTINGS.tier_high
+    np.testing.assert_array_equal(cached.customers[PROBABILITY],
+                                  analysis.customers[PROBABILITY])
+    assert any(line.startswith("cached as ") for line in lines)
+    # A restart loads it.
+    again, from_cache = load_or_train(SOURCE, SETTINGS, cache_dir=cache, defer=True)
+    assert from_cache and list(again.customers[TIER]) == trained

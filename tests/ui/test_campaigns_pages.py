@@ -25,7 +25,7 @@ def store_app(tmp_path_factory):
     return create_app(Settings(demo_size=DEMO_SIZE, demo_events=False,
                                cache_dir=str(folder / "cache"),
                                db_url=f"sqlite:///{folder / 'store.db'}"),
-                      progress=lambda m: None)
+                      progress=lambda m: None, background=True)   # as python app.py does
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,6 +48,36 @@ def texts(component) -> str:
 def test_layouts_build_with_no_arguments(ctx):
     assert find(page.layout(), page.CAMPAIGN_DROPDOWN) is not None
     assert find(campaign_page.layout(), record.RECORD_BUTTON) is not None
+
+
+def test_readers_wait_for_a_data_loads_background_steps(tmp_path, monkeypatch):
+    import threading
+
+    from dashboard.services import Services
+    from dashboard.services import refresh as service
+
+    release, real_demo = threading.Event(), service.seed_demo_campaign
+
+    def slow_demo(*args, **kwargs):
+        release.wait(30)
+        return real_demo(*args, **kwargs)
+
+    monkeypatch.setattr(service, "seed_demo_campaign", slow_demo)
+    lines: list[str] = []
+    svc = Services(Settings(demo_size=DEMO_SIZE, demo_events=False,
+                            cache_dir=str(tmp_path / "cache"),
+                            db_url=f"sqlite:///{tmp_path / 'store.db'}")).start(
+        progress=lines.append, checks=False, background=True)
+    assert svc.analysis is not None and not svc.campaigns.settle(0.3)  # served already
+    seen: list = []
+    reader = threading.Thread(target=lambda: seen.append(svc.campaigns.campaigns()))
+    reader.start()
+    reader.join(0.3)
+    assert reader.is_alive() and not seen, "a page must not list campaigns half recorded"
+    release.set()
+    reader.join(30)
+    assert svc.campaigns.settle(0) and [c["simulated"] for c in seen[0]] == [True]
+    assert any("demo's simulated past campaign" in line for line in lines)
 
 
 def test_the_demo_campaign_is_listed_and_measured(ctx):
