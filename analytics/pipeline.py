@@ -148,6 +148,7 @@ class ChurnAnalysis(SpillsOne):
         # process that trained (it is the training data again: never cached twice).
         state = super().__getstate__()
         state.pop("check_sample", None)
+        state.pop("_ranking", None)
         for memo in MEMOS:  # remade on first use in the process that loads the analysis
             state.pop(memo, None)
         return state
@@ -567,5 +568,19 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
         analysis.check_sample = (train.iloc[cv_idx].reset_index(drop=True), y[cv_idx])
     return analysis
 
+
+def _recommendations(analysis: ChurnAnalysis) -> pd.DataFrame | None:
+    ranking = analysis.__dict__.get("_ranking")   # offers ranked in the background
+    if ranking is not None:
+        ranking.wait()
+    return analysis.__dict__.get("recommendations")
+
+
+def _set_recommendations(analysis: ChurnAnalysis, value: pd.DataFrame | None) -> None:
+    analysis.__dict__["recommendations"] = value
+
+
+# The best offer per customer: waits while they are ranked (runner.attach_recommendations).
+ChurnAnalysis.recommendations = property(_recommendations, _set_recommendations)
 
 __all__ = ["ACTIVE", "AnalysisSettings", "ChurnAnalysis", "PROBABILITY", "TIER", "analyse"]

@@ -107,8 +107,9 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
 
     With `background_write`, a trained analysis is written to the cache in a thread (7 s at
     1,000,000 customers with behaviour) while the caller goes on; the entry's lock is held
-    until it is written, so another process waits for it rather than training too, and
-    `wait_for_writes` waits for it (before a fork; `finish` does)."""
+    until it is written, so another process waits for it rather than training too. Offers
+    not in the cache are ranked in a thread too (7-10 s at 1M): `analysis.recommendations`
+    waits for them. `wait_for_background` waits for both (before a fork; `finish` does)."""
     store = open_store(cache_dir, key_path, progress)
     key = cache_key(source, settings)
     analysis = _load(store, key, settings, progress)
@@ -131,21 +132,23 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     if catalogue is not None:
         # The promo-code salt is the data and the catalogue only: a customer keeps their code
         # through upgrades and model settings (adding a baseline changed every code before).
-        refresh_offers(analysis, source, settings, catalogue, store, progress, salt_from)
+        refresh_offers(analysis, source, settings, catalogue, store, progress, salt_from,
+                       background=background_write)
     return analysis, from_cache
 
 
 def refresh_offers(analysis: ChurnAnalysis, source: DataSource, settings: AnalysisSettings,
                    catalogue: Catalogue, store: ArtifactStore | None,
                    progress: Progress = lambda _m: None,
-                   salt_from: Catalogue | None = None) -> None:
+                   salt_from: Catalogue | None = None, background: bool = False) -> None:
     """Attach the best offer per customer for this catalogue. The promo-code salt is the
     data and `salt_from` (default the catalogue itself): the catalogue file, when measured
-    acceptance rates are laid over it, so codes do not change with them."""
+    acceptance rates are laid over it, so codes do not change with them. `background`:
+    see `attach_recommendations`."""
     salt = make_key(source.fingerprint(), source.as_of,
                     catalogue_fingerprint(salt_from or catalogue))
     attach_recommendations(analysis, catalogue, cache_key(source, settings), salt, store,
-                           progress)
+                           progress, background)
 
 
 def load_cached(source: DataSource, settings: AnalysisSettings, cache_dir: str | Path | None,
@@ -196,14 +199,21 @@ def _load(store: ArtifactStore | None, key: str, settings: AnalysisSettings,
 
 def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: str,
                            salt: str, store: ArtifactStore | None = None,
-                           progress: Progress = lambda _m: None) -> None:
+                           progress: Progress = lambda _m: None,
+                           background: bool = False) -> None:
     """Set analysis.catalogue and analysis.recommendations (from the cache when present).
 
     `salt` keys the promo codes (the data + the catalogue), so they are stable across
-    restarts and exports of the same data and catalogue."""
+    restarts and exports of the same data and catalogue. With `background`, offers not in
+    the cache are ranked in a thread: reading `analysis.recommendations` waits for them
+    (None when ranking failed, as with offers disabled; `progress` says why)."""
     offers_key = make_key(key, "offers", catalogue_fingerprint(catalogue))
     table = _offers(store, offers_key, len(analysis.customers))
-    if table is None:
+    if table is not None:
+        analysis.catalogue, analysis.recommendations = catalogue, table
+        return
+
+    def rank(analysis: ChurnAnalysis) -> pd.DataFrame:
         with (store.lock(offers_key, "another process is ranking offers for this data; "
                                      "waiting") if store else nullcontext()):
             table = _offers(store, offers_key, len(analysis.customers))
@@ -215,7 +225,28 @@ def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: s
                 progress(f"offers ranked in {time.perf_counter() - clock:.1f} s")
                 if store:
                     store.try_put(offers_key, table)
-    analysis.catalogue, analysis.recommendations = catalogue, table
+            return table
+
+    if not background:
+        analysis.catalogue, analysis.recommendations = catalogue, rank(analysis)
+        return
+    # Ranked from a copy: the app restores saved tier cut-offs meanwhile.
+    ranking, view = threading.Event(), _shallow(analysis)
+    analysis.catalogue, analysis.__dict__["_ranking"] = catalogue, ranking
+
+    def run() -> None:
+        table = None
+        try:
+            table = rank(view)
+        except Exception as exc:  # noqa: BLE001 - the scores are served without offers
+            progress(f"offers not ranked: {type(exc).__name__}: {exc}")
+        finally:
+            analysis.recommendations = table       # before a reader is let through
+            analysis.__dict__.pop("_ranking", None)
+            ranking.set()
+            _BACKGROUND.discard(threading.current_thread())
+
+    _start(threading.Thread(target=run, name="churnlens-offers"))
 
 
 def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFrame | None:
@@ -238,7 +269,7 @@ def _train(source: DataSource, settings: AnalysisSettings, progress: Progress,
     return analysis
 
 
-_WRITES: set[threading.Thread] = set()
+_BACKGROUND: set[threading.Thread] = set()
 
 
 def _save(store: ArtifactStore, key: str, analysis: ChurnAnalysis, progress: Progress,
@@ -258,25 +289,36 @@ def _save(store: ArtifactStore, key: str, analysis: ChurnAnalysis, progress: Pro
             with held:
                 write(snapshot)
         finally:
-            _WRITES.discard(threading.current_thread())
+            _BACKGROUND.discard(threading.current_thread())
 
     try:
-        snapshot = object.__new__(type(analysis))
-        snapshot.__dict__.update(analysis.__dict__)
-        snapshot.customers = analysis.customers.copy(deep=False)
-        # Not a daemon: an interpreter that exits waits for the entry to be written.
-        thread = threading.Thread(target=run, args=(snapshot,), name="churnlens-cache-write")
-        _WRITES.add(thread)
-        thread.start()
+        snapshot = _shallow(analysis)
+        _start(threading.Thread(target=run, args=(snapshot,), name="churnlens-cache-write"))
     except BaseException:
         held.close()
         raise
 
 
-def wait_for_writes(timeout: float | None = None) -> None:
-    """Wait for the cache writes `load_or_train(background_write=True)` left running."""
+def _shallow(analysis: ChurnAnalysis) -> ChurnAnalysis:
+    """A copy sharing every value, with a table of its own: what the app then replaces (an
+    attribute, a column such as the tiers) the copy does not see, so a thread can read it."""
+    copy = object.__new__(type(analysis))
+    copy.__dict__.update(analysis.__dict__)
+    copy.customers = analysis.customers.copy(deep=False)
+    return copy
+
+
+def _start(thread: threading.Thread) -> None:
+    # Not a daemon: an interpreter that exits waits for the entry to be written.
+    _BACKGROUND.add(thread)
+    thread.start()
+
+
+def wait_for_background(timeout: float | None = None) -> None:
+    """Wait for the cache write and the offers `load_or_train(background_write=True)` left
+    running."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    for thread in list(_WRITES):
+    for thread in list(_BACKGROUND):
         thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
 
@@ -305,7 +347,7 @@ def finish(analysis: ChurnAnalysis, source: DataSource, store: ArtifactStore | N
     first takes the lock and computes (and caches) it, the others wait and load it."""
     if not analysis.pending:
         return
-    wait_for_writes()   # completing changes the analysis a background write is pickling
+    wait_for_background()   # completing changes the analysis a background write pickles
     ckey = completion_key(key)
     with (store.lock(ckey, "another process is completing the model checks; waiting")
           if store else nullcontext()):

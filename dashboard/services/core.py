@@ -26,7 +26,7 @@ from analytics.errors import ChurnLensError
 from analytics.explain import feature_label
 from analytics.offers import load_catalogue
 from analytics.pipeline import TIER, AnalysisSettings
-from analytics.runner import DataSource, load_cached, load_or_train, retier, wait_for_writes
+from analytics.runner import DataSource, load_cached, load_or_train, retier, wait_for_background
 from dashboard.ids import EVERYONE, FILTER_DRIVERS, RESERVED_KEYS
 from dashboard.ids import SEGMENT as SEGMENT_KEY, TENURE as TENURE_KEY, TIER as TIER_KEY
 from dashboard.services.base import PageService  # noqa: F401  (services.core.PageService)
@@ -118,7 +118,7 @@ class Services:
     def settle(self) -> None:
         """Wait for what `start(background=True)` left running (before a fork: a thread
         does not survive one, and its locks would stay taken in the child)."""
-        wait_for_writes()
+        wait_for_background()
         self.campaigns.settle()
 
     def switch(self, source: DataSource, announce: bool = True) -> str | None:

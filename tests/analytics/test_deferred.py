@@ -106,7 +106,7 @@ def test_a_background_cache_write_holds_the_lock_and_writes_what_was_trained(tmp
     lines: list[str] = []
     analysis, from_cache = load_or_train(SOURCE, SETTINGS, cache_dir=cache, defer=True,
                                          background_write=True, progress=lines.append)
-    assert not from_cache and runner._WRITES
+    assert not from_cache and runner._BACKGROUND
     trained = list(analysis.customers[TIER])
     # The app changes the served analysis meanwhile (an admin's new tier cut-offs).
     runner.retier(analysis, 0.95, 0.9)
@@ -117,9 +117,9 @@ def test_a_background_cache_write_holds_the_lock_and_writes_what_was_trained(tmp
     assert other.is_alive(), "another process must wait for the entry, not train too"
     assert store.get(key) is None
     release.set()
-    runner.wait_for_writes(30)
+    runner.wait_for_background(30)
     other.join(10)
-    assert not other.is_alive() and not runner._WRITES
+    assert not other.is_alive() and not runner._BACKGROUND
     cached = store.get(key)
     assert list(cached.customers[TIER]) == trained != list(analysis.customers[TIER])
     assert cached.settings.tier_high == SETTINGS.tier_high
@@ -129,3 +129,62 @@ def test_a_background_cache_write_holds_the_lock_and_writes_what_was_trained(tmp
     # A restart loads it.
     again, from_cache = load_or_train(SOURCE, SETTINGS, cache_dir=cache, defer=True)
     assert from_cache and list(again.customers[TIER]) == trained
+
+
+def test_offers_ranked_in_the_background_are_waited_for_and_equal_the_ranked_ones(
+        tmp_path, monkeypatch):
+    import threading
+    from pathlib import Path
+
+    import pandas as pd
+
+    from analytics import runner
+    from analytics.offers import load_catalogue
+
+    catalogue = load_catalogue(Path(__file__).resolve().parents[2] / "data" / "offers.toml")
+    cache, release, real = tmp_path / "cache", threading.Event(), runner.recommend
+
+    def slow(*args, **kwargs):
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "recommend", slow)
+    served, _ = load_or_train(SOURCE, SETTINGS, cache_dir=cache, defer=True, catalogue=catalogue,
+                              background_write=True)
+    assert served.catalogue is catalogue and "_ranking" in served.__dict__
+    runner.retier(served, 0.95, 0.9)   # what the app does meanwhile (saved tier cut-offs)
+    seen: list = []
+    reader = threading.Thread(target=lambda: seen.append(served.recommendations))
+    reader.start()
+    reader.join(0.3)
+    assert reader.is_alive() and not seen, "a page must wait for the offers, not see none"
+    release.set()
+    reader.join(30)
+    runner.wait_for_background(30)
+    assert not runner._BACKGROUND and "_ranking" not in served.__dict__
+    monkeypatch.setattr(runner, "recommend", real)
+    # The same table a start that waits for them ranks (no cache: ranked again here).
+    ranked, _ = load_or_train(SOURCE, SETTINGS, defer=True, catalogue=catalogue)
+    pd.testing.assert_frame_equal(seen[0], ranked.recommendations)
+    assert seen[0] is served.recommendations
+
+
+def test_offers_that_fail_in_the_background_leave_the_scores_served(monkeypatch):
+    from pathlib import Path
+
+    from analytics import runner
+    from analytics.offers import load_catalogue
+
+    catalogue = load_catalogue(Path(__file__).resolve().parents[2] / "data" / "offers.toml")
+
+    def broken(*args, **kwargs):
+        raise ValueError("no revenue column")
+
+    monkeypatch.setattr(runner, "recommend", broken)
+    lines: list[str] = []
+    served, _ = load_or_train(SOURCE, SETTINGS, defer=True, catalogue=catalogue,
+                              background_write=True, progress=lines.append)
+    assert served.recommendations is None       # waited for, then none: never a hang
+    runner.wait_for_background(30)
+    assert any("offers not ranked: ValueError: no revenue column" in line for line in lines)
+    assert served.customers[PROBABILITY].notna().all()
