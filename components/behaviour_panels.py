@@ -25,7 +25,8 @@ FELL_STYLE = {"styleConditions": [
 STATUS_STYLE = {"styleConditions": [
     {"condition": "params.value == 'churned'", "style": {"color": "#868e96"}}]}
 WRAP = {"wrapText": True, "cellClass": "cell-wrap", "sortable": False,
-        "tooltipValueGetter": {"function": "params.value"}}
+        "tooltipValueGetter": {"function": "params.value"},
+        "cellRenderer": "ClampedText"}  # at most two lines: assets/dashAgGridComponentFunctions.js
 
 
 def arrow(before: str, after: str, fmt: str, unit: str | None = None) -> dict:

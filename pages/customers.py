@@ -35,7 +35,8 @@ TIER_STYLE = {"styleConditions": [
 STATUS_STYLE = {"styleConditions": [
     {"condition": "params.value == 'churned'", "style": {"color": "#868e96"}}]}
 WRAP = {"wrapText": True, "sortable": False, "cellClass": "cell-wrap",
-        "tooltipValueGetter": {"function": "params.value"}}
+        "tooltipValueGetter": {"function": "params.value"},
+        "cellRenderer": "ClampedText"}  # at most two lines: assets/dashAgGridComponentFunctions.js
 # What a caller acts on first, visible without scrolling at 1400 px; the rest to the right.
 COLUMNS = [
     {"field": "customer_id", "headerName": "Customer", "pinned": "left", "width": 130,

@@ -188,6 +188,41 @@ def wait_idle(driver) -> None:
 # ----- flows ----------------------------------------------------------------------------
 
 
+REASON_CELLS_JS = """
+const out = [];
+for (const row of document.querySelectorAll('#' + arguments[0] + ' .ag-row[row-index]')) {
+    for (const col of ['reason_1', 'actionable_reason', 'recommended_offer']) {
+        const cell = row.querySelector('[col-id=' + col + ']');
+        const text = cell && cell.querySelector('.cell-clamp');
+        if (!text) continue;
+        const pts = cell.querySelector('.cell-pts');
+        out.push({index: row.getAttribute('row-index'), col: col, label: text.textContent,
+                  pts: pts ? pts.textContent : null, fits: text.getBoundingClientRect().height
+                  <= cell.clientHeight, lines: Math.round(text.getBoundingClientRect().height
+                  / parseFloat(getComputedStyle(text).lineHeight))});
+    }
+}
+return out;
+"""
+
+
+def test_reason_cells_keep_their_points_and_at_most_two_lines(browser, base_url,
+                                                              clean_console):
+    browser.get(f"{base_url}/customers")
+    wait(browser).until(lambda d: grid_id_cell(d, 0), message="the grid never showed rows")
+    rows = {str(i): r for i, r in enumerate(wait(browser).until(grid_data))}
+    cells = wait(browser).until(lambda d: d.execute_script(REASON_CELLS_JS, GRID) or False,
+                                message="no reason cells rendered")
+    reasons = [c for c in cells if c["col"] != "recommended_offer"]
+    assert reasons and all(c["fits"] and c["lines"] <= 2 for c in cells), cells
+    for cell in reasons:
+        # The points stay whole at the right; the label is the rest of the grid's value.
+        assert re.fullmatch(r"[+\u2212-]\d+ pts", cell["pts"] or ""), cell
+        assert rows[cell["index"]][cell["col"]] == f"{cell['label']}: {cell['pts']}", cell
+    offers = [c for c in cells if c["col"] == "recommended_offer"]
+    assert offers and all(c["pts"] is None for c in offers), offers
+
+
 def test_customer_whatif_and_recommended_offer(browser, base_url, clean_console):
     browser.get(f"{base_url}/customers#Contract=Month-to-month&tier=High")
     wait(browser).until(lambda d: grid_id_cell(d, 0), message="the grid never showed rows")
