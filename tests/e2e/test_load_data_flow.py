@@ -104,7 +104,10 @@ def test_load_a_bank_file_train_it_and_switch_back(browser, load_server, tmp_pat
     assert len(switch) == 1
     switch[0].click()
     wait(browser, 120).until(lambda d: not d.current_url.rstrip("/").endswith("/data"))
+    # The filter bar comes with the layout, the figures with the page's callbacks: wait for
+    # both (asserting the count as soon as the bar showed failed on a busy machine).
     wait(browser, 60).until(lambda d: "contract" in d.find_element(
         By.TAG_NAME, "body").text.lower(), message="the demo's drivers are not back")
-    assert "1,200" in browser.find_element(By.TAG_NAME, "body").text
+    wait(browser, 60).until(lambda d: "1,200" in d.find_element(By.TAG_NAME, "body").text,
+                            message="the demo's 1,200 customers are not shown again")
     check()
