@@ -133,6 +133,7 @@ CHURN_COEF = np.array([
     0.434])
 # Interconnect-style dates: churners leave on the first day of one of the last 4 months.
 END_MONTHS_BEFORE_EXTRACTION = 4
+MAX_TENURE = 72   # months; the Telco file's longest tenure
 _ID_SPACE = 10_000 * 26**5  # "dddd-LLLLL"
 
 
@@ -216,8 +217,10 @@ def generate_demo(n_customers: int = 7043, seed: int = 0, with_dates: bool = Fal
             ``EndDate`` ("No" for active customers, "YYYY-MM-01 00:00:00" for churners).
             Churners end on the first day of one of the 4 months before the extraction
             month, drawn uniformly. ``tenure`` equals the whole months from BeginDate to
-            EndDate (churners) or to the extraction month (active customers). The other
-            21 columns are the same with or without dates.
+            EndDate (churners) or to the extraction month (active customers), and nobody
+            begins more than 72 months before the extraction month (a leaver who would
+            have begun earlier has that much less tenure and TotalCharges). The other 19
+            columns are the same with or without dates.
         extraction_date: snapshot date ("YYYY-MM-DD"). Only its month is used.
 
     Returns:
@@ -320,6 +323,18 @@ def generate_demo(n_customers: int = 7043, seed: int = 0, with_dates: bool = Fal
         end_month = np.full(n, ext_month, dtype=np.int64)
         end_month[churn] -= rng.integers(1, END_MONTHS_BEFORE_EXTRACTION + 1,
                                          size=int(churn.sum()))
+        # Nobody began before the service did (MAX_TENURE months before the extraction),
+        # as in the real Interconnect file: a churner who left months ago has that much
+        # less tenure. Otherwise, at an earlier as-of date, only leavers could have more
+        # than MAX_TENURE - 4 months: a few hundred rows in which a long tenure "predicts"
+        # churn, and the model then ranked the longest-standing active customers riskiest.
+        launch = ext_month - MAX_TENURE
+        capped = end_month - tenure < launch
+        if capped.any():
+            tenure = np.where(capped, end_month - launch, tenure)
+            total = np.where(capped, np.round(tenure * monthly * ratio, 2), total)
+            frame["tenure"] = tenure.astype(np.int64)
+            frame["TotalCharges"] = total
         frame["BeginDate"] = _month_strings(end_month - tenure, "")
         end_str = np.full(n, "No", dtype=object)
         if churn.any():

@@ -188,3 +188,20 @@ def test_offers_that_fail_in_the_background_leave_the_scores_served(monkeypatch)
     runner.wait_for_background(30)
     assert any("offers not ranked: ValueError: no revenue column" in line for line in lines)
     assert served.customers[PROBABILITY].notna().all()
+
+
+def test_the_longest_standing_active_customers_are_not_ranked_riskiest():
+    # Features at the as-of date, scores at the extraction date four months later: active
+    # customers then have tenures no training row had. A demo in which those tenures were
+    # leavers' only (begun before the service) put loyal 70-month customers at the top.
+    from analytics.pipeline import ACTIVE
+
+    source = DataSource(demo_size=6000, demo_events=True, seed=1)
+    analysis = analyse(source.load(), AnalysisSettings(baselines=()))
+    active = analysis.customers[analysis.customers[ACTIVE].astype(bool)]
+    longest = active["tenure"] > 68
+    risk = active[PROBABILITY]
+    assert longest.sum() > 100
+    assert risk[longest].mean() < 0.5 * risk.mean(), (risk[longest].mean(), risk.mean())
+    top = risk.rank(ascending=False) <= 100
+    assert (top & longest).sum() <= 5, int((top & longest).sum())

@@ -126,12 +126,32 @@ def test_with_dates_consistency(dated: pd.DataFrame) -> None:
     assert (begin <= end).all()
     months = (end.dt.year - begin.dt.year) * 12 + (end.dt.month - begin.dt.month)
     assert (months == dated["tenure"]).all()
+    # Nobody began before the service did, 72 months before the extraction month.
+    assert begin.min() == pd.Timestamp("2014-02-01")
 
 
-def test_dates_do_not_change_other_columns() -> None:
-    plain = generate_demo(300, seed=5)
-    dated = generate_demo(300, seed=5, with_dates=True)
-    pd.testing.assert_frame_equal(plain, dated[TELCO_COLUMNS])
+def test_at_an_earlier_as_of_date_no_tenure_is_only_leavers(dated: pd.DataFrame) -> None:
+    # Features are taken at the first churn month; were churners' tenures counted from a
+    # start before the service's, every tenure above 68 months there would be a leaver's.
+    begin = pd.to_datetime(dated["BeginDate"], format="%Y-%m-%d")
+    as_of = pd.Timestamp("2019-10-01")
+    known = begin <= as_of
+    at_as_of = (as_of.year - begin.dt.year) * 12 + (as_of.month - begin.dt.month)
+    churned = dated["Churn"] == "Yes"
+    assert at_as_of[known & churned].max() <= at_as_of[known & ~churned].max() == 68
+
+
+def test_dates_change_only_the_tenure_of_leavers_who_would_have_begun_too_early() -> None:
+    plain = generate_demo(3000, seed=5)
+    dated = generate_demo(3000, seed=5, with_dates=True)
+    same = [c for c in TELCO_COLUMNS if c not in ("tenure", "TotalCharges")]
+    pd.testing.assert_frame_equal(plain[same], dated[same])
+    changed = plain["tenure"] != dated["tenure"]
+    assert changed.any() and (dated["Churn"][changed] == "Yes").all()
+    assert (dated["tenure"][changed] < plain["tenure"][changed]).all()
+    assert (dated["BeginDate"][changed] == "2014-02-01").all()
+    assert (plain["TotalCharges"][~changed] == dated["TotalCharges"][~changed]).all()
+    assert (dated["TotalCharges"][changed] < plain["TotalCharges"][changed]).all()
 
 
 def test_other_extraction_date() -> None:
