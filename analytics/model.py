@@ -131,7 +131,7 @@ class ChurnModel:
                                        y[val_idx]),
                       early_stopping_rounds=100, use_best_model=True)
             self.best_iterations_ = max(int(probe.get_best_iteration() or 0) + 1, 50)
-            if not getattr(self, "refit", True):
+            if not self.refit:
                 # The early-stopped model itself (its best iteration kept): half the work,
                 # trained on 85% of the rows (a cross-validation fold's model).
                 self.estimator_ = probe

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -244,9 +245,8 @@ def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: s
             analysis.recommendations = table       # before a reader is let through
             analysis.__dict__.pop("_ranking", None)
             ranking.set()
-            _BACKGROUND.discard(threading.current_thread())
 
-    _start(threading.Thread(target=run, name="churnlens-offers"))
+    _in_background("churnlens-offers", run)
 
 
 def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFrame | None:
@@ -284,17 +284,14 @@ def _save(store: ArtifactStore, key: str, analysis: ChurnAnalysis, progress: Pro
 
     if held is None:
         return write(analysis)
+
     def run(snapshot: ChurnAnalysis) -> None:
-        try:
-            with held:
-                write(snapshot)
-        finally:
-            _BACKGROUND.discard(threading.current_thread())
+        with held:
+            write(snapshot)
 
     try:
-        snapshot = _shallow(analysis)
-        _start(threading.Thread(target=run, args=(snapshot,), name="churnlens-cache-write"))
-    except BaseException:
+        _in_background("churnlens-cache-write", run, _shallow(analysis))
+    except BaseException:   # never started: nobody else would release the lock
         held.close()
         raise
 
@@ -308,8 +305,16 @@ def _shallow(analysis: ChurnAnalysis) -> ChurnAnalysis:
     return copy
 
 
-def _start(thread: threading.Thread) -> None:
-    # Not a daemon: an interpreter that exits waits for the entry to be written.
+def _in_background(name: str, work: Callable[..., None], *args) -> None:
+    """Run `work(*args)` in a thread `wait_for_background` knows of. Not a daemon: an
+    interpreter that exits waits for the entry to be written."""
+    def run() -> None:
+        try:
+            work(*args)
+        finally:
+            _BACKGROUND.discard(threading.current_thread())
+
+    thread = threading.Thread(target=run, name=name)
     _BACKGROUND.add(thread)
     thread.start()
 

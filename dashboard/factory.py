@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                progress=print, background: bool = False) -> dash.Dash:
     """A ready Dash app. Trains (or loads from cache) before it returns; bad data does not
     stop it: the error is shown in the page. With `background`, what the first page does
-    not read (the campaign steps of a data load) goes on after it returns (`Services.start`)."""
+    not read (the cache write, the offers, the campaign steps) goes on after it returns
+    (`Services.start`)."""
     settings = settings or Settings()
     fresh = services is None
     services = services or Services(settings).start(progress=progress, checks=False,

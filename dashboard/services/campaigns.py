@@ -8,7 +8,6 @@ demo's simulated past campaign, fills running campaigns' churn outcomes and runs
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from analytics.errors import ChurnLensError
 from analytics.runner import open_store, refresh_offers
 from analytics.export import neutralise_frame
 from dashboard.services import core
-from dashboard.services.refresh import SETTLE_WAIT_S, DataLoadSteps
+from dashboard.services.refresh import DataLoadSteps
 
 NO_STORE = ("Campaigns need a store: start with a cache folder (--cache-dir) or a database "
             "(--db URL).")
@@ -43,18 +42,13 @@ class CampaignsService(DataLoadSteps, core.PageService):
         self.store_error: str | None = None
         self._opened = False
         self._memo: dict[tuple, dict] = {}
-        # Set unless a data load's steps (on_data in the background) are still running.
-        self._settled = threading.Event()
-        self._settled.set()
-        self._worker: threading.Thread | None = None
 
     # ----- the store ------------------------------------------------------------------
     def store(self) -> CampaignStore | None:
         """The store (opened and migrated on first use), or None with `store_error` set.
         While a data load's steps run in the background, a reader waits for them (a page
         never shows a campaign list without the refresh's snapshot and demo campaign)."""
-        if not self._settled.is_set() and threading.current_thread() is not self._worker:
-            self._settled.wait(SETTLE_WAIT_S)
+        self.wait_for_steps()
         if not self._opened:
             self._opened = True
             s = self.core.settings

@@ -89,8 +89,8 @@ class Services:
               background: bool = False) -> Services:
         """Load from the cache or train; a data error is kept and shown in the page. The model
         checks then start in the background (`checks=False`: the caller starts them); with
-        `background` a training's cache write and the data load's campaign steps too
-        (`settle` waits for them)."""
+        `background` a training's cache write, the offers' ranking and the data load's
+        campaign steps too (`settle` waits for them)."""
         source = DataSource(path=self.settings.data_path, demo_size=self.settings.demo_size,
                             seed=self.settings.seed, as_of=self.settings.as_of,
                             config=self.settings.config_path,

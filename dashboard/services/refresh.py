@@ -21,8 +21,20 @@ SETTLE_WAIT_S = 120.0   # a reader waits at most this long for a data load's ste
 
 
 class DataLoadSteps:
-    """The data-load half of CampaignsService (its `store`, `_memo`, `_settled`, `_worker`,
-    `overview` and `data_version`)."""
+    """The data-load half of CampaignsService (it uses its `store`, `_memo`, `overview` and
+    `data_version`)."""
+
+    def __init__(self, core_) -> None:
+        super().__init__(core_)
+        # Set unless a data load's steps (on_data in the background) are still running.
+        self._settled = threading.Event()
+        self._settled.set()
+        self._worker: threading.Thread | None = None
+
+    def wait_for_steps(self) -> None:
+        """In any thread but the steps' own: wait while they run (SETTLE_WAIT_S at most)."""
+        if not self._settled.is_set() and threading.current_thread() is not self._worker:
+            self._settled.wait(SETTLE_WAIT_S)
 
     def on_data(self, progress: Callable[[str], None] = print,
                 background: bool = False) -> None:
