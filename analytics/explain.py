@@ -34,6 +34,18 @@ def top_reason_indices(shap: np.ndarray, k: int = 3) -> np.ndarray:
     return np.where(picked > 0, order, -1).astype(np.int16)
 
 
+REASON_SLOTS = 3   # reason_1..3 of a list, an export, the API
+
+
+def reason_indices(shap: np.ndarray) -> np.ndarray:
+    """`top_reason_indices` in REASON_SLOTS columns: -1 in the slots beyond the features (a
+    file with only tenure and charges has two)."""
+    top = top_reason_indices(shap, k=REASON_SLOTS)
+    if top.shape[1] == REASON_SLOTS:
+        return top
+    return np.hstack([top, np.full((len(top), REASON_SLOTS - top.shape[1]), -1, np.int16)])
+
+
 # Plain-language names of the Telco-style features; other columns fall back to their name.
 FEATURE_LABELS = {
     "gender": "Gender", "SeniorCitizen": "Senior citizen", "Partner": "Partner",

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.dataset import ACTIVE, ID, MONTHLY, TENURE
-from analytics.explain import probability_points, reason_columns
-from analytics.pipeline import CLV, PROBABILITY, REASON_COLUMNS, SEGMENT, TIER, ChurnAnalysis
+from analytics.explain import probability_points, reason_columns, reason_indices
+from analytics.pipeline import CLV, PROBABILITY, SEGMENT, TIER, ChurnAnalysis
 from analytics.recommend import OFFER_NAME, PROFIT, PROMO
 from analytics.whatif import actionable_features, actionable_fields
 
@@ -64,9 +64,10 @@ def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
     """reason_1..3 text columns ('Month-to-month contract: +14 pts') for the given rows, and
     `actionable_reason`: the strongest reason among the features a retention offer can
     change (the top reasons are often tenure, which nobody can act on)."""
-    customers = _take(analysis.customers, rows, [*REASON_COLUMNS, *analysis.features])
-    points = probability_points(analysis.shap_values[rows], analysis.shap_base[rows])
-    indices = customers[list(REASON_COLUMNS)].to_numpy()
+    customers = _take(analysis.customers, rows, analysis.features)
+    shap = analysis.shap_values[rows]
+    points = probability_points(shap, analysis.shap_base[rows])
+    indices = reason_indices(shap)
     table = reason_columns(customers, analysis.features, indices, points,
                            analysis.feature_meta())
     actionable = [analysis.features.index(f) for f in actionable_features(analysis)]

@@ -20,7 +20,7 @@ from analytics.dataset import (ACTIVE, CHURN, DURATION, ID, MONTHLY, SCORED_BY, 
                               CustomerTable)
 from analytics.errors import ChurnLensError, DataError
 from analytics.evaluation import calibration_study, fit_calibrator
-from analytics.explain import top_reason_indices
+from analytics.explaining import PendingShap, first_rows, waiting_attribute
 from analytics.lift import behaviour_lift
 from analytics.model import (ChurnModel, CrossFittedModel, CVResult, Progress, add_baselines,
                              cross_validate,
@@ -36,7 +36,6 @@ PROBABILITY = "churn_probability"
 TIER = "risk_tier"
 CLV = "clv"
 TENURE_BAND = "tenure_band"
-REASON_COLUMNS = ("reason_idx_1", "reason_idx_2", "reason_idx_3")
 SEGMENT = "segment"
 OUTLIER = "segment_outlier"
 REFERENCE_ROWS = 50_000
@@ -146,6 +145,8 @@ class ChurnAnalysis(SpillsOne):
     def __getstate__(self) -> dict:
         # The cross-validation sample a deferred training keeps for `complete` stays in the
         # process that trained (it is the training data again: never cached twice).
+        if "_explaining" in self.__dict__:   # the whole matrix is cached: wait for it
+            self.__dict__["_explaining"].resolve(self)
         state = super().__getstate__()
         state.pop("check_sample", None)
         state.pop("_ranking", None)
@@ -416,13 +417,18 @@ def tenure_bands(tenure: np.ndarray) -> pd.Categorical:
 
 
 def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(),
-            progress: Progress = lambda _m: None, defer: bool = False) -> ChurnAnalysis:
+            progress: Progress = lambda _m: None, defer: bool = False,
+            explain_later: bool = False) -> ChurnAnalysis:
     """Train, evaluate and score; every metric reported is out-of-fold.
 
     With `defer`, what no score depends on is left for `complete` (the analysis lists it in
     `pending`): the baselines' cross-validation and the behaviour check. The CatBoost folds,
     the final model, the calibration decision, the scores, SHAP and the segments are the same
-    either way, so completing later never changes a served score."""
+    either way, so completing later never changes a served score.
+
+    With `explain_later`, a table of more than explaining.SAMPLE_ROWS rows is returned with
+    its SHAP matrix pending (`analysis.__dict__["_explaining"]`, a PendingShap whose `run`
+    the caller starts): reading `shap_values`/`shap_base` waits for it."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     train = table.training
@@ -524,13 +530,12 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
 
     clock = time.perf_counter()
     progress("SHAP reasons")
-    shap_values, base = model.shap_values(customers)
     cat_num = cat + num
-    top = top_reason_indices(shap_values, k=len(REASON_COLUMNS))
-    for slot, column in enumerate(REASON_COLUMNS):
-        # Fewer features than reason slots (a file with only tenure and charges): -1, none.
-        customers[column] = (top[:, slot] if slot < top.shape[1]
-                             else np.full(len(customers), -1, dtype=top.dtype))
+    # Mean |SHAP| (the importance, the segments' drivers) from a seeded sample of a large
+    # table; the other rows' reasons are explained after serving (analytics/explaining.py).
+    first = first_rows(len(customers), settings.random_state)
+    shap_values, base = model.shap_values(customers if first is None
+                                          else customers.iloc[first])
     timings["shap_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
     progress("behavioural segments")
@@ -550,7 +555,8 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
 
     progress("done")
     analysis = ChurnAnalysis(source=table.source, customers=customers, categorical=cat, numeric=num,
-                         model=model, shap_values=shap_values, shap_base=base, cv=cv,
+                         model=model, shap_values=shap_values if first is None else None,
+                         shap_base=base if first is None else None, cv=cv,
                          shap_mean=mean_shap,
                          leakage=leakage, quality=quality, settings=settings,
                          hazard=hazard, train_rows=len(fit_idx), survival=survival,
@@ -566,6 +572,16 @@ def analyse(table: CustomerTable, settings: AnalysisSettings = AnalysisSettings(
                          .reset_index(drop=True))
     if pending:   # what `complete` works on, kept in this process only (see __getstate__)
         analysis.check_sample = (train.iloc[cv_idx].reset_index(drop=True), y[cv_idx])
+    if first is not None:
+        explaining = PendingShap(first, shap_values, base)
+        for name in ("shap_values", "shap_base"):
+            analysis.__dict__.pop(name)
+        analysis.__dict__["_explaining"] = explaining
+        if not explain_later:
+            clock = time.perf_counter()
+            explaining.run(model, customers, progress)
+            timings["shap_s"] += time.perf_counter() - clock
+            explaining.resolve(analysis)
     return analysis
 
 
@@ -582,5 +598,8 @@ def _set_recommendations(analysis: ChurnAnalysis, value: pd.DataFrame | None) ->
 
 # The best offer per customer: waits while they are ranked (runner.attach_recommendations).
 ChurnAnalysis.recommendations = property(_recommendations, _set_recommendations)
+# The SHAP matrix: waits while the rows after the sample are explained (explaining.py).
+ChurnAnalysis.shap_values = waiting_attribute("shap_values")
+ChurnAnalysis.shap_base = waiting_attribute("shap_base")
 
 __all__ = ["ACTIVE", "AnalysisSettings", "ChurnAnalysis", "PROBABILITY", "TIER", "analyse"]

@@ -110,7 +110,9 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     1,000,000 customers with behaviour) while the caller goes on; the entry's lock is held
     until it is written, so another process waits for it rather than training too. Offers
     not in the cache are ranked in a thread too (7-10 s at 1M): `analysis.recommendations`
-    waits for them. `wait_for_background` waits for both (before a fork; `finish` does)."""
+    waits for them. So are the SHAP values of a table larger than the SHAP sample (all but
+    100,000 rows: ~25 s at 1M; analytics/explaining.py): `analysis.shap_values` waits for
+    them. `wait_for_background` waits for all three (before a fork; `finish` does)."""
     store = open_store(cache_dir, key_path, progress)
     key = cache_key(source, settings)
     analysis = _load(store, key, settings, progress)
@@ -122,7 +124,7 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
             analysis = _load(store, key, settings, progress)
             from_cache = analysis is not None
             if analysis is None:
-                analysis = _train(source, settings, progress, defer)
+                analysis = _train(source, settings, progress, defer, background_write)
                 if store:
                     _save(store, key, analysis, progress,
                           held.pop_all() if background_write else None)
@@ -255,12 +257,19 @@ def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFram
 
 
 def _train(source: DataSource, settings: AnalysisSettings, progress: Progress,
-           defer: bool = False) -> ChurnAnalysis:
+           defer: bool = False, background: bool = False) -> ChurnAnalysis:
     progress(f"loading {source.label()}")
     table = source.load()
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
              "for training)")
-    analysis = analyse(table, settings, progress=progress, defer=defer)
+    analysis = analyse(table, settings, progress=progress, defer=defer,
+                       explain_later=background)
+    explaining = analysis.__dict__.get("_explaining")
+    if explaining is not None:   # a large table: the rows after the SHAP sample, in a thread
+        rest = len(analysis.customers) - len(explaining.first)
+        progress(f"explaining the other {rest:,} customers' reasons in the background")
+        _in_background("churnlens-reasons", explaining.run, analysis.model,
+                       _shallow(analysis).customers, progress)
     if _has_backtest(analysis, source):
         if defer:
             analysis.pending = (*analysis.pending, "backtest")
@@ -320,8 +329,8 @@ def _in_background(name: str, work: Callable[..., None], *args) -> None:
 
 
 def wait_for_background(timeout: float | None = None) -> None:
-    """Wait for the cache write and the offers `load_or_train(background_write=True)` left
-    running."""
+    """Wait for the cache write, the offers and the SHAP values
+    `load_or_train(background_write=True)` left running."""
     deadline = None if timeout is None else time.monotonic() + timeout
     for thread in list(_BACKGROUND):
         thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))

@@ -446,7 +446,7 @@ def score_file(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
                ) -> tuple[pd.DataFrame, dict]:
     """Id, probability, tier and top reasons of a new file's customers (the final model:
     they were never trained on), and the `file_features` report."""
-    from analytics.explain import reason_columns, top_reason_indices
+    from analytics.explain import reason_columns, reason_indices
 
     frame, report = file_features(raw, analysis, source)
     # No `scored_by` column: every row goes to the final model (calibrated as served).
@@ -457,8 +457,7 @@ def score_file(raw: pd.DataFrame, analysis: ChurnAnalysis, source: str
                         "risk_tier": kpis.assign_tiers(proba, s.tier_high, s.tier_medium)})
     shap, base = analysis.model.shap_values(frame)
     points = probability_points(shap, base)
-    top = top_reason_indices(shap, k=3)
-    out = pd.concat([out, reason_columns(frame, analysis.features, top, points,
+    out = pd.concat([out, reason_columns(frame, analysis.features, reason_indices(shap), points,
                                          analysis.feature_meta())], axis=1)
     flags = np.full(len(frame), "", dtype=object)
     for field, info in report["out_of_range"].items():

@@ -21,6 +21,7 @@ from analytics import cli
 from analytics.dataset import build_table
 from analytics.demo import generate_demo
 from analytics.errors import DataError
+from analytics.export import customer_list
 from analytics.loaders import INTERCONNECT_SPEC, load_demo
 from analytics.model import MAX_ONE_HOT_LEVELS, _baseline, _sk_frame, cross_validate
 from analytics.pipeline import (MAX_FEATURES, MAX_HIGH_CARDINALITY, MIN_PER_CLASS,
@@ -155,9 +156,10 @@ def test_only_required_columns_trains_on_tenure_and_charges(tmp_path):
     path = write(_variant("only_required_columns"), tmp_path)
     analysis, _ = load_or_train(cli.DataSource(path=str(path)), FAST)
     assert analysis.features == ["tenure", "MonthlyCharges"]
-    reasons = analysis.customers[["reason_idx_1", "reason_idx_2", "reason_idx_3"]].to_numpy()
-    assert (reasons[:, 2] == -1).all()            # two features, two reasons at most
-    assert np.isin(reasons[:, :2], [-1, 0, 1]).all()
+    listed = customer_list(analysis, np.arange(len(analysis.customers)))
+    assert (listed["reason_3"] == "").all()       # two features, two reasons at most
+    assert listed["reason_1"].str.match(r"^(Tenure|Monthly charges).* pts$").mean() > 0.5
+    assert not listed["reason_2"].str.contains("reason_|nan").any()
 
 
 def test_a_wide_file_trains_within_the_feature_budget(tmp_path):

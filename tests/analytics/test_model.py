@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from analytics.dataset import CHURN, SCORED_BY
-from analytics.explain import probability_points, reason_columns, sigmoid, top_reason_indices
+from analytics.explain import (probability_points, reason_columns, reason_indices, sigmoid,
+                               top_reason_indices)
 from analytics.loaders import load_demo
 from analytics.model import ChurnModel, cross_validate, leakage_check
-from analytics.pipeline import (PROBABILITY, REASON_COLUMNS, TIER, AnalysisSettings,
+from analytics.pipeline import (PROBABILITY, TIER, AnalysisSettings,
                                 analyse)
 
 FAST = AnalysisSettings(n_splits=3, baselines=("logistic_regression",))
@@ -117,11 +118,13 @@ def test_top_reasons_are_the_largest_positive_contributions():
     idx = top_reason_indices(shap, k=3)
     assert idx[0].tolist() == [2, 0, -1]
     assert idx[1].tolist() == [-1, -1, -1]
+    # Always three slots: -1 beyond the features of a two-feature file.
+    assert reason_indices(shap[:, :2]).tolist() == [[0, -1, -1], [-1, -1, -1]]
 
 
 def test_reason_texts_are_plain_language(analysis):
     rows = analysis.customers.head(5)
-    idx = rows[list(REASON_COLUMNS)].to_numpy()
+    idx = reason_indices(analysis.shap_values[:5])
     points = probability_points(analysis.shap_values[:5], analysis.shap_base[:5])
     texts = reason_columns(rows, analysis.features, idx, points).iloc[0].tolist()
     first = next(t for t in texts if t)
