@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.data import demo_events
 from analytics.data.demo_events import (DEMO_EVENT_TABLES, FEEDBACK_TEMPLATES,
                                         TICKET_TEMPLATES, generate_demo_events)
 from analytics.data.saas import SAAS_ACCOUNTS, SAAS_TABLES, generate_saas, write_saas
@@ -49,9 +50,52 @@ def customers() -> pd.DataFrame:
     return generate_demo(3000, seed=4, with_dates=True)
 
 
-@pytest.fixture(scope="module")
-def events(customers) -> dict[str, pd.DataFrame]:
-    return generate_demo_events(customers, seed=4)
+@pytest.fixture(scope="module", params=["one block", "blocks"])
+def events(request, customers) -> dict[str, pd.DataFrame]:
+    """As a small demo makes them, and as a large one does (in blocks of customers, each with
+    streams of its own, on every core): every property below holds for both."""
+    if request.param == "one block":
+        return generate_demo_events(customers, seed=4)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo_events, "BLOCK", 700)
+        return generate_demo_events(customers, seed=4)
+
+
+def test_blocks_give_the_same_tables_on_any_number_of_cores(customers) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo_events, "BLOCK", 700)
+        made = []
+        for cores in (1, 2, 3):
+            patch.setattr(demo_events.os, "cpu_count", lambda cores=cores: cores)
+            made.append(generate_demo_events(customers, seed=4, typed=True))
+    for name, frame in made[0].items():
+        for other in made[1:]:
+            pd.testing.assert_frame_equal(frame, other[name])
+    tickets = made[0]["tickets"]
+    assert tickets["ticket_id"].is_unique and tickets["ticket_id"].iloc[-1] == (
+        f"TCK-{len(tickets):07d}")
+    # Every block has its customers' rows (3,000 customers in 5 blocks of 700 or fewer).
+    owners = made[0]["usage"]["customerID"].cat.codes.to_numpy()
+    assert set(np.unique(owners // 700)) == {0, 1, 2, 3, 4}
+    # Each block's streams are its own: no two blocks repeat the same draws.
+    usage = made[0]["usage"]
+    first = usage.loc[owners < 700, "data_gb"].to_numpy()[:200]
+    second = usage.loc[(owners >= 700) & (owners < 1400), "data_gb"].to_numpy()[:200]
+    assert not np.array_equal(first, second)
+
+
+def test_one_block_is_what_a_small_demo_always_made(customers) -> None:
+    """Up to BLOCK customers the tables are those of the single-stream generator (the 7,043
+    demo and every fixture are unchanged by the blocks)."""
+    assert len(customers) <= demo_events.BLOCK
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo_events, "BLOCK", len(customers))
+        same = generate_demo_events(customers, seed=4)
+        patch.setattr(demo_events, "BLOCK", len(customers) - 1)
+        split = generate_demo_events(customers, seed=4)
+    whole = generate_demo_events(customers, seed=4)
+    pd.testing.assert_frame_equal(whole["usage"], same["usage"])
+    assert not whole["usage"]["data_gb"].equals(split["usage"]["data_gb"])
 
 
 @pytest.fixture(scope="module")
