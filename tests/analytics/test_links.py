@@ -204,3 +204,23 @@ def test_default_as_of_leaves_a_whole_outcome_window():
     assert links.history_warning(linked, as_of) is None
     short = links.Linked(first_date=pd.Timestamp("2024-09-01"), last_date=linked.last_date)
     assert "days of history" in links.history_warning(short, as_of)
+
+
+def test_tables_sharing_a_dictionary_of_ids_share_one_lookup():
+    from analytics.data.links import lookup
+
+    index = pd.Index(["C1", "C2", "C3"])
+    ids = pd.CategoricalDtype(pd.Index([" C3", "C1", "C9"]))   # stripped when looked up
+    usage = pd.Series(pd.Categorical.from_codes([0, 1, 2, -1, 1], dtype=ids))
+    tickets = pd.Series(pd.Categorical.from_codes([2, 0], dtype=ids))
+    own = pd.Series(pd.Categorical(["C2", "C9", "C2"]))         # a dictionary of its own
+    seen: dict = {}
+    assert lookup(index, usage, seen).tolist() == [2, 0, -1, -1, 0]
+    assert lookup(index, tickets, seen).tolist() == [-1, 2]
+    assert len(seen) == 1
+    assert lookup(index, own, seen).tolist() == [1, -1, 1]
+    assert len(seen) == 2
+    # The same answers as without the memo, and as the rows' own text.
+    for keys in (usage, tickets, own):
+        expected = index.get_indexer(keys.astype(object).fillna("").str.strip())
+        assert lookup(index, keys).tolist() == expected.tolist()
