@@ -91,7 +91,9 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
                   key_path: str | Path | None = None,
                   salt_from: Catalogue | None = None,
                   defer: bool = False,
-                  background_write: bool = False) -> tuple[ChurnAnalysis, bool]:
+                  background_write: bool = False,
+                  before_background: Callable[[], object] = lambda: None
+                  ) -> tuple[ChurnAnalysis, bool]:
     """The analysis from the cache when present and intact, else trained (and cached).
 
     With a catalogue, the best offer per customer is attached too (its own cache entry, keyed
@@ -112,7 +114,9 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     not in the cache are ranked in a thread too (7-10 s at 1M): `analysis.recommendations`
     waits for them. So are the SHAP values of a table larger than the SHAP sample (all but
     100,000 rows: ~25 s at 1M; analytics/explaining.py): `analysis.shap_values` waits for
-    them. `wait_for_background` waits for all three (before a fork; `finish` does)."""
+    them, computed once `before_background()` returns (the app: after its first page, at a
+    lower priority). `wait_for_background` waits for all three (before a fork; `finish`
+    does)."""
     store = open_store(cache_dir, key_path, progress)
     key = cache_key(source, settings)
     analysis = _load(store, key, settings, progress)
@@ -124,7 +128,8 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
             analysis = _load(store, key, settings, progress)
             from_cache = analysis is not None
             if analysis is None:
-                analysis = _train(source, settings, progress, defer, background_write)
+                analysis = _train(source, settings, progress, defer,
+                                  before_background if background_write else None)
                 if store:
                     _save(store, key, analysis, progress,
                           held.pop_all() if background_write else None)
@@ -257,19 +262,29 @@ def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFram
 
 
 def _train(source: DataSource, settings: AnalysisSettings, progress: Progress,
-           defer: bool = False, background: bool = False) -> ChurnAnalysis:
+           defer: bool = False, background: Callable[[], object] | None = None
+           ) -> ChurnAnalysis:
+    """Load and analyse; with `background`, a large table's SHAP rows after the sample are
+    explained in a thread that first calls `background()`."""
     progress(f"loading {source.label()}")
     table = source.load()
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
              "for training)")
     analysis = analyse(table, settings, progress=progress, defer=defer,
-                       explain_later=background)
+                       explain_later=background is not None)
     explaining = analysis.__dict__.get("_explaining")
     if explaining is not None:   # a large table: the rows after the SHAP sample, in a thread
         rest = len(analysis.customers) - len(explaining.first)
         progress(f"explaining the other {rest:,} customers' reasons in the background")
-        _in_background("churnlens-reasons", explaining.run, analysis.model,
-                       _shallow(analysis).customers, progress)
+
+        def explain(model, customers) -> None:
+            try:
+                background()
+            finally:
+                explaining.run(model, customers, progress)
+
+        _in_background("churnlens-reasons", explain, analysis.model,
+                       _shallow(analysis).customers)
     if _has_backtest(analysis, source):
         if defer:
             analysis.pending = (*analysis.pending, "backtest")

@@ -30,12 +30,21 @@ from analytics.runner import DataSource, load_cached, load_or_train, retier, wai
 from dashboard.ids import EVERYONE, FILTER_DRIVERS, RESERVED_KEYS
 from dashboard.ids import SEGMENT as SEGMENT_KEY, TENURE as TENURE_KEY, TIER as TIER_KEY
 from dashboard.services.base import PageService  # noqa: F401  (services.core.PageService)
+from dashboard.services.checks import lower_priority
 from dashboard.services.cube import FIXED_FILTERS, Cube, Dimension, select
+from dashboard.services.idle import IDLE
 from dashboard.settings import Settings
 
 CONFIG_KEY = "CHURNLENS_SERVICES"
 MEMO_SIZE = 128
 _MISSING = object()
+
+
+def _after_first_page() -> None:
+    """Where a large table's background SHAP work starts: after `python app.py`'s first page
+    (at once elsewhere), yielding the cores to requests."""
+    IDLE.wait()
+    lower_priority()
 
 
 def num(value) -> float | None:
@@ -103,7 +112,7 @@ class Services:
                 source, self.analysis_settings(), cache_dir=self.settings.cache_dir,
                 progress=progress, catalogue=self.catalogue, salt_from=self.file_catalogue,
                 defer=True,  # serve once scored; the model checks complete in the background
-                background_write=background)
+                background_write=background, before_background=_after_first_page)
             self.error, self.source = None, source
             self.tiers.restore()
             self.datasets.remember()
