@@ -114,7 +114,7 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
     not in the cache are ranked in a thread too (7-10 s at 1M): `analysis.recommendations`
     waits for them. So are the SHAP values of a table larger than the SHAP sample (all but
     100,000 rows: ~25 s at 1M; analytics/explaining.py): `analysis.shap_values` waits for
-    them, computed once `before_background()` returns (the app: after its first page, at a
+    them. Both start once `before_background()` returns (the app: after its first page, at a
     lower priority). `wait_for_background` waits for all three (before a fork; `finish`
     does)."""
     store = open_store(cache_dir, key_path, progress)
@@ -141,14 +141,15 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
         # The promo-code salt is the data and the catalogue only: a customer keeps their code
         # through upgrades and model settings (adding a baseline changed every code before).
         refresh_offers(analysis, source, settings, catalogue, store, progress, salt_from,
-                       background=background_write)
+                       background=background_write, before=before_background)
     return analysis, from_cache
 
 
 def refresh_offers(analysis: ChurnAnalysis, source: DataSource, settings: AnalysisSettings,
                    catalogue: Catalogue, store: ArtifactStore | None,
                    progress: Progress = lambda _m: None,
-                   salt_from: Catalogue | None = None, background: bool = False) -> None:
+                   salt_from: Catalogue | None = None, background: bool = False,
+                   before: Callable[[], object] = lambda: None) -> None:
     """Attach the best offer per customer for this catalogue. The promo-code salt is the
     data and `salt_from` (default the catalogue itself): the catalogue file, when measured
     acceptance rates are laid over it, so codes do not change with them. `background`:
@@ -156,7 +157,7 @@ def refresh_offers(analysis: ChurnAnalysis, source: DataSource, settings: Analys
     salt = make_key(source.fingerprint(), source.as_of,
                     catalogue_fingerprint(salt_from or catalogue))
     attach_recommendations(analysis, catalogue, cache_key(source, settings), salt, store,
-                           progress, background)
+                           progress, background, before)
 
 
 def load_cached(source: DataSource, settings: AnalysisSettings, cache_dir: str | Path | None,
@@ -208,13 +209,15 @@ def _load(store: ArtifactStore | None, key: str, settings: AnalysisSettings,
 def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: str,
                            salt: str, store: ArtifactStore | None = None,
                            progress: Progress = lambda _m: None,
-                           background: bool = False) -> None:
+                           background: bool = False,
+                           before: Callable[[], object] = lambda: None) -> None:
     """Set analysis.catalogue and analysis.recommendations (from the cache when present).
 
     `salt` keys the promo codes (the data + the catalogue), so they are stable across
     restarts and exports of the same data and catalogue. With `background`, offers not in
     the cache are ranked in a thread: reading `analysis.recommendations` waits for them
-    (None when ranking failed, as with offers disabled; `progress` says why)."""
+    (None when ranking failed, as with offers disabled; `progress` says why), once
+    `before()` has returned."""
     offers_key = make_key(key, "offers", catalogue_fingerprint(catalogue))
     table = _offers(store, offers_key, len(analysis.customers))
     if table is not None:
@@ -245,6 +248,7 @@ def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: s
     def run() -> None:
         table = None
         try:
+            before()
             table = rank(view)
         except Exception as exc:  # noqa: BLE001 - the scores are served without offers
             progress(f"offers not ranked: {type(exc).__name__}: {exc}")

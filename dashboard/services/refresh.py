@@ -60,6 +60,7 @@ class DataLoadSteps:
 
     def _steps_then_settle(self, store, progress) -> None:
         try:
+            IDLE.wait()   # python app.py: after the first page (it reads none of them)
             self._steps(store, progress)
         except Exception as exc:  # noqa: BLE001 - the data is served whatever happens here
             progress(f"after the data load: {type(exc).__name__}: {exc}")

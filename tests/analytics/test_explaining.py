@@ -115,3 +115,19 @@ def test_a_background_start_serves_at_once_and_caches_the_whole_matrix(tmp_path,
     assert cached
     np.testing.assert_array_equal(again.shap_values, at_once.shap_values)
     np.testing.assert_array_equal(again.shap_base, at_once.shap_base)
+
+
+def test_the_background_explanation_starts_when_the_caller_lets_it(tmp_path, at_once):
+    """`before_background` (the app: after its first page) runs first; the scores are served
+    meanwhile and the reasons wait for it."""
+    go, asked = threading.Event(), threading.Event()
+    served, _ = load_or_train(SOURCE, SETTINGS, cache_dir=tmp_path, background_write=True,
+                              before_background=lambda: (asked.set(), go.wait(60)))
+    assert asked.wait(30)
+    pending = served.__dict__["_explaining"]
+    assert not pending.done.wait(0.5)            # held until the caller lets it start
+    np.testing.assert_array_equal(served.customers[PROBABILITY],
+                                  at_once.customers[PROBABILITY])
+    go.set()
+    np.testing.assert_array_equal(served.shap_values, at_once.shap_values)
+    wait_for_background()
