@@ -16,6 +16,7 @@ import pandas as pd
 
 from analytics.dataset import ACTIVE, ID, MONTHLY, TENURE
 from analytics.explain import probability_points, reason_columns, reason_indices
+from analytics.explaining import shap_rows
 from analytics.pipeline import CLV, PROBABILITY, SEGMENT, TIER, ChurnAnalysis
 from analytics.recommend import OFFER_NAME, PROFIT, PROMO
 from analytics.whatif import actionable_features, actionable_fields
@@ -65,8 +66,8 @@ def reasons_for(analysis: ChurnAnalysis, rows: np.ndarray) -> pd.DataFrame:
     `actionable_reason`: the strongest reason among the features a retention offer can
     change (the top reasons are often tenure, which nobody can act on)."""
     customers = _take(analysis.customers, rows, analysis.features)
-    shap = analysis.shap_values[rows]
-    points = probability_points(shap, analysis.shap_base[rows])
+    shap, base = shap_rows(analysis, rows)
+    points = probability_points(shap, base)
     indices = reason_indices(shap)
     table = reason_columns(customers, analysis.features, indices, points,
                            analysis.feature_meta())

@@ -8,6 +8,7 @@ import pandas as pd
 
 from analytics.dataset import ACTIVE, CHURN, SCORED_BY
 from analytics.explain import describe_value, feature_label, probability_points
+from analytics.explaining import shap_rows
 from analytics.export import customer_list
 from analytics.offers import NO_OFFER
 from analytics.pipeline import PROBABILITY
@@ -102,8 +103,8 @@ class CustomerService(core.PageService):
         """Base rate, the largest SHAP contributions in probability points (the rest summed
         as 'other features'), and the prediction they add up to."""
         a = self.core.analysis
-        points = probability_points(a.shap_values[row:row + 1],
-                                    a.shap_base[row:row + 1])[0].astype(float)
+        values, bases = shap_rows(a, [row])
+        points = probability_points(values, bases)[0].astype(float)
         order = np.argsort(-np.abs(points))
         record = a.customers.iloc[row]
         meta = a.feature_meta()
@@ -113,7 +114,7 @@ class CustomerService(core.PageService):
         if len(rest):
             items.append({"label": f"{len(rest)} other features",
                           "points": float(points[rest].sum())})
-        base = 100 / (1 + np.exp(-float(a.shap_base[row])))
+        base = 100 / (1 + np.exp(-float(bases[0])))
         prediction = float(100 * self.core.array(PROBABILITY)[row])
         if (a.calibration or {}).get("applied"):
             # SHAP adds up to CatBoost's own score; the served score is recalibrated.

@@ -19,6 +19,7 @@ import pandas as pd
 
 from analytics.data import events as ev
 from analytics.explain import feature_label, probability_points
+from analytics.explaining import shap_rows
 from dashboard.services import core
 
 WINDOW_DAYS = 365          # the history shown: the last year before the scored-at date
@@ -83,8 +84,7 @@ class TimelineService(core.PageService):
         as in the waterfall), in words: {"feature", "text", "label", "table", "points"}."""
         a = self.core.analysis
         meta = a.feature_meta()
-        points = probability_points(a.shap_values[row:row + 1],
-                                    a.shap_base[row:row + 1])[0].astype(float)
+        points = probability_points(*shap_rows(a, [row]))[0].astype(float)
         record = a.customers.iloc[row]
         out = []
         for j in np.argsort(-np.abs(points))[:top]:

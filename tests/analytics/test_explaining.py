@@ -131,3 +131,28 @@ def test_the_background_explanation_starts_when_the_caller_lets_it(tmp_path, at_
     go.set()
     np.testing.assert_array_equal(served.shap_values, at_once.shap_values)
     wait_for_background()
+
+
+def test_a_few_rows_are_explained_on_their_own_while_the_matrix_is_pending(at_once):
+    """A grid block or a customer's page need not wait for the whole matrix: their rows
+    alone get the values the matrix will hold."""
+    later = analyse(SOURCE.load(), SETTINGS, explain_later=True)
+    pending = later.__dict__["_explaining"]
+    first = explaining.first_rows(len(later.customers), SETTINGS.random_state)
+    rest = np.setdiff1d(np.arange(len(later.customers)), first)
+    rows = np.concatenate([rest[:60], first[:40], rest[-3:]])   # fold and final models
+    assert len(set(later.customers["scored_by"].to_numpy()[rows])) > 1   # several models
+    values, base = explaining.shap_rows(later, rows)
+    assert not pending.done.is_set()                             # nothing waited
+    np.testing.assert_array_equal(values, at_once.shap_values[rows])
+    np.testing.assert_array_equal(base, at_once.shap_base[rows])
+    listed = customer_list(later, rows)                          # what a grid block reads
+    expected = customer_list(at_once, rows)
+    assert list(listed["reason_1"]) == list(expected["reason_1"])
+    assert not pending.done.is_set()
+    with pytest.MonkeyPatch.context() as patch:                  # many rows: the matrix
+        patch.setattr(explaining, "DIRECT_ROWS", 10)
+        threading.Timer(0.3, pending.run, (later.model, later.customers)).start()
+        values, _ = explaining.shap_rows(later, rows)
+    assert pending.done.is_set()
+    np.testing.assert_array_equal(values, at_once.shap_values[rows])
