@@ -51,7 +51,9 @@ def test_a_table_within_the_sample_is_explained_whole_before_serving():
     assert len(explaining.first_rows(SAMPLE + 1, 0)) == SAMPLE
 
 
-def test_readers_wait_for_the_rows_explained_later_and_get_the_same_values(at_once):
+def test_readers_wait_for_the_rows_explained_later_and_get_the_same_values(at_once,
+                                                                           monkeypatch):
+    monkeypatch.setattr(explaining, "DIRECT_ROWS", 10)   # the whole list: more than a few
     later = analyse(SOURCE.load(), SETTINGS, explain_later=True)
     pending = later.__dict__["_explaining"]
     assert "shap_values" not in later.__dict__ and not pending.done.is_set()
