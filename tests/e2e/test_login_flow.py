@@ -84,6 +84,18 @@ def test_sign_in_see_the_dashboard_and_sign_out(browser, login_server):
     # The dashboard works: the navbar's count is a callback's answer.
     wait(browser, 60).until(lambda d: "customers" in text_of(d, "app-filter-summary-text"),
                             message="callbacks did not run for the signed-in user")
+    # ... and the page has loaded what it loads lazily (signing out while a bundle such as
+    # the grid's is on its way gets that request a 401 in the console): no new resource
+    # for a second.
+    seen = {"count": -1, "since": time.monotonic()}
+
+    def quiet(d) -> bool:
+        count = d.execute_script("return performance.getEntriesByType('resource').length")
+        if count != seen["count"]:
+            seen.update(count=count, since=time.monotonic())
+        return time.monotonic() - seen["since"] >= 1.0
+
+    wait(browser, 60).until(quiet, message="the page kept loading resources")
 
     element(browser, "app-sign-out-button").click()
     wait(browser).until(lambda d: _path(d) == "/login", message="Sign out did not end")
