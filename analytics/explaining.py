@@ -21,6 +21,8 @@ import threading
 import numpy as np
 import pandas as pd
 
+from analytics.dataset import SCORED_BY
+
 SAMPLE_ROWS = 100_000
 # Up to this many rows (a grid block, a customer) are explained on their own while the
 # matrix is pending: ~10 ms for 100 rows, against waiting ~30 s for the whole matrix.
@@ -56,11 +58,7 @@ class PendingShap:
             values = np.empty((n, self.first_values.shape[1]), dtype=np.float32)
             base = np.empty(n, dtype=np.float32)
             values[self.first], base[self.first] = self.first_values, self.first_base
-            columns = [*model.categorical, *model.numeric]
-            if "scored_by" in frame.columns:
-                columns.append("scored_by")
-            part = pd.DataFrame({c: frame[c].array.take(rest) for c in columns})
-            values[rest], base[rest] = model.shap_values(part)
+            values[rest], base[rest] = model.shap_values(_model_rows(model, frame, rest))
             self.values, self.base = values, base
             progress(f"SHAP reasons of all {n:,} customers ready")
         except Exception as exc:  # noqa: BLE001 - the scores stay served; readers are told
@@ -98,7 +96,6 @@ def waiting_attribute(name: str) -> property:
     return property(get, put, doc=f"`{name}`: waits while the rest of the rows are explained")
 
 
-
 def shap_rows(analysis, rows) -> tuple[np.ndarray, np.ndarray]:
     """(SHAP values, base values) of the analysis' `rows` (positions): read from the matrix,
     or, while a large table's matrix is still being explained, computed for these rows
@@ -107,10 +104,13 @@ def shap_rows(analysis, rows) -> tuple[np.ndarray, np.ndarray]:
     rows = np.asarray(rows, dtype=np.int64)
     pending = analysis.__dict__.get("_explaining")
     if pending is not None and not pending.done.is_set() and len(rows) <= DIRECT_ROWS:
-        model, customers = analysis.model, analysis.customers
-        columns = [*model.categorical, *model.numeric]
-        if "scored_by" in customers.columns:
-            columns.append("scored_by")
-        return model.shap_values(pd.DataFrame({c: customers[c].array.take(rows)
-                                               for c in columns}))
+        model = analysis.model
+        return model.shap_values(_model_rows(model, analysis.customers, rows))
     return analysis.shap_values[rows], analysis.shap_base[rows]
+
+
+def _model_rows(model, frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """`rows` of what the model reads: its features and, when present, which model scored
+    each row (a take per column: `frame.iloc[rows]` copies every column)."""
+    columns = [*model.categorical, *model.numeric, *([SCORED_BY] if SCORED_BY in frame else [])]
+    return pd.DataFrame({c: frame[c].array.take(rows) for c in columns})

@@ -335,7 +335,7 @@ def _shallow(analysis: ChurnAnalysis) -> ChurnAnalysis:
 
 def _in_background(name: str, work: Callable[..., None], *args) -> None:
     """Run `work(*args)` in a thread `wait_for_background` knows of. Not a daemon: an
-    interpreter that exits waits for the entry to be written."""
+    interpreter that exits waits for it (a cache entry is never left half written)."""
     def run() -> None:
         try:
             work(*args)

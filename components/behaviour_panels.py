@@ -9,6 +9,7 @@ from dash import dcc, html
 
 from components.charts import ABOVE, BELOW, MUTED, Figure, base_layout, empty_figure, plain_figure
 from components.feedback import empty_state
+from components.list_columns import STATUS_STYLE, TIER_STYLE, WRAP
 
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 CHART_HEIGHT = 400
@@ -17,16 +18,8 @@ PCT = {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}
 SIGNED_PCT = {"function": "params.value == null ? '' : d3.format('+.0%')(params.value)"}
 NUMBER = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
 TEXT = {"filter": "agTextColumnFilter"}
-TIER_STYLE = {"styleConditions": [
-    {"condition": "params.value == 'High'", "style": {"color": "#c92a3f", "fontWeight": 600}},
-    {"condition": "params.value == 'Medium'", "style": {"color": "#b07800"}}]}
 FELL_STYLE = {"styleConditions": [
     {"condition": "params.value != null && params.value < 0", "style": {"color": "#c92a3f"}}]}
-STATUS_STYLE = {"styleConditions": [
-    {"condition": "params.value == 'churned'", "style": {"color": "#868e96"}}]}
-WRAP = {"wrapText": True, "cellClass": "cell-wrap", "sortable": False,
-        "tooltipValueGetter": {"function": "params.value"},
-        "cellRenderer": "ClampedText"}  # at most two lines: assets/dashAgGridComponentFunctions.js
 
 
 def arrow(before: str, after: str, fmt: str, unit: str | None = None) -> dict:

@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from components.links import customer_path
+from components.list_columns import STATUS_STYLE, TIER_STYLE, WRAP
 from dashboard import ids
 from dashboard.services import customers as service
 from dashboard.services.exports import export_href
@@ -28,15 +29,6 @@ NUMBER = {"filter": "agNumberColumnFilter", "type": "rightAligned",
           "filterParams": {"buttons": ["reset"], "maxNumConditions": 2}}
 TEXT = {"filter": "agTextColumnFilter",
         "filterParams": {"buttons": ["reset"], "maxNumConditions": 2}}
-TIER_STYLE = {"styleConditions": [
-    {"condition": "params.value == 'High'", "style": {"color": "#c92a3f", "fontWeight": 600}},
-    {"condition": "params.value == 'Medium'", "style": {"color": "#b07800"}},
-]}
-STATUS_STYLE = {"styleConditions": [
-    {"condition": "params.value == 'churned'", "style": {"color": "#868e96"}}]}
-WRAP = {"wrapText": True, "sortable": False, "cellClass": "cell-wrap",
-        "tooltipValueGetter": {"function": "params.value"},
-        "cellRenderer": "ClampedText"}  # at most two lines: assets/dashAgGridComponentFunctions.js
 # What a caller acts on first, visible without scrolling at 1400 px; the rest to the right.
 COLUMNS = [
     {"field": "customer_id", "headerName": "Customer", "pinned": "left", "width": 130,

@@ -41,8 +41,9 @@ _MISSING = object()
 
 
 def _after_first_page() -> None:
-    """Where a large table's background SHAP work starts: after `python app.py`'s first page
-    (at once elsewhere), yielding the cores to requests."""
+    """Where a training's background work (the offers' ranking, a large table's SHAP rows
+    after the sample) starts: after `python app.py`'s first page (at once elsewhere),
+    yielding the cores to requests."""
     IDLE.wait()
     lower_priority()
 
