@@ -2,7 +2,8 @@
 
 For each demo size: a cold start (a fresh cache: load, train, score, serve) and then
 `--warm` warm restarts of the same cache, each in a new process. It prints the seconds from
-launching the process to its first HTTP 200 and to the first page settled in headless
+launching the process to its first HTTP 200 (`app.py` answers the page and its code before
+its data is loaded, so this is when the server is up) and to the first page settled in headless
 Chromium (the browser is started beforehand, so its own start is not counted; settled is the
 in-page moment the page last became idle, not the end of the detector's quiet window), the
 server's

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,6 +71,37 @@ def install_idle(server, idle=IDLE) -> None:
     server.teardown_request(end)
 
 
+# What a browser needs before the data (the page, its code and styles, the callbacks' map,
+# signing in and out): answered while `create_app(early=True)` is still loading; every
+# other request waits.
+OPEN_WHILE_LOADING = frozenset({"/", "/<path:path>", "static", "_dash_assets.static",
+                                "/_dash-component-suites/<string:package_name>/"
+                                "<path:fingerprinted_path>",
+                                "/_dash-dependencies", "/_favicon.ico",
+                                "churnlens_login", "churnlens_logout"})
+
+
+def install_loading_gate(server, services: Services) -> None:
+    """Requests that read the data wait until `services` has loaded (or failed: then the
+    page shows the error); the page and its code are served meanwhile."""
+    @server.before_request
+    def wait_for_the_data():
+        if not services.loaded.is_set() and request.endpoint not in OPEN_WHILE_LOADING:
+            services.loaded.wait()
+
+
+def _load(services: Services, progress, background: bool) -> None:
+    """`create_app(early=True)`'s loading thread: the data, then the model checks."""
+    try:
+        services.start(progress=progress, checks=False, background=background)
+    except Exception as exc:  # a bug, not bad data (start keeps those): shown in the page
+        traceback.print_exc()
+        services.analysis, services.error = None, f"the data could not be loaded: {exc}"
+        return
+    if services.analysis is not None:
+        services.checks.start()
+
+
 def startup(settings: Settings) -> Callable[[str], None] | None:
     """What `python app.py` and `python -m dashboard.serve` do first: None (the reason on
     stderr) when these settings must not start a server (login required, no users), else a
@@ -86,15 +119,19 @@ def startup(settings: Settings) -> Callable[[str], None] | None:
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,
-               progress=print, background: bool = False) -> dash.Dash:
+               progress=print, background: bool = False, early: bool = False) -> dash.Dash:
     """A ready Dash app. Trains (or loads from cache) before it returns; bad data does not
     stop it: the error is shown in the page. With `background`, what the first page does
     not read (the cache write, the offers, the campaign steps) goes on after it returns
-    (`Services.start`)."""
+    (`Services.start`). With `early` (`python app.py`), it returns at once and loads in a
+    thread: the browser gets the page and its code meanwhile, and the requests that read the
+    data wait for it (`services.loaded`)."""
     settings = settings or Settings()
     fresh = services is None
-    services = services or Services(settings).start(progress=progress, checks=False,
-                                                    background=background)
+    if services is None:
+        services = Services(settings)
+        if not early:
+            services.start(progress=progress, checks=False, background=background)
     app = dash.Dash(
         __name__, use_pages=True, pages_folder="",
         assets_folder=str(ROOT / "assets"), title="ChurnLens",
@@ -128,6 +165,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_uploads(app.server, settings.upload_dir, max_bytes_from(settings))
     jobs.register_jobs(app, services)
 
+    if fresh and early:
+        install_loading_gate(app.server, services)
     install_idle(app.server)
 
     @app.server.before_request
@@ -139,6 +178,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services.sync.poll()
         services.checks.poll()
 
-    if fresh:  # after the routes: werkzeug compiles each with `ast`, and CPython 3.11's AST
-        services.checks.start()  # conversion is not thread-safe (python/cpython gh-106905)
+    # After the routes: werkzeug compiles each with `ast`, and CPython 3.11's AST conversion
+    # is not thread-safe (python/cpython gh-106905; dashboard/astlock.py).
+    if fresh and early:
+        threading.Thread(target=_load, args=(services, progress, background), daemon=True,
+                         name="churnlens-load").start()
+    elif fresh:
+        services.checks.start()
     return app

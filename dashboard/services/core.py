@@ -64,6 +64,7 @@ class Services:
                                         sync, tiers, timeline, trends)
         self.settings = settings
         self.analysis = None
+        self.loaded = threading.Event()  # set once `start` has loaded, trained or failed
         self.source: DataSource | None = None
         self.error: str | None = None
         self.from_cache = False
@@ -106,6 +107,14 @@ class Services:
                             config=self.settings.config_path,
                             demo_events=self.settings.demo_events)
         try:
+            self._start(source, progress, checks, background)
+        finally:
+            self.loaded.set()
+        return self
+
+    def _start(self, source: DataSource, progress: Callable[[str], None], checks: bool,
+               background: bool) -> None:
+        try:
             if self.settings.demo_size < 1:
                 raise ChurnLensError("--demo-size must be at least 1")
             self._load_catalogue(progress)
@@ -123,7 +132,6 @@ class Services:
         except ChurnLensError as exc:
             self.analysis, self.error = None, str(exc)
             progress(f"error: {exc}")
-        return self
 
     def settle(self) -> None:
         """Wait for what `start(background=True)` left running (before a fork: a thread
