@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import threading
-import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from flask import g, request
 from dashboard import auth, bundles, errors, jobs, security, shell
 from dashboard.api import register_api
 from dashboard.downloads import register_downloads
+from dashboard.loading import begin, install_loading_gate
 from dashboard.services import CONFIG_KEY, Services
 from dashboard.services.idle import IDLE
 from dashboard.settings import Settings
@@ -71,67 +69,21 @@ def install_idle(server, idle=IDLE) -> None:
     server.teardown_request(end)
 
 
-# What a browser needs before the data (the page, its code and styles, the callbacks' map,
-# signing in and out): answered while `create_app(early=True)` is still loading; every
-# other request waits.
-OPEN_WHILE_LOADING = frozenset({"/", "/<path:path>", "static", "_dash_assets.static",
-                                "/_dash-component-suites/<string:package_name>/"
-                                "<path:fingerprinted_path>",
-                                "/_dash-dependencies", "/_favicon.ico",
-                                "churnlens_login", "churnlens_logout"})
-
-
-def install_loading_gate(server, services: Services) -> None:
-    """Requests that read the data wait until `services` has loaded (or failed: then the
-    page shows the error); the page and its code are served meanwhile."""
-    @server.before_request
-    def wait_for_the_data():
-        if not services.loaded.is_set() and request.endpoint not in OPEN_WHILE_LOADING:
-            services.loaded.wait()
-
-
-def _load(services: Services, progress, background: bool) -> None:
-    """`create_app(early=True)`'s loading thread: the data, then the model checks."""
-    try:
-        services.start(progress=progress, checks=False, background=background)
-    except Exception as exc:  # a bug, not bad data (start keeps those): shown in the page
-        traceback.print_exc()
-        services.analysis, services.error = None, f"the data could not be loaded: {exc}"
-        return
-    if services.analysis is not None:
-        services.checks.start()
-
-
-def startup(settings: Settings) -> Callable[[str], None] | None:
-    """What `python app.py` and `python -m dashboard.serve` do first: None (the reason on
-    stderr) when these settings must not start a server (login required, no users), else a
-    progress printer that stamps each line with the seconds since the start."""
-    problem = auth.startup_problem(settings)
-    if problem:
-        print(f"ChurnLens will not start: {problem}", file=sys.stderr)
-        return None
-    start = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - start:6.1f}s] {message}", flush=True)
-
-    return progress
-
-
 def create_app(settings: Settings | None = None, services: Services | None = None,
                progress=print, background: bool = False, early: bool = False) -> dash.Dash:
     """A ready Dash app. Trains (or loads from cache) before it returns; bad data does not
     stop it: the error is shown in the page. With `background`, what the first page does
     not read (the cache write, the offers, the campaign steps) goes on after it returns
-    (`Services.start`). With `early` (`python app.py`), it returns at once and loads in a
-    thread: the browser gets the page and its code meanwhile, and the requests that read the
-    data wait for it (`services.loaded`)."""
+    (`Services.start`). With `early`, it serves while `services` load (`loading.begin`,
+    which it calls itself when none are given): the browser gets the page and its code
+    meanwhile, and the requests that read the data wait for them (`services.loaded`)."""
     settings = settings or Settings()
     fresh = services is None
-    if services is None:
-        services = Services(settings)
-        if not early:
-            services.start(progress=progress, checks=False, background=background)
+    if fresh and early:  # the cache read (file, hash: no GIL) overlaps building the app
+        services = begin(settings, progress, background)
+    elif fresh:
+        services = Services(settings).start(progress=progress, checks=False,
+                                            background=background)
     app = dash.Dash(
         __name__, use_pages=True, pages_folder="",
         assets_folder=str(ROOT / "assets"), title="ChurnLens",
@@ -165,7 +117,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_uploads(app.server, settings.upload_dir, max_bytes_from(settings))
     jobs.register_jobs(app, services)
 
-    if fresh and early:
+    if early:
         install_loading_gate(app.server, services)
     install_idle(app.server)
 
@@ -178,11 +130,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services.sync.poll()
         services.checks.poll()
 
-    # After the routes: werkzeug compiles each with `ast`, and CPython 3.11's AST conversion
-    # is not thread-safe (python/cpython gh-106905; dashboard/astlock.py).
-    if fresh and early:
-        threading.Thread(target=_load, args=(services, progress, background), daemon=True,
-                         name="churnlens-load").start()
-    elif fresh:
+    if fresh and not early:  # (early: the loading thread starts them once loaded)
         services.checks.start()
     return app

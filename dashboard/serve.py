@@ -29,7 +29,7 @@ import time
 from gunicorn.app.base import BaseApplication
 
 from dashboard import create_app
-from dashboard.factory import startup
+from dashboard.loading import startup
 from dashboard.services import CONFIG_KEY
 from dashboard.settings import Settings
 

@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dashboard import auth
-from dashboard.factory import OPEN_WHILE_LOADING, create_app
+from dashboard.factory import create_app
+from dashboard.loading import OPEN_WHILE_LOADING
 from dashboard.services import CONFIG_KEY
 from dashboard.services import core as core_module
 from dashboard.settings import Settings
@@ -136,3 +137,16 @@ def test_without_early_the_app_is_loaded_when_it_returns(tmp_path):
     assert services.loaded.is_set() and services.analysis is not None
     assert not any(getattr(f, "__name__", "") == "wait_for_the_data"
                    for f in app.server.before_request_funcs.get(None, []))
+
+
+def test_app_py_starts_loading_before_it_imports_dash():
+    """app.py's load overlaps importing Dash and building the app: what it imports first
+    (dashboard.loading, the services, the settings) must not pull Dash or plotly in."""
+    import subprocess
+    import sys
+    code = ("import sys, app; print(sorted(m for m in ('dash', 'plotly', 'pandas') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]),
+                         check=True).stdout
+    assert out.strip() == "['pandas']"
