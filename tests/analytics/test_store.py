@@ -93,6 +93,36 @@ def test_truncated_entry_is_not_served(tmp_path):
     assert any(str(path) in m and "truncated" in m for m in messages)
 
 
+def _mapped(path) -> bool:
+    return str(path) in open("/proc/self/maps").read()
+
+
+def test_a_large_entry_is_mapped_checked_and_unmapped(tmp_path):
+    """Entries of MAP_FROM bytes or more are read through a memory map: the same values, a
+    flipped byte or a cut still refused, and nothing left mapped once loaded."""
+    import numpy as np
+    messages = []
+    store = ArtifactStore(tmp_path / "cache", log=messages.append)
+    value = {"ids": np.array([f"C{i:07d}" for i in range(60_000)], dtype=object),
+             "scores": np.linspace(0, 1, 3 * store_module.MAP_FROM // 8)}
+    path = store.put("big", value)
+    assert path.stat().st_size >= store_module.MAP_FROM
+    back = store.get("big")
+    assert back["ids"].tolist() == value["ids"].tolist()
+    assert np.array_equal(back["scores"], value["scores"]) and back["scores"].flags.writeable
+    assert not _mapped(path)
+
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF                                   # one byte in a buffer
+    path.write_bytes(bytes(blob))
+    assert store.get("big") is None and not path.exists()
+    assert any(str(path) in m and "checksum mismatch" in m for m in messages)
+
+    path = store.put("big", value)
+    path.write_bytes(path.read_bytes()[:store_module.MAP_FROM + 10])  # cut, still mapped
+    assert store.get("big") is None and not path.exists()
+
+
 def test_interrupted_write_leaves_no_entry(tmp_path):
     class Boom:
         def __reduce__(self):
