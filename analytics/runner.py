@@ -214,12 +214,14 @@ def attach_recommendations(analysis: ChurnAnalysis, catalogue: Catalogue, key: s
     """Set analysis.catalogue and analysis.recommendations (from the cache when present).
 
     `salt` keys the promo codes (the data + the catalogue), so they are stable across
-    restarts and exports of the same data and catalogue. With `background`, offers not in
-    the cache are ranked in a thread: reading `analysis.recommendations` waits for them
+    restarts and exports of the same data and catalogue. With `background`, offers are read
+    from the cache or ranked in a thread: reading `analysis.recommendations` waits for them
     (None when ranking failed, as with offers disabled; `progress` says why), once
     `before()` has returned."""
     offers_key = make_key(key, "offers", catalogue_fingerprint(catalogue))
-    table = _offers(store, offers_key, len(analysis.customers))
+    # With `background` the thread reads the cached table as well (~0.1 s at 1M customers,
+    # off the way to the first page).
+    table = None if background else _offers(store, offers_key, len(analysis.customers))
     if table is not None:
         analysis.catalogue, analysis.recommendations = catalogue, table
         return
