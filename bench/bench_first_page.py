@@ -104,7 +104,9 @@ def one_start(browser: Browser, size: int, events: bool, cache: Path, cold: bool
             log.seek(0)
             return {"error": "no answer: " + log.read()[-600:]}
         opened = time.perf_counter()
-        visit = browser.open(url)
+        # The page is served before its data is loaded: the browser waits with it (a cold
+        # start at 1M customers is ~85 s to the first page), up to `timeout`.
+        visit = browser.open(url, timeout_s=timeout)
         # The page is settled at `settle_ms` after its navigation began (in-page clock); the
         # detector's own confirmation window (stable_ms of quiet after it) is not counted.
         settled = opened + (visit["settle_ms"] or float("nan")) / 1000

@@ -179,6 +179,9 @@ class Server:
                 response = self.session.get(self.url + "/_dash-dependencies", timeout=5)
                 if response.status_code == 200:
                     self.dependencies = response.json()
+                    # app.py serves before its data is loaded: the layout waits for it.
+                    self.session.get(self.url + "/_dash-layout",
+                                     timeout=max(5.0, timeout_s - (time.perf_counter() - clock)))
                     break
             except requests.RequestException:
                 pass

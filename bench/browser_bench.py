@@ -99,6 +99,18 @@ def answers_200(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def data_loaded(url: str, timeout: float = 3.0) -> bool:
+    """Whether the server at `url` has its data in service: its layout answers (the layout
+    waits for the data; with login on, a refusal says as much as the server can tell)."""
+    try:
+        with urllib.request.urlopen(url + "/_dash-layout", timeout=timeout) as response:
+            return response.status == 200
+    except urllib.error.HTTPError as exc:
+        return exc.code in (401, 403)
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+
+
 class Terminated(BaseException):
     """Raised in the main thread on SIGTERM/SIGHUP so `finally` blocks clean up."""
 
@@ -166,8 +178,9 @@ class AppServer:
                                    f"starting:\n{self.tail()}")
             if time.perf_counter() - clock > self.timeout_s:
                 raise RuntimeError(f"app.py did not answer 200 on {self.url}/ within "
-                                   f"{self.timeout_s:.0f} s:\n{self.tail()}")
-            if answers_200(self.url + "/"):
+                                   f"{self.timeout_s:.0f} s with its data:\n{self.tail()}")
+            # app.py answers "/" before its data is loaded; the layout waits for the data.
+            if answers_200(self.url + "/") and data_loaded(self.url):
                 break
             time.sleep(0.5)
         self._echo_new_lines(shown)
