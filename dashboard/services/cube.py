@@ -83,19 +83,15 @@ class Cube:
         tenure = core_.array(TENURE).astype(float) if TENURE in frame else None
         if by_tenure and tenure is not None:
             # Each distinct tenure its own code (NaN last), so the slider selects cells.
-            values, inverse = np.unique(tenure, return_inverse=True)
-            parts["__tenure"] = inverse.astype(np.int64)
-        parts = {k: np.asarray(v, dtype=np.int64) for k, v in parts.items() if v is not None}
-        key = np.zeros(len(frame), dtype=np.int64)
-        for codes in parts.values():  # mixed radix: codes -1.. shifted to 0..
-            key = key * (int(codes.max(initial=-1)) + 2) + (codes + 1)
-        cells, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        self.size = len(cells)
-        # Each cell's codes, read off its first customer.
-        self.dimensions = {k: Dimension(k, d.codes[first], d.names) for k, d in rows.items()}
-        self.band = parts["__band"][first] if "__band" in parts else None
-        self.active = parts["__active"][first].astype(bool)
-        self.tenure = values[parts["__tenure"][first]] if "__tenure" in parts else None
+            values, parts["__tenure"] = _distinct(tenure)
+        parts = {k: v for k, v in parts.items() if v is not None}
+        codes_of, inverse = _cells(parts)
+        self.size = len(codes_of["__active"])
+        self.dimensions = {k: Dimension(k, codes_of[k].astype(d.codes.dtype, copy=False),
+                                        d.names) for k, d in rows.items()}
+        self.band = codes_of.get("__band")
+        self.active = codes_of["__active"].astype(bool)
+        self.tenure = values[codes_of["__tenure"]] if "__tenure" in codes_of else None
         self.n = np.bincount(inverse, minlength=self.size).astype(np.int64)
         proba = core_.array(PROBABILITY).astype(float)
         monthly = _floats(core_, MONTHLY)
@@ -137,6 +133,54 @@ class Cube:
         churned = np.bincount(codes[picked], weights=self.sums["churned"][picked],
                               minlength=size)
         return np.rint(n).astype(np.int64), np.rint(churned).astype(np.int64)
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True) of floats (NaN last); by counting when they
+    are small whole numbers (months of tenure: 15 ms at 1M rows against 165 ms sorting)."""
+    finite = np.isfinite(values)
+    known = values[finite]
+    if known.size and known.min() >= 0 and known.max() < 1 << 16 and \
+            np.array_equal(known, np.floor(known)):
+        present = np.bincount(known.astype(np.int64)) > 0
+        distinct = np.flatnonzero(present).astype(float)
+        inverse = np.empty(len(values), dtype=np.int64)
+        inverse[finite] = (np.cumsum(present) - 1)[known.astype(np.int64)]
+        if finite.all():
+            return distinct, inverse
+        inverse[~finite] = len(distinct)
+        return np.append(distinct, np.nan), inverse
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, inverse.astype(np.int64)
+
+
+DENSE_CELLS = 1 << 23  # a key space up to this is counted (two int64 arrays of it), not sorted
+
+
+def _cells(parts: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The distinct combinations of `parts` (code arrays, -1 for none), in the order of
+    their mixed-radix key: each cell's code of every part, and each row's cell."""
+    radix = [int(codes.max(initial=-1)) + 2 for codes in parts.values()]
+    n = len(next(iter(parts.values())))
+    key = np.zeros(n, dtype=np.int64)
+    for codes, base in zip(parts.values(), radix):  # codes -1.. shifted to 0..
+        key *= base
+        key += codes
+        key += 1
+    space = int(np.prod(radix, dtype=np.float64))
+    if space <= min(DENSE_CELLS, max(8 * n, 1 << 16)):
+        counts = np.bincount(key, minlength=space)
+        cells = np.flatnonzero(counts)
+        lookup = np.zeros(space, dtype=np.int64)
+        lookup[cells] = np.arange(len(cells))
+        inverse = lookup[key]
+    else:
+        cells, inverse = np.unique(key, return_inverse=True)
+    codes_of, rest = {}, cells.copy()
+    for name, base in zip(reversed(list(parts)), reversed(radix)):
+        codes_of[name] = rest % base - 1
+        rest //= base
+    return codes_of, inverse.astype(np.int64, copy=False)
 
 
 def _floats(core_, column: str) -> np.ndarray | None:

@@ -173,3 +173,34 @@ def test_a_tier_change_rebuilds_the_cube(svc):
     finally:
         svc.set_tier_high(*old)
     assert svc.overview._view({})["kpis"]["high_risk_active"] == before
+
+
+def test_cells_by_counting_and_by_sorting_agree(monkeypatch):
+    """The cube's cells are counted when the key space is small and sorted otherwise: the
+    same cells in the same order, each row in the same cell, each cell's codes its rows'."""
+    from dashboard.services import cube
+    rng = np.random.default_rng(3)
+    parts = {"a": rng.integers(-1, 4, 5000), "b": rng.integers(0, 3, 5000).astype(np.int8),
+             "c": rng.integers(-1, 40, 5000)}
+    counted, rows_counted = cube._cells(parts)
+    monkeypatch.setattr(cube, "DENSE_CELLS", 0)
+    sorted_, rows_sorted = cube._cells(parts)
+    assert np.array_equal(rows_counted, rows_sorted)
+    for name, codes in parts.items():
+        assert np.array_equal(counted[name], sorted_[name])
+        assert np.array_equal(counted[name][rows_counted], codes)      # a row's own codes
+    assert len(counted["a"]) == len({tuple(r) for r in zip(*parts.values())})
+
+
+@pytest.mark.parametrize("values", [
+    [3.0, 0.0, 3.0, 72.0, 1.0],                  # whole months: counted
+    [3.0, np.nan, 0.0, np.nan, 12.0],            # with unknowns (NaN last)
+    [0.5, 2.0, 0.5, -1.0],                       # fractions and negatives: sorted
+])
+def test_distinct_tenures_are_numpys_unique(values):
+    from dashboard.services import cube
+    values = np.array(values)
+    distinct, inverse = cube._distinct(values)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    assert np.array_equal(distinct, expected, equal_nan=True)
+    assert np.array_equal(inverse, expected_inverse)
