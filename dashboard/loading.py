@@ -60,9 +60,8 @@ def begin(settings: Settings, progress: Callable[[str], None] = print,
 def _load(services: Services, progress, background: bool) -> None:
     try:
         services.start(progress=progress, checks=False, background=background)
-    except Exception as exc:  # a bug, not bad data (start keeps those): shown in the page
+    except Exception:  # a bug, not bad data: start put it in services.error for the page
         traceback.print_exc()
-        services.analysis, services.error = None, f"the data could not be loaded: {exc}"
         return
     if services.analysis is not None:
         services.checks.start()

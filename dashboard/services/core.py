@@ -108,8 +108,11 @@ class Services:
                             demo_events=self.settings.demo_events)
         try:
             self._start(source, progress, checks, background)
+        except Exception as exc:  # a bug, not bad data (_start keeps those): said in the page
+            self.analysis, self.error = None, f"the data could not be loaded: {exc}"
+            raise
         finally:
-            self.loaded.set()
+            self.loaded.set()  # after the error is set: a request waiting on it shows it
         return self
 
     def _start(self, source: DataSource, progress: Callable[[str], None], checks: bool,
