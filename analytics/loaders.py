@@ -192,19 +192,28 @@ def demo_events_config(as_of: str | None = None) -> DatasetConfig:
 
 def load_demo(n_customers: int = 7043, seed: int = 0, with_dates: bool = False,
               events: bool = False, as_of: str | None = None,
-              signal: bool = True) -> CustomerTable:
+              signal: bool = True, events_dir: str | Path | None = None) -> CustomerTable:
     """The built-in synthetic telecom customers (deterministic for a seed); with `events`,
-    dated and with usage, tickets, e-mails and plan changes over the last year."""
+    dated and with usage, tickets, e-mails and plan changes over the last year. With
+    `events_dir`, the event tables are made and linked block by block of customers and kept
+    there (analytics/data/streamed.py): one block's rows in memory, not the year's."""
     from analytics.demo import generate_demo
 
     source = f"demo data ({n_customers:,} customers, seed {seed})"
     if events:
+        raw = generate_demo(n_customers, seed=seed, with_dates=True)
+        source = f"demo data with behaviour ({n_customers:,} customers, seed {seed})"
+        if events_dir is not None:
+            from analytics.data.demo_events import demo_event_blocks
+            from analytics.data.streamed import build_linked_blocks
+
+            blocks = demo_event_blocks(raw, seed=seed, signal=signal, typed=True)
+            return build_linked_blocks(raw, demo_events_config(as_of), source, blocks,
+                                       events_dir)
         from analytics.data.assemble import build_linked
         from analytics.data.demo_events import generate_demo_events
 
-        raw = generate_demo(n_customers, seed=seed, with_dates=True)
         frames = generate_demo_events(raw, seed=seed, signal=signal, typed=True)
-        source = f"demo data with behaviour ({n_customers:,} customers, seed {seed})"
         return build_linked(raw, demo_events_config(as_of), source, frames, consume=True)
     raw = generate_demo(n_customers, seed=seed, with_dates=with_dates)
     spec = INTERCONNECT_CONFIG if with_dates else TELCO_CONFIG
@@ -251,14 +260,16 @@ def load_folder(folder: Path, config: DatasetConfig | None = None,
 def load_path(path: str | Path | None, demo_size: int = 7043, seed: int = 0,
               as_of: str | None = None,
               config: DatasetConfig | str | Path | None = None,
-              demo_events: bool = False) -> CustomerTable:
+              demo_events: bool = False,
+              events_dir: str | Path | None = None) -> CustomerTable:
     """A data file (with `config`, a config file path or an inferred config), a folder of
     linked tables (or the Interconnect folder), or (no path) the demo data, with event
-    tables when `demo_events`."""
+    tables when `demo_events` (kept in `events_dir` when given, see load_demo)."""
     if isinstance(config, (str, Path)):
         config = load_config(config)
     if path is None or str(path) == "":
-        return load_demo(demo_size, seed=seed, events=demo_events, as_of=as_of)
+        return load_demo(demo_size, seed=seed, events=demo_events, as_of=as_of,
+                         events_dir=events_dir)
     path = Path(path)
     if not path.exists():
         raise DataError("file or folder not found", file=str(path))

@@ -7,6 +7,7 @@ warm start of the same data loads the model, scores and SHAP values without trai
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -45,10 +46,12 @@ class DataSource:
         return fingerprint(self.path, self.demo_size, self.seed, self.config,
                            demo_events=self.demo_events and not self.path)
 
-    def load(self, as_of: str | None = None):
+    def load(self, as_of: str | None = None, events_dir: str | Path | None = None):
+        """The customer table; the demo's event tables kept in `events_dir` when given
+        (analytics/loaders.load_demo)."""
         return load_path(self.path, demo_size=self.demo_size, seed=self.seed,
                          as_of=as_of or self.as_of, config=self.config,
-                         demo_events=self.demo_events)
+                         demo_events=self.demo_events, events_dir=events_dir)
 
     def label(self) -> str:
         if self.path:
@@ -128,8 +131,10 @@ def load_or_train(source: DataSource, settings: AnalysisSettings = AnalysisSetti
             analysis = _load(store, key, settings, progress)
             from_cache = analysis is not None
             if analysis is None:
+                # a writable cache keeps the event tables on disk beside the entry
+                files = store.files(key) if store and store.writable else None
                 analysis = _train(source, settings, progress, defer,
-                                  before_background if background_write else None)
+                                  before_background if background_write else None, files)
                 if store:
                     _save(store, key, analysis, progress,
                           held.pop_all() if background_write else None)
@@ -192,6 +197,12 @@ def _load(store: ArtifactStore | None, key: str, settings: AnalysisSettings,
     clock = time.perf_counter()
     cached = store.get(key)
     if not isinstance(cached, ChurnAnalysis):
+        return None
+    disk = [t.disk for t in getattr(cached.behaviour, "tables", ()) if t.disk is not None]
+    problem = next((p for p in (d.problem() for d in disk) if p), None)
+    if problem:
+        progress(f"cache entry {store.path(key).name} refused: its events file {problem}; "
+                 "training again")
         return None
     later = ["the SHAP matrix"] if not cached.lazy_loaded else []
     tables = [t.name for t in getattr(cached.behaviour, "tables", ()) if not t.loaded]
@@ -268,12 +279,13 @@ def _offers(store: ArtifactStore | None, offers_key: str, n: int) -> pd.DataFram
 
 
 def _train(source: DataSource, settings: AnalysisSettings, progress: Progress,
-           defer: bool = False, background: Callable[[], object] | None = None
-           ) -> ChurnAnalysis:
+           defer: bool = False, background: Callable[[], object] | None = None,
+           events_dir: Path | None = None) -> ChurnAnalysis:
     """Load and analyse; with `background`, a large table's SHAP rows after the sample are
-    explained in a thread that first calls `background()`."""
+    explained in a thread that first calls `background()`; the demo's event tables are kept
+    in `events_dir` when given."""
     progress(f"loading {source.label()}")
-    table = source.load()
+    table = source.load(events_dir=events_dir)
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
              "for training)")
     analysis = analyse(table, settings, progress=progress, defer=defer,
@@ -365,9 +377,12 @@ def _has_backtest(analysis: ChurnAnalysis, source: DataSource) -> bool:
 def _backtest(analysis: ChurnAnalysis, source: DataSource, progress: Progress) -> dict:
     progress("out-of-time backtest")
     s = analysis.settings
-    return out_of_time_backtest(lambda date: source.load(as_of=date), analysis.as_of,
-                                analysis.extraction_date, threshold=s.threshold,
-                                max_train_rows=s.train_max_rows, random_state=s.random_state)
+    # Each date's event tables on disk for as long as its features are made (the demo's).
+    with tempfile.TemporaryDirectory(prefix="churnlens-backtest-") as scratch:
+        return out_of_time_backtest(
+            lambda date: source.load(as_of=date, events_dir=Path(scratch) / date),
+            analysis.as_of, analysis.extraction_date, threshold=s.threshold,
+            max_train_rows=s.train_max_rows, random_state=s.random_state)
 
 
 def completion_key(key: str) -> str:
@@ -389,10 +404,13 @@ def finish(analysis: ChurnAnalysis, source: DataSource, store: ArtifactStore | N
         done = _completion(store, ckey)
         if done is None:
             clock = time.perf_counter()
-            # The process that trained kept the sample; another one (a restart) reloads.
-            table = None if hasattr(analysis, "check_sample") else source.load()
-            done = complete(analysis, table, progress)
-            del table
+            # The process that trained kept the sample; another one (a restart) reloads
+            # (the demo's event tables on disk while its features are made).
+            with tempfile.TemporaryDirectory(prefix="churnlens-checks-") as scratch:
+                table = (None if hasattr(analysis, "check_sample")
+                         else source.load(events_dir=scratch))
+                done = complete(analysis, table, progress)
+                del table
             if "backtest" in analysis.pending:
                 done["backtest"] = _backtest(analysis, source, progress)
             progress(f"model checks completed in {time.perf_counter() - clock:.1f} s")

@@ -493,10 +493,21 @@ class ArtifactStore:
             return None
 
     def delete(self, key: str) -> None:
-        """Remove the entry and its spilled parts."""
+        """Remove the entry, its spilled parts and its files."""
         self.path(key).unlink(missing_ok=True)
         for side in self.folder.glob(f"{key}-*.pkl"):
             side.unlink(missing_ok=True)
+        shutil.rmtree(self.files(key, create=False), ignore_errors=True)
+
+    def files(self, key: str, create: bool = True) -> Path:
+        """The folder of the files an entry refers to (an analysis' event tables in Parquet,
+        analytics/data/streamed.py), emptied when created: whoever builds the entry holds its
+        lock."""
+        path = self.folder / f"{self.path(key).stem}.files"
+        if create:
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+        return path
 
     @contextmanager
     def lock(self, key: str, waiting: str = WAITING) -> Iterator[bool]:

@@ -103,7 +103,15 @@ def build_linked(raw: pd.DataFrame, config: DatasetConfig, source: str,
     raw = join_one_to_one(raw.reset_index(drop=True), config, raws, source)
     ids = _check_ids(raw, config.id_column, source)
     linked = links.load_linked(config, raws, ids, sentiment=sentiment, consume=consume)
-    link_s = time.perf_counter() - clock
+    return finish_linked(raw, config, source, ids, linked, time.perf_counter() - clock, engine)
+
+
+def finish_linked(raw: pd.DataFrame, config: DatasetConfig, source: str, ids: pd.Series,
+                  linked: links.Linked, link_s: float, engine: str = "auto",
+                  aggregate=None) -> CustomerTable:
+    """The customer table of linked tables: the churn outcome, the as-of and scoring dates,
+    the behaviour at both. `aggregate(table, date)` (analytics/data/streamed.py, which keeps
+    the rows on disk): a table's aggregates at a date, instead of reading its frame."""
     if linked.last_date is None:
         raise DataError("the linked tables hold no dated row that links to a "
                         f"{config.customer_word}", file=source)
@@ -137,12 +145,21 @@ def build_linked(raw: pd.DataFrame, config: DatasetConfig, source: str,
     if warning:
         linked.warnings.append(warning)
     clock = time.perf_counter()
-    table = attach_behaviour(table, linked, ids, as_of, now, horizon, engine)
+    table = attach_behaviour(table, linked, ids, as_of, now, horizon, engine, aggregate)
     table.behaviour.timings = {"link_and_sentiment_s": link_s,
                                "features_s": time.perf_counter() - clock}
     if config.revenue_table:
         _revenue_from_history(table, config.revenue_table)
     return table
+
+
+def _beside(frame: pd.DataFrame, values: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """`frame` (positions as index) with the float32 columns `values` after its own,
+    neither copied."""
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        frame = frame.reset_index(drop=True)
+    extra = pd.DataFrame(values.astype(np.float32, copy=False), columns=names)
+    return pd.concat([frame, extra], axis=1, copy=False)
 
 
 def _revenue_from_history(table: CustomerTable, name: str) -> None:
@@ -162,9 +179,10 @@ def _revenue_from_history(table: CustomerTable, name: str) -> None:
 
 def attach_behaviour(table: CustomerTable, linked: links.Linked, ids: pd.Series,
                      as_of: pd.Timestamp, now: pd.Timestamp, horizon: int | None,
-                     engine: str = "auto") -> CustomerTable:
+                     engine: str = "auto", aggregate=None) -> CustomerTable:
     """Behavioural features at `as_of` on the training rows and at `now` on the customers
-    who are active now (leavers keep the as-of ones, as their other features)."""
+    who are active now (leavers keep the as-of ones, as their other features); with
+    `aggregate` (see finish_linked), from the aggregates it returns."""
     from analytics.data.behaviour import behaviour_features
 
     feature_tables = linked.feature_tables
@@ -176,13 +194,15 @@ def attach_behaviour(table: CustomerTable, linked: links.Linked, ids: pd.Series,
         tenure = np.full(n, np.nan)
         train_pos = index.get_indexer(table.training[ID].astype(str).to_numpy())
         tenure[train_pos] = table.training[TENURE].to_numpy(dtype=float)
+        raw_as_of, raw_now = ((lambda t: aggregate(t, as_of)), (lambda t: aggregate(t, now))
+                              ) if aggregate else (None, None)
         at_as_of = behaviour_features(feature_tables, n, as_of, tenure_months=np.nan_to_num(
-            tenure, nan=1.0), engine=engine)
+            tenure, nan=1.0), engine=engine, aggregates=raw_as_of)
         cust_pos = index.get_indexer(table.customers[ID].astype(str).to_numpy())
         current = np.full(n, np.nan)
         current[cust_pos] = table.customers[TENURE].to_numpy(dtype=float)
         at_now = behaviour_features(feature_tables, n, now, tenure_months=np.nan_to_num(
-            current, nan=1.0), engine=engine)
+            current, nan=1.0), engine=engine, aggregates=raw_now)
         meta = at_as_of.meta
         names = [c for c in at_as_of.frame.columns]
         clash = [c for c in names if c in table.customers.columns]
@@ -191,9 +211,12 @@ def attach_behaviour(table: CustomerTable, linked: links.Linked, ids: pd.Series,
                             f"feature ({clash[0]}): rename the column or the table",
                             file=table.source, column=clash[0])
         active_now = table.customers["active"].to_numpy(dtype=bool)
-        now_rows = at_now.frame.iloc[cust_pos].reset_index(drop=True)
-        as_of_rows = at_as_of.frame.iloc[cust_pos].reset_index(drop=True)
-        current_frame = now_rows.where(pd.Series(active_now), as_of_rows, axis=0)
+        # (n, features) float32 views of the frames' one block each; a customer's current
+        # features are the now ones when active (the as-of ones when gone), without copies
+        # of a million customers' frames in between (~290 MB each).
+        now_values, as_of_values = at_now.frame.to_numpy(), at_as_of.frame.to_numpy()
+        rows = slice(None) if np.array_equal(cust_pos, np.arange(n)) else cust_pos
+        current_values = np.where(active_now[:, None], now_values[rows], as_of_values[rows])
         # What the Behaviour page shows of each change (per position, as `ids`), at the date
         # the customer's features are taken.
         now_at = np.zeros(n, dtype=bool)
@@ -201,12 +224,12 @@ def attach_behaviour(table: CustomerTable, linked: links.Linked, ids: pd.Series,
         levels = {t: {k: np.where(now_at, v, at_as_of.levels[t][k]).astype(
                       v.dtype if k == "measure" else np.float32) for k, v in d.items()}
                   for t, d in at_now.levels.items()}
-        training_frame = at_as_of.frame.iloc[train_pos].reset_index(drop=True)
+        del now_values, at_now
         same = table.training is table.customers
-        table.customers = pd.concat([table.customers.reset_index(drop=True),
-                                     current_frame.astype(np.float32)], axis=1)
-        table.training = table.customers if same else pd.concat(
-            [table.training.reset_index(drop=True), training_frame.astype(np.float32)], axis=1)
+        table.customers = _beside(table.customers, current_values, names)
+        table.training = table.customers if same else _beside(
+            table.training, as_of_values[train_pos], names)
+        del as_of_values
         table.numeric = table.numeric + names
     notes = [f"behaviour from {', '.join(t.source for t in feature_tables) or 'no table'}: "
              f"{len(meta)} features as of {as_of.date()} (only rows dated before it)"]

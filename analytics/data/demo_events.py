@@ -24,6 +24,7 @@ static columns (fiber users download more), which adds nothing. Vectorised, seed
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -32,7 +33,7 @@ import pandas as pd
 from analytics.data.event_text import FEEDBACK_TEMPLATES, SLOTS, TICKET_TEMPLATES, pick
 
 __all__ = ["DEMO_EVENT_TABLES", "TICKET_TEMPLATES", "FEEDBACK_TEMPLATES",
-           "generate_demo_events"]
+           "generate_demo_events", "demo_event_blocks"]
 
 _KEY = "customerID"
 DEMO_EVENT_TABLES: dict[str, dict] = {
@@ -162,11 +163,12 @@ class Columns:
         return flags if self.typed else YES_NO[flags.astype(int)]
 
 
-def codes(prefix: str, n: int, width: int) -> np.ndarray:
-    """Ids ``prefix`` + 1..n zero-padded to ``width`` digits ("TCK-0000001")."""
+def codes(prefix: str, n: int, width: int, start: int = 0) -> np.ndarray:
+    """Ids ``prefix`` + start+1..start+n zero-padded to ``width`` digits ("TCK-0000001")."""
     if n == 0:   # a block (or a tiny demo) without a ticket
         return np.empty(0, dtype=object)
-    return prefix + np.char.zfill(np.arange(1, n + 1).astype(str), width).astype(object)
+    return prefix + np.char.zfill(np.arange(start + 1, start + n + 1).astype(str),
+                                  width).astype(object)
 
 
 def expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -392,6 +394,49 @@ def generate_demo_events(customers: pd.DataFrame, seed: int = 0,
     :data:`DEMO_EVENT_TABLES`) of ``generate_demo(n, seed, with_dates=True)`` customers and
     their own ``extraction_date``, as text or ``typed`` columns (see the module).
     ValueError on missing columns, weeks < 1 or a bad date."""
+    blocks, names, make = _plan(customers, seed, extraction_date, signal, weeks, typed)
+    tasks = [(k, b) for k in range(len(names)) for b in range(len(blocks))]
+    frames = {}
+    # Each table and block has streams of its own: the same frames on any number of cores.
+    with ThreadPoolExecutor(min(len(tasks), os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(make, task) for task in tasks]
+        for k, name in enumerate(names):   # each table as soon as it is made
+            parts = [futures[k * len(blocks) + b].result() for b in range(len(blocks))]
+            for b in range(len(blocks)):
+                futures[k * len(blocks) + b] = None
+            frames[name] = _concat(parts)
+            del parts
+    if len(blocks) > 1:   # one numbering over the blocks
+        frames["tickets"]["ticket_id"] = codes("TCK-", len(frames["tickets"]), 7)
+    return frames
+
+
+def demo_event_blocks(customers: pd.DataFrame, seed: int = 0,
+                      extraction_date: str = "2020-02-01", signal: bool = True,
+                      weeks: int = 52, typed: bool = False
+                      ) -> Iterator[tuple[int, int, dict[str, pd.DataFrame]]]:
+    """The frames of :func:`generate_demo_events`, one block of BLOCK customers at a time:
+    (first position, end position, {table: the block's rows}). Concatenated, the blocks are
+    those frames (but for the ticket ids' numbering), and a block holds every row of its
+    customers, so their behaviour can be built from it alone (analytics/data/streamed.py)."""
+    blocks, names, make = _plan(customers, seed, extraction_date, signal, weeks, typed)
+    tickets = 0
+    with ThreadPoolExecutor(min(len(names), os.cpu_count() or 1)) as pool:
+        for b, (lo, hi) in enumerate(blocks):
+            futures = [pool.submit(make, (k, b)) for k in range(len(names))]
+            frames = {name: future.result() for name, future in zip(names, futures)}
+            del futures
+            if len(blocks) > 1:
+                n = len(frames["tickets"])
+                frames["tickets"]["ticket_id"] = codes("TCK-", n, 7, start=tickets)
+                tickets += n
+            yield lo, hi, frames
+            del frames
+
+
+def _plan(customers: pd.DataFrame, seed: int, extraction_date: str, signal: bool,
+          weeks: int, typed: bool):
+    """(the blocks' position ranges, the tables' names, make((table, block)) -> frame)."""
     missing = [c for c in REQUIRED if c not in customers.columns]
     extraction = int(to_days([extraction_date])[0])
     if missing or int(weeks) < 1 or extraction < 0:
@@ -419,20 +464,7 @@ def generate_demo_events(customers: pd.DataFrame, seed: int = 0,
         return tables[k][1](rng, part, {key: v[lo:hi] for key, v in st.items()},
                             out.shifted(lo))
 
-    tasks = [(k, b) for k in range(len(tables)) for b in range(len(blocks))]
-    frames = {}
-    # Each table and block has streams of its own: the same frames on any number of cores.
-    with ThreadPoolExecutor(min(len(tasks), os.cpu_count() or 1)) as pool:
-        futures = [pool.submit(make, task) for task in tasks]
-        for k, (name, _make) in enumerate(tables):   # each table as soon as it is made
-            parts = [futures[k * len(blocks) + b].result() for b in range(len(blocks))]
-            for b in range(len(blocks)):
-                futures[k * len(blocks) + b] = None
-            frames[name] = _concat(parts)
-            del parts
-    if len(blocks) > 1:   # one numbering over the blocks
-        frames["tickets"]["ticket_id"] = codes("TCK-", len(frames["tickets"]), 7)
-    return frames
+    return blocks, [name for name, _make in tables], make
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

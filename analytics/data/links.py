@@ -37,6 +37,8 @@ class Linked:
     warnings: list[str] = field(default_factory=list)
     first_date: pd.Timestamp | None = None
     last_date: pd.Timestamp | None = None
+    # table -> rows left out: {"unlinked", "undated", "rows", "examples" (when none links)}
+    left_out: dict = field(default_factory=dict)
 
     @property
     def feature_tables(self) -> list[ev.EventTable]:
@@ -190,13 +192,14 @@ def numbers(raw: pd.DataFrame, table: TableConfig, column: str) -> np.ndarray:
     return values
 
 
-def resolve(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Series
-            ) -> dict[str, np.ndarray]:
+def resolve(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Series,
+            lookups: tuple[pd.Index, dict] | None = None) -> dict[str, np.ndarray]:
     """name -> customer position of every row (-1: links to nobody), following links_to
-    through other tables (a parent's key must be unique)."""
-    customer_index = pd.Index(ids.astype(str).to_numpy())
+    through other tables (a parent's key must be unique). `lookups` (from `customer_lookups`)
+    is kept by a caller that links the tables block by block."""
+    # the customers' index, and the lookups of each dictionary of ids (see lookup)
+    customer_index, seen = lookups or customer_lookups(ids)
     done: dict[str, np.ndarray] = {}
-    seen: dict = {}   # the customer lookups of each dictionary of ids (see lookup)
 
     def position(name: str) -> np.ndarray:
         if name in done:
@@ -230,6 +233,11 @@ def resolve(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Series
     for table in config.tables:
         position(table.name)
     return done
+
+
+def customer_lookups(ids: pd.Series) -> tuple[pd.Index, dict]:
+    """What `resolve` looks the customer ids up in, once for every block of a table."""
+    return pd.Index(ids.astype(str).to_numpy()), {}
 
 
 def _change(raw: pd.DataFrame, table: TableConfig) -> np.ndarray | None:
@@ -334,40 +342,34 @@ def _unit(table: TableConfig) -> str:
 
 
 def load_linked(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Series,
-                sentiment=None, consume: bool = False) -> Linked:
+                sentiment=None, consume: bool = False,
+                lookups: tuple[pd.Index, dict] | None = None, report: bool = True) -> Linked:
     """Every event, history and outcome table in canonical shape, plus the churn events.
     With `consume`, each raw table is taken out of `raws` once read (its memory is freed
-    before the next one is read: 41M usage rows are ~1 GB)."""
-    positions = resolve(config, raws, ids)
+    before the next one is read: 41M usage rows are ~1 GB). Without `report`, the rows left
+    out are only counted in `linked.left_out` (a caller linking block by block adds them up
+    and calls `report_left_out` once)."""
+    positions = resolve(config, raws, ids, lookups)
     linked = Linked()
     dates = []
     for table in config.tables:
         if table.role == "one_to_one":
             continue
-        canon, left_out = canonical(table, raws[table.name], positions[table.name], sentiment)
-        shown = Path(table.path_name).name
-        if left_out["unlinked"]:
-            target = table.links_to or f"{config.customer_word}s"
-            linked.notes.append(f"{shown}: {left_out['unlinked']:,} row(s) link to no "
-                                f"{target} (left out)")
-            if left_out["unlinked"] == len(raws[table.name]):
-                raise DataError(f"table '{table.name}': no row links to a "
-                                f"{config.customer_word}: is {table.key} the right column?",
-                                file=shown, column=table.key,
-                                examples=[repr(v) for v in key_text(
-                                    raws[table.name][table.key]).head(3)])
-        if left_out["undated"]:
-            linked.notes.append(f"{shown}: {left_out['undated']:,} row(s) without a "
-                                f"{table.time} (left out)")
+        raw = raws[table.name]
+        canon, left_out = canonical(table, raw, positions[table.name], sentiment)
+        left_out["rows"] = len(raw)
+        left_out["examples"] = ([repr(v) for v in key_text(raw[table.key]).head(3)]
+                                if left_out["unlinked"] == len(raw) and len(raw) else [])
+        linked.left_out[table.name] = left_out
         if len(canon.frame):
             dates += [canon.frame[ev.TIME].min(), canon.frame[ev.TIME].max()]
         if table.role == "churn_events":
             frame = canon.frame
-            back = (parse_times(raws[table.name], table, table.reactivated)
+            back = (parse_times(raw, table, table.reactivated)
                     if table.reactivated else pd.Series(pd.NaT, index=range(len(positions[
                         table.name]))))
             keep = (positions[table.name] >= 0) & parse_times(
-                raws[table.name], table, table.time).notna().to_numpy()
+                raw, table, table.time).notna().to_numpy()
             frame["reactivated"] = back.to_numpy()[keep]
             linked.churn_events = frame
             if table.reason or table.text:
@@ -377,11 +379,35 @@ def load_linked(config: DatasetConfig, raws: dict[str, pd.DataFrame], ids: pd.Se
                     source=canon.source, unit="leaver"))
         else:
             linked.tables.append(canon)
+        del raw
         if consume:
             del raws[table.name]
     if dates:
         linked.first_date, linked.last_date = min(dates), max(dates)
+    if report:
+        report_left_out(linked, config)
     return linked
+
+
+def report_left_out(linked: Linked, config: DatasetConfig) -> None:
+    """Notes on the rows left out (linked to nobody, undated); a DataError when no row of a
+    table links to a customer."""
+    for table in config.tables:
+        left_out = linked.left_out.get(table.name)
+        if left_out is None:
+            continue
+        shown = Path(table.path_name).name
+        if left_out["unlinked"]:
+            target = table.links_to or f"{config.customer_word}s"
+            linked.notes.append(f"{shown}: {left_out['unlinked']:,} row(s) link to no "
+                                f"{target} (left out)")
+            if left_out["unlinked"] == left_out["rows"]:
+                raise DataError(f"table '{table.name}': no row links to a "
+                                f"{config.customer_word}: is {table.key} the right column?",
+                                file=shown, column=table.key, examples=left_out["examples"])
+        if left_out["undated"]:
+            linked.notes.append(f"{shown}: {left_out['undated']:,} row(s) without a "
+                                f"{table.time} (left out)")
 
 
 def default_as_of(linked: Linked, horizon_days: int) -> pd.Timestamp:

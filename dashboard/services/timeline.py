@@ -7,7 +7,9 @@ request sorts each table's rows by customer once (a stable `np.argsort` of the `
 column, skipped when the rows already come in customer order) and counts each customer's
 rows (`np.bincount`), so one customer's rows are a slice `order[start:end]` found in O(1).
 The index is kept on this service (one per Services object) for the analysis it was built
-for, and rebuilt when another dataset is switched in. Everything returned is JSON-safe.
+for, and rebuilt when another dataset is switched in. A table kept on disk by customer (the
+demo's, analytics/data/streamed.py) needs no index: the rows come from the row groups of the
+customer (~10 ms). Everything returned is JSON-safe.
 """
 
 from __future__ import annotations
@@ -106,10 +108,11 @@ class TimelineService(core.PageService):
     # ----- the index ------------------------------------------------------------------------
     def warm(self) -> None:
         """Each event table's rows by customer (it reads the tables: 8 s at 1,000,000
-        customers with the demo's 41M rows), so that the first Customer page need not wait."""
+        customers with the demo's 41M rows), so that the first Customer page need not wait.
+        A table kept on disk needs no index: a customer's rows are read from it."""
         if self.available():
             for table in self.behaviour.tables:
-                if table.is_feature_source:
+                if table.is_feature_source and not table.by_customer_on_disk:
                     self._table_index(table)
 
     def _position(self, row: int) -> int | None:
@@ -134,13 +137,16 @@ class TimelineService(core.PageService):
 
     def _rows(self, table: ev.EventTable, position: int, start: pd.Timestamp,
               end: pd.Timestamp) -> pd.DataFrame:
-        """The customer's rows of one table dated in [start, end], oldest first."""
-        order, starts = self._table_index(table)
-        if position + 1 >= len(starts):
-            return table.frame.iloc[:0]
-        lo, hi = int(starts[position]), int(starts[position + 1])
-        rows = np.arange(lo, hi) if order is None else order[lo:hi]
-        frame = table.frame.iloc[rows]
+        """The customer's rows of one table dated in [start, end], oldest first (read from
+        disk when the table is kept there, analytics/data/streamed.py)."""
+        frame = table.customer_rows(position)
+        if frame is None:
+            order, starts = self._table_index(table)
+            if position + 1 >= len(starts):
+                return table.frame.iloc[:0]
+            lo, hi = int(starts[position]), int(starts[position + 1])
+            rows = np.arange(lo, hi) if order is None else order[lo:hi]
+            frame = table.frame.iloc[rows]
         when = frame[ev.TIME]
         frame = frame[(when >= start) & (when <= end)]
         return frame.sort_values(ev.TIME, kind="stable")

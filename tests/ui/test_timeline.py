@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import pickle
 
 import numpy as np
 import plotly.graph_objects as go
@@ -121,6 +122,8 @@ def test_other_events_and_plan_changes_have_their_own_lanes(events):
 
 
 def test_one_customers_rows_come_from_an_index_built_once(events, monkeypatch):
+    for table in events.analysis.behaviour.tables:
+        table.frame                              # the tables in memory
     calls = []
     real = timeline_service._sort_by_customer
     monkeypatch.setattr(timeline_service, "_sort_by_customer",
@@ -133,6 +136,9 @@ def test_one_customers_rows_come_from_an_index_built_once(events, monkeypatch):
 
 
 def test_warming_builds_the_index_before_the_first_customer_page(events, monkeypatch):
+    for table in events.analysis.behaviour.tables:
+        table.frame                              # the tables in memory
+    expected = events.timeline.of_row(0)
     calls = []
     real = timeline_service._sort_by_customer
     monkeypatch.setattr(timeline_service, "_sort_by_customer",
@@ -141,8 +147,28 @@ def test_warming_builds_the_index_before_the_first_customer_page(events, monkeyp
     fresh.timeline = timeline_service.TimelineService(fresh)
     fresh.timeline.warm()                       # what app.py and make serve do at start
     assert len(calls) == 4
-    assert fresh.timeline.of_row(0) == events.timeline.of_row(0)
+    assert fresh.timeline.of_row(0) == expected
     assert len(calls) == 4                      # the page found the index ready
+
+
+def test_tables_on_disk_are_read_one_customer_at_a_time(events, monkeypatch):
+    """The cache keeps the demo's event tables on disk by customer (a warm start's tables):
+    the timeline reads the customer's row groups, builds no index and shows the same."""
+    b = events.analysis.behaviour
+    on_disk = dataclasses.replace(b, tables=[pickle.loads(pickle.dumps(t)) for t in b.tables])
+    assert all(t.by_customer_on_disk for t in on_disk.tables)
+    calls = []
+    monkeypatch.setattr(timeline_service, "_sort_by_customer",
+                        lambda c, n: calls.append(len(c)))
+    other = copy.copy(events)
+    other.analysis = copy.copy(events.analysis)
+    other.analysis.behaviour = on_disk
+    other.timeline = timeline_service.TimelineService(other)
+    other.timeline.warm()
+    row = _busy_customer(events)
+    assert other.timeline.of_row(row) == events.timeline.of_row(row)
+    assert other.timeline.of_row(0) == events.timeline.of_row(0)
+    assert calls == [] and not any(t.loaded for t in on_disk.tables)
 
 
 def test_sort_by_customer_slices_each_customers_rows():
