@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier, Pool
 
-from analytics.dataset import SCORED_BY
+from analytics.dataset import SCORED_BY, positional
 from analytics.errors import DataError
 
 Progress = Callable[[str], None]
@@ -341,7 +341,7 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, categorical: list[str],
     out-of-fold ROC-AUC 0.8930 -> 0.8926. The baselines can be left for later
     (`baselines=()`, then `add_baselines`): they use the same folds."""
     y = np.asarray(y).astype(int)
-    frame = frame.reset_index(drop=True)
+    frame = positional(frame)
     splits = _splits(frame, y, n_splits, random_state)
     result = CVResult(n_rows=len(y), n_splits=n_splits, threshold=threshold, sampled=False, y=y)
     result.oof = {"catboost": np.zeros(len(y))}
@@ -405,7 +405,7 @@ def add_baselines(result: CVResult, frame: pd.DataFrame, categorical: list[str],
     `result` (its CatBoost entries are left as they are). The new entries are built apart
     and set at the end, so a reader never sees half of them."""
     y = result.y
-    frame = frame.reset_index(drop=True)
+    frame = positional(frame)
     oof = {name: np.zeros(len(y)) for name in baselines}
     folds: dict[str, list] = {name: [] for name in baselines}
     for k, (train, test) in enumerate(_splits(frame, y, result.n_splits, random_state),

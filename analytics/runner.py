@@ -22,6 +22,7 @@ from analytics.backtest import out_of_time_backtest
 from analytics.errors import DataError
 from analytics.evaluation import drift_table
 from analytics.loaders import fingerprint, load_path
+from analytics.memory import release
 from analytics.model import Progress
 from analytics.offers import Catalogue
 from analytics.pipeline import (PROBABILITY, TIER, AnalysisSettings, ChurnAnalysis, analyse,
@@ -286,6 +287,7 @@ def _train(source: DataSource, settings: AnalysisSettings, progress: Progress,
     in `events_dir` when given."""
     progress(f"loading {source.label()}")
     table = source.load(events_dir=events_dir)
+    release()   # what loading freed, before training's peak stands on it
     progress(f"loaded {len(table.customers):,} customers ({len(table.training):,} labelled "
              "for training)")
     analysis = analyse(table, settings, progress=progress, defer=defer,

@@ -189,6 +189,11 @@ def _timeline(d: dict) -> dbc.Card:
     """Usage, tickets, e-mails and plan changes over the last year, the as-of and scored-at
     dates, and the behaviour features among the reasons."""
     t = d["timeline"]
+    if t.get("error"):
+        return section("Activity over time", [dbc.Alert(
+            f"The activity could not be read: {t['error']}. The scores and reasons above "
+            "are not affected.", color="warning", className="mb-0", id=TIMELINE_NOTE)],
+            "the last 12 months")
     when = (f"this customer is scored on their activity before {t['now']}" if d["active"]
             else f"this customer has left, so their features are those of {t['as_of']}")
     note = (f"The model learned from activity dated before {t['as_of']} (the as-of date) "

@@ -20,8 +20,9 @@ from analytics.data import links
 from analytics.data.config import DatasetConfig
 from analytics.data.behaviour import slug
 from analytics.dataset import (ID, MONTHLY, TENURE, CustomerTable, Outcome, _check_ids,
-                               build_table)
+                               build_table, positional)
 from analytics.errors import DataError
+from analytics.memory import release
 
 SMALL_TRAINING = 500    # fewer customers trained on than this: say the metrics are shaky
 SMALL_CHURNERS = 50
@@ -100,7 +101,10 @@ def build_linked(raw: pd.DataFrame, config: DatasetConfig, source: str,
     from analytics.data.sentiment import score as sentiment
 
     clock = time.perf_counter()
-    raw = join_one_to_one(raw.reset_index(drop=True), config, raws, source)
+    # (a copy only when one-to-one tables' columns are added to it)
+    joined = any(t.role == "one_to_one" for t in config.tables)
+    raw = join_one_to_one(raw.reset_index(drop=True) if joined else positional(raw), config,
+                          raws, source)
     ids = _check_ids(raw, config.id_column, source)
     linked = links.load_linked(config, raws, ids, sentiment=sentiment, consume=consume)
     return finish_linked(raw, config, source, ids, linked, time.perf_counter() - clock, engine)
@@ -127,6 +131,7 @@ def finish_linked(raw: pd.DataFrame, config: DatasetConfig, source: str, ids: pd
         config = replace(config, as_of=str(as_of.date()), horizon_days=horizon,
                          extraction_date=config.extraction_date or str(now.date()))
     table = build_table(raw, config, source, outcome=outcome)
+    release()   # build_table's temporaries, before the behaviour's
     if table.as_of is None:
         # A label without dates: behaviour up to the last date in the data (or the as-of
         # date given); the label must have been recorded after it.

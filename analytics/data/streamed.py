@@ -25,10 +25,12 @@ from analytics.data import events as ev
 from analytics.data import links
 from analytics.data.assemble import finish_linked
 from analytics.data.config import DatasetConfig
-from analytics.dataset import CustomerTable, _check_ids
+from analytics.dataset import CustomerTable, _check_ids, positional
 from analytics.memory import release
 
 ROW_GROUP = 65_536   # rows: a customer's timeline reads one or two groups (~2 MB)
+SPAN = 62_500        # customers aggregated at a time (a quarter of the demo's block: ~60 MB
+                     # of usage weeks read, and the aggregation's temporaries, at a time)
 
 Block = tuple[int, int, dict[str, pd.DataFrame]]
 
@@ -118,7 +120,7 @@ def build_linked_blocks(raw: pd.DataFrame, config: DatasetConfig, source: str,
     clock = time.perf_counter()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    raw = raw.reset_index(drop=True)
+    raw = positional(raw)
     ids = _check_ids(raw, config.id_column, source)
     lookups = links.customer_lookups(ids)
     files: dict[str, _TableFile] = {}
@@ -147,8 +149,13 @@ def build_linked_blocks(raw: pd.DataFrame, config: DatasetConfig, source: str,
     merged.churn_events = pd.concat(churn, ignore_index=True) if churn else None
     links.report_left_out(merged, config)
 
+    spans = [(a, min(a + SPAN, hi)) for lo, hi in spans for a in range(lo, hi, SPAN)
+             ] or [(0, 0)]
+
     def aggregate(table: ev.EventTable, date: pd.Timestamp) -> dict:
-        return aggregate_blocks(table, spans, date, engine)
+        raw = aggregate_blocks(table, spans, date, engine)
+        release()
+        return raw
 
     return finish_linked(raw, config, source, ids, merged, time.perf_counter() - clock,
                          engine, aggregate)
@@ -180,7 +187,6 @@ def aggregate_blocks(table: ev.EventTable, spans: list[tuple[int, int]],
         block = _block(table, lo, hi)
         pieces.append(aggregate(block, hi - lo, date, engine))
         del block
-        release()
     return {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
 
 

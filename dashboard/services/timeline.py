@@ -53,7 +53,8 @@ class TimelineService(core.PageService):
     def of_row(self, row: int) -> dict | None:
         """The timeline of the customer in row `row` of the customer table (None without
         event tables): {"start", "end", "as_of", "now", "usage" (or None), "lanes",
-        "events" (rows shown), "reasons"}."""
+        "events" (rows shown), "reasons"}; {"error", "start", "end", "as_of", "now"} when a
+        table's file on disk cannot be read."""
         b = self.behaviour
         if not self.available():
             return None
@@ -67,7 +68,11 @@ class TimelineService(core.PageService):
             for table in b.tables:
                 if not table.is_feature_source:
                     continue
-                frame = self._rows(table, position, start, now)
+                try:
+                    frame = self._rows(table, position, start, now)
+                except OSError as exc:   # a file of a table kept on disk, damaged or gone
+                    return {"error": str(exc), "start": str(start.date()),
+                            "end": str(now.date()), "as_of": b.as_of, "now": b.now}
                 if table is usage_table:
                     usage = _usage(table, frame, now)
                 elif table.role == "tickets":

@@ -27,6 +27,7 @@ def both(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setattr(demo_events, "BLOCK", BLOCK)
     patch.setattr(streamed, "ROW_GROUP", 1000)   # several row groups a block
+    patch.setattr(streamed, "SPAN", 300)         # aggregated across the groups' bounds
     try:
         whole = load_demo(SIZE, events=True)
         folder = tmp_path_factory.mktemp("events")

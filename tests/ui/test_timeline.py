@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import math
 import pickle
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -169,6 +170,32 @@ def test_tables_on_disk_are_read_one_customer_at_a_time(events, monkeypatch):
     assert other.timeline.of_row(row) == events.timeline.of_row(row)
     assert other.timeline.of_row(0) == events.timeline.of_row(0)
     assert calls == [] and not any(t.loaded for t in on_disk.tables)
+
+
+def test_a_damaged_events_file_is_shown_in_the_card(events, tmp_path, in_app):
+    """A table's file on disk damaged after the start: the Customer page says so in the
+    activity card; the rest of the page is drawn."""
+    from pages import customer as customer_page
+
+    b = events.analysis.behaviour
+    tables = [pickle.loads(pickle.dumps(t)) for t in b.tables]
+    usage = next(t for t in tables if t.name == "usage")
+    data = bytearray(Path(usage.disk.path).read_bytes())
+    for at in range(4, int(len(data) * 0.9), 997):   # every page, not the footer
+        data[at] ^= 0xFF
+    (tmp_path / "usage.parquet").write_bytes(bytes(data))
+    usage.disk.path = str(tmp_path / "usage.parquet")
+    other = copy.copy(events)
+    other.analysis = copy.copy(events.analysis)
+    other.analysis.behaviour = dataclasses.replace(b, tables=tables)
+    other.timeline = timeline_service.TimelineService(other)
+    row = _busy_customer(events)
+    t = other.timeline.of_row(row)
+    assert "usage.parquet" in t["error"] and t["now"] == b.now
+    card = customer_page._timeline({"timeline": t, "active": True})
+    note = find(card, customer_page.TIMELINE_NOTE)
+    assert "could not be read" in str(note.children) and "usage.parquet" in str(note.children)
+    assert find(card, customer_page.TIMELINE_GRAPH) is None
 
 
 def test_sort_by_customer_slices_each_customers_rows():
