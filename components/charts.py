@@ -164,10 +164,13 @@ def rate_chart(rows: list[dict], title: str, overall: float | None,
                        "y1": 1, "yref": "paper",
                        "line": {"dash": "dot", "color": "#495057", "width": 1}})
         # The rate's label sits over the dotted line, in the row of the colour key; a line in
-        # the left half of the axis would put it on the key, so the key names it instead.
+        # the left half of the axis would put it on the key, and so would a key that also
+        # names the faded bars and whose rate it is: the key names the rate instead.
         top = max([r["hi"] for r in rows if r["hi"] is not None], default=overall)
-        if overall < 0.5 * top:
-            above = f"above the overall {100 * overall:.1f}% (dotted)"
+        if overall < 0.5 * top or selected or context:
+            whose = f" {context}" if context else ""
+            above = f"above the overall {100 * overall:.1f}%{whose} (dotted)"
+            context = None
         else:
             notes.append({"text": f"overall {100 * overall:.1f}%", "x": 100 * overall, "y": 1,
                           "yref": "paper", "yanchor": "bottom", "showarrow": False,

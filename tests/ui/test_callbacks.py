@@ -56,7 +56,10 @@ def test_overview_figures_show_the_selection(in_app):
     assert set(bars.y) == {"Month-to-month", "One year", "Two year"}
     colours = dict(zip(bars.y, bars.marker.color))
     assert colours["Two year"] != MUTED and colours["One year"] == MUTED
-    assert "above the overall rate" in contract_fig.layout.title.subtitle.text
+    # the key names the rate and whose it is (a label over the line would run into it)
+    assert "above the overall " in contract_fig.layout.title.subtitle.text
+    assert "% of the other filters (dotted)" in contract_fig.layout.title.subtitle.text
+    assert not contract_fig.layout.annotations
     # The other charts show only the selection.
     kpis = _kpis(result)
     n = int(kpis[overview.CUSTOMERS_KPI].replace(",", ""))

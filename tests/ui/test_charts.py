@@ -76,6 +76,13 @@ def test_the_overall_rate_is_labelled_clear_of_the_colour_key():
     left = rate_chart(ROWS, "t", overall=0.2, noun="accounts")
     assert not left.layout.annotations
     assert "above the overall 20.0% (dotted)" in left.layout.title.subtitle.text
+    # a key that also names the faded bars and whose rate it is reaches the line: named too
+    drilled = rate_chart(ROWS, "t", overall=0.3, selected=[ROWS[0]["group"]],
+                         context="of the other filters")
+    assert not drilled.layout.annotations
+    key = drilled.layout.title.subtitle.text
+    assert "above the overall 30.0% of the other filters (dotted)" in key
+    assert "not selected" in key and key.count("overall") == 1
     assert "accounts churned" in left.data[0].hovertemplate
     go.Figure(left.to_plotly_json())
     assert tier_chart([{"tier": "High", "n": 3, "share": 1.0}],
