@@ -175,15 +175,22 @@ def cost_chart(cost: dict, threshold: float, height: int = 320) -> Figure:
 
 
 # ----- SHAP ----------------------------------------------------------------------------------
-def importance_chart(items: list[dict], top: int = 15, height: int = 400) -> Figure:
+def importance_chart(items: list[dict], top: int = 15, height: int = 400,
+                     of: dict | None = None) -> Figure:
     """Mean |SHAP| per feature; behaviour features (an item with a `table`) in their own
-    colour, named with their table in the hover and keyed in the title."""
+    colour, named with their table in the hover and keyed in the title. `of` ({"rows",
+    "of"}): the customers the mean is over, said in the title when it is a sample."""
     items = items[:top][::-1]
     title = "Feature importance: mean |SHAP| in percentage points"
     behaviour = any(i.get("table") for i in items)
+    notes = []
     if behaviour:
-        title += "<br><sup>" + colour_key((BELOW, "customer attributes"),
-                                          (BEHAVIOUR, "behaviour over time")) + "</sup>"
+        notes.append(colour_key((BELOW, "customer attributes"),
+                                (BEHAVIOUR, "behaviour over time")))
+    if of and of["rows"] < of["of"]:
+        notes.append(f"over a seeded sample of {of['rows']:,} of the {of['of']:,} customers")
+    if notes:
+        title += "<br><sup>" + " · ".join(notes) + "</sup>"
     bar = dict(type="bar", orientation="h", y=[i["label"] for i in items],
                x=[i["value"] for i in items],
                marker={"color": [BEHAVIOUR if i.get("table") else BELOW for i in items]},
@@ -196,7 +203,7 @@ def importance_chart(items: list[dict], top: int = 15, height: int = 400) -> Fig
         title, height,
         xaxis=_axis("Average push on the churn probability (pts)"),
         yaxis={"automargin": True},
-        margin={"l": 8, "r": 40, "t": 64 if behaviour else 44, "b": 40}))
+        margin={"l": 8, "r": 40, "t": 64 if notes else 44, "b": 40}))
 
 
 def beeswarm_chart(data: dict, height: int = 400) -> Figure:

@@ -314,8 +314,10 @@ def _deciles(svc):
 
 
 def _shap(svc):
-    return _row((_graph("model-importance-graph", importance_chart(svc.view()["importance"])),
-                 5), (_graph("model-beeswarm-graph", beeswarm_chart(svc.beeswarm())), 7))
+    view = svc.view()
+    return _row((_graph("model-importance-graph", importance_chart(
+        view["importance"], of=view["importance_of"])), 5),
+        (_graph("model-beeswarm-graph", beeswarm_chart(svc.beeswarm())), 7))
 
 
 def _hygiene(svc):

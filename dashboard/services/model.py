@@ -63,6 +63,8 @@ class ModelService(core.PageService):
             "leakage": a.leakage,
             "backtest": a.backtest,
             "importance": self._shap_importance(),
+            # how many customers the importance is the mean over (a seeded sample above 200k)
+            "importance_of": {"rows": len(self._points_sample()[0]), "of": len(a.customers)},
             "defaults": self._cost_defaults(clv, active),
             "quality": {**quality, "class_balance": {"churned": int(labelled.sum()),
                                                      "stayed": int(len(labelled)

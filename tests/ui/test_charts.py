@@ -87,3 +87,15 @@ def test_the_overall_rate_is_labelled_clear_of_the_colour_key():
     go.Figure(left.to_plotly_json())
     assert tier_chart([{"tier": "High", "n": 3, "share": 1.0}],
                       noun="members").layout.yaxis.title.text == "Members"
+
+
+def test_importance_over_a_sample_says_so():
+    from components.model_charts import importance_chart
+
+    items = [{"feature": "a", "label": "A", "value": 2.0}, {"feature": "b", "label": "B",
+                                                            "value": 1.0, "table": "usage"}]
+    sampled = importance_chart(items, of={"rows": 200_000, "of": 1_000_000}).layout.title.text
+    assert "over a seeded sample of 200,000 of the 1,000,000 customers" in sampled
+    assert "behaviour over time" in sampled
+    whole = importance_chart(items[:1], of={"rows": 7043, "of": 7043})
+    assert "sample" not in whole.layout.title.text and whole.layout.margin.t == 44
