@@ -153,6 +153,31 @@ def test_rows_left_out_are_counted_over_the_blocks(tmp_path, monkeypatch):
     assert caught.value.examples == ["'X'"] * 3
 
 
+def test_a_later_block_may_bring_new_categories(tmp_path):
+    """A categorical column whose later block has more categories (wider codes than int8)
+    reads back as one column with every category, in the order they came."""
+    def block(lo, hi, kinds, pick):
+        c = np.repeat(np.arange(lo, hi, dtype=np.int32), 3)
+        return pd.DataFrame({ev.CUSTOMER: c, ev.TIME: pd.Timestamp("2020-01-01"),
+                             ev.KIND: pd.Categorical([kinds[pick(i)] for i in range(len(c))],
+                                                     categories=kinds)})
+    few = ["a", "b", "c"]
+    many = few + [f"k{i}" for i in range(200)]
+    first, second = block(0, 10, few, lambda i: i % 3), block(10, 20, many, lambda i: -1 - i % 2)
+    template = ev.EventTable("clicks", "events", first)
+    file = streamed._TableFile(tmp_path, template)
+    file.append(0, 10, first)
+    file.append(10, 20, second)
+    table = file.close()
+    read = fresh(table).frame
+    assert list(read[ev.KIND].cat.categories) == many
+    expected = pd.concat([first.astype({ev.KIND: str}), second.astype({ev.KIND: str})],
+                         ignore_index=True)
+    assert (read[ev.KIND].astype(str) == expected[ev.KIND]).all()
+    assert fresh(table).customer_rows(15)[ev.KIND].astype(str).tolist() == ["k198", "k199",
+                                                                            "k198"]
+
+
 def test_the_cache_keeps_the_rows_beside_its_entry(tmp_path):
     source = DataSource(demo_size=900, demo_events=True)
     first, hit = load_or_train(source, cache_dir=tmp_path / "cache")
