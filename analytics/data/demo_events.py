@@ -418,8 +418,13 @@ def demo_event_blocks(customers: pd.DataFrame, seed: int = 0,
     """The frames of :func:`generate_demo_events`, one block of BLOCK customers at a time:
     (first position, end position, {table: the block's rows}). Concatenated, the blocks are
     those frames (but for the ticket ids' numbering), and a block holds every row of its
-    customers, so their behaviour can be built from it alone (analytics/data/streamed.py)."""
+    customers, so their behaviour can be built from it alone (analytics/data/streamed.py).
+    `customers` is read at the call (its columns may change before the blocks are made)."""
     blocks, names, make = _plan(customers, seed, extraction_date, signal, weeks, typed)
+    return _made(blocks, names, make)
+
+
+def _made(blocks, names, make) -> Iterator[tuple[int, int, dict[str, pd.DataFrame]]]:
     tickets = 0
     with ThreadPoolExecutor(min(len(names), os.cpu_count() or 1)) as pool:
         for b, (lo, hi) in enumerate(blocks):
