@@ -161,8 +161,7 @@ def finish_linked(raw: pd.DataFrame, config: DatasetConfig, source: str, ids: pd
 def _beside(frame: pd.DataFrame, values: np.ndarray, names: list[str]) -> pd.DataFrame:
     """`frame` (positions as index) with the float32 columns `values` after its own,
     neither copied."""
-    if not frame.index.equals(pd.RangeIndex(len(frame))):
-        frame = frame.reset_index(drop=True)
+    frame = positional(frame)
     extra = pd.DataFrame(values.astype(np.float32, copy=False), columns=names)
     return pd.concat([frame, extra], axis=1, copy=False)
 

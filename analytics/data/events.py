@@ -174,9 +174,9 @@ class OnDisk:
             raise OSError(f"the events file {problem}: restart to rebuild the cache")
         try:
             file = pq.ParquetFile(self.path, page_checksum_verification=True)
-            table = (file.read() if lo is None else
-                     file.read_row_groups(self.groups(lo, hi)) if self.groups(lo, hi)
-                     else file.schema_arrow.empty_table())
+            groups = None if lo is None else self.groups(lo, hi)
+            table = (file.read() if groups is None else
+                     file.read_row_groups(groups) if groups else file.schema_arrow.empty_table())
         except (OSError, pa.ArrowException) as exc:
             raise OSError(f"the events file {Path(self.path).name} cannot be read ({exc}): "
                           "restart to rebuild the cache") from exc

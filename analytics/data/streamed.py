@@ -94,7 +94,7 @@ class _TableFile:
         """The table, its rows on disk (in memory when it has none)."""
         t = self.template
         if self.writer is None:
-            return ev.EventTable(t.name, t.role, t.frame.iloc[:0].astype(self.dtypes),
+            return ev.EventTable(t.name, t.role, t.frame.astype(self.dtypes),
                                  t.measures, t.ratios, t.source, t.unit, t.period_days)
         self.writer.close()
         os.replace(self.temp, self.path)
@@ -196,7 +196,7 @@ def aggregate_blocks(table: ev.EventTable, spans: list[tuple[int, int]],
 def _block(table: ev.EventTable, lo: int, hi: int) -> ev.EventTable:
     """Customers lo..hi-1's rows of a table, positions counted from lo (a block's row
     groups hold only its customers: no filter, no copy but the shifted positions)."""
-    ours = table.disk is not None and not table.loaded   # a frame read for this block
+    ours = table.by_customer_on_disk   # a frame read for this block
     frame = table.disk.read(lo, hi) if ours else table.frame
     c = frame[ev.CUSTOMER].to_numpy()
     if len(c) and (c.min() < lo or c.max() >= hi):
