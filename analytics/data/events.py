@@ -178,7 +178,8 @@ class OnDisk:
             table = (file.read() if groups is None else
                      file.read_row_groups(groups) if groups else file.schema_arrow.empty_table())
         except (OSError, pa.ArrowException) as exc:
-            raise OSError(f"the events file {Path(self.path).name} cannot be read ({exc}): "
+            why = str(exc).strip().rstrip(".")
+            raise OSError(f"the events file {Path(self.path).name} cannot be read ({why}); "
                           "restart to rebuild the cache") from exc
         frame = table.to_pandas()
         changed = {c: d for c, d in self.dtypes.items() if not same_dtype(frame[c].dtype, d)}
